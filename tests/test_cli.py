@@ -1,0 +1,48 @@
+"""The command group itself: help, version, errors as one line with exit code 2."""
+import json
+
+from click.testing import CliRunner
+
+from msgan_eval import __version__
+from msgan_eval.cli import main
+from msgan_eval.datasets import DEBIAN_FASHION_MNIST
+from msgan_eval.images import scan_images
+
+import pytest
+
+
+def test_help_lists_every_command_without_importing_torch():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for name in ("fid", "lpips", "ndb", "compare", "check", "train", "sample", "demo", "weights"):
+        assert name in result.output
+
+
+def test_version():
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_user_error_is_one_line_exit_2(tmp_path, monkeypatch):
+    monkeypatch.setattr("msgan_eval.datasets.DEBIAN_FASHION_MNIST", tmp_path / "no-debian-copy")
+    result = CliRunner().invoke(main, ["prepare", "fashion-mnist", "--out", str(tmp_path / "o"),
+                                       "--data-root", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "dataset-fashion-mnist" in result.output
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="apt-get install dataset-fashion-mnist")
+def test_prepare_writes_class_folders(tmp_path):
+    result = CliRunner().invoke(main, ["prepare", "fashion-mnist", "--out", str(tmp_path),
+                                       "--per-class", "2", "--classes", "0,9", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["n"] == 4
+    s = scan_images(tmp_path)
+    assert s.conditions == ["ankle-boot", "t-shirt"] and s.sizes[0] == (28, 28)
+
+
+def test_prepare_bad_classes_option(tmp_path):
+    result = CliRunner().invoke(main, ["prepare", "fashion-mnist", "--out", str(tmp_path),
+                                       "--classes", "0,x"])
+    assert result.exit_code == 2 and "--classes" in result.output
