@@ -1,0 +1,64 @@
+"""``msgan-eval lpips``: LPIPS diversity within each condition (sub-folder) of an image set."""
+import click
+
+from .. import __version__, defaults
+from .options import (batch_size_option, device_option, emit, json_option, quiet_option, seed_option,
+                      skip_bad_option)
+
+
+def _human(result, path: str, skipped: int) -> str:
+    protocol = {"random": f"{result.num_pairs} random pairs per condition, seed {result.seed}",
+                "all": "all pairs", "consecutive": "consecutive pairs"}[result.pairs]
+    lines = [f"LPIPS diversity of {path} ({result.net}, v{result.lpips_version}, {protocol}):",
+             f"  lpips {result.score:.6f}  (std over pairs {result.std:.6f}, "
+             f"{result.n_pairs} pairs in {len(result.groups)} conditions)"]
+    width = max(len(c) for c in result.groups)
+    for cond, value in result.groups.items():
+        lines.append(f"    {cond:<{width}}  {value:.6f}  ({result.pairs_per_group[cond]} pairs)")
+    if result.all_pairs_used:
+        lines.append(f"  note: fewer than {result.num_pairs} pairs exist in "
+                     f"{', '.join(result.all_pairs_used)}; all their pairs were used")
+    if skipped:
+        lines.append(f"  note: {skipped} unreadable files skipped")
+    lines.append(f"  backbone {result.backbone.path} ({result.backbone.source}, "
+                 f"sha256 {result.backbone.sha256[:12]})")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("path", type=click.Path())
+@click.option("--pairs", type=click.Choice(defaults.LPIPS_PAIRS_CHOICES), default=defaults.LPIPS_PAIRS,
+              show_default=True,
+              help="random: --num-pairs distinct pairs per condition (MSGAN); all: every pair; "
+                   "consecutive: 0-1, 1-2, ... (BicycleGAN).")
+@click.option("--num-pairs", type=click.IntRange(min=1), default=defaults.LPIPS_NUM_PAIRS,
+              show_default=True,
+              help="Pairs per condition for --pairs random (all pairs if a condition has fewer).")
+@seed_option
+@click.option("--net", type=click.Choice(defaults.LPIPS_NET_CHOICES), default=defaults.LPIPS_NET,
+              show_default=True, help="LPIPS backbone (lpips v0.1 linear heads).")
+@device_option
+@batch_size_option()
+@click.option("--resize", type=click.IntRange(min=1), default=None,
+              help="Compare at N x N: bilinear, align_corners=False, antialiased "
+                   "(torch.nn.functional.interpolate).")
+@click.option("--lpips-backbone", "backbone", default=None, metavar="FILE",
+              help="torchvision backbone weights file (else $MSGAN_EVAL_LPIPS_BACKBONE, the torch "
+                   "hub cache, or a download).")
+@skip_bad_option
+@json_option
+@quiet_option
+def lpips(path, pairs, num_pairs, seed, net, device, batch_size, resize, backbone, skip_bad,
+          as_json, quiet):
+    """LPIPS diversity of the images at PATH, per condition (sub-folder), as the lpips package."""
+    from ..diversity import lpips_diversity
+    from ..images import scan_images
+
+    image_set = scan_images(path, skip_bad=skip_bad, progress_quiet=quiet)
+    result = lpips_diversity(image_set, net=net, pairs=pairs, num_pairs=num_pairs, seed=seed,
+                             device=device, batch_size=batch_size, resize=resize,
+                             backbone_weights=backbone, quiet=quiet)
+    payload = {"metric": "lpips", "path": path, **result.as_dict(),
+               "skipped": len(image_set.skipped), "batch_size": batch_size,
+               "version": __version__}
+    emit(payload, as_json, _human(result, path, len(image_set.skipped)))

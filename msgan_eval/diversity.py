@@ -1,0 +1,217 @@
+"""LPIPS diversity of a sample set: mean LPIPS between pairs of different samples of each condition.
+
+The numbers are those of ``lpips.LPIPS(net=..., version='0.1')`` called pair by pair on
+``lpips.im2tensor`` inputs, but each image goes through the backbone once: its normalised feature
+maps are cached for its condition and every pair it belongs to is compared from the cache, so
+``pairs="all"`` on n images costs n forward passes instead of n (n - 1).
+
+Only images that appear in some pair go through the backbone. Memory: the features of one
+condition's images are held at a time (for AlexNet at 256x256 about 1.5 MB per image, for VGG16
+about 30 MB per image).
+
+``resize=N`` brings every image to N x N with ``torch.nn.functional.interpolate(mode="bilinear",
+align_corners=False, antialias=True)`` on the [-1, 1] float images (antialias matters only when
+shrinking; it then follows PIL's bilinear filter). Images already N x N are left untouched.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import defaults
+from .errors import UserError
+from .images import ROOT_CONDITION, ImageSet, scan_images
+from .metrics.lpips import PAIR_PROTOCOLS, condition_rng, plan_pairs, summarize
+from .weights import ResolvedWeights
+
+
+@dataclass
+class LpipsResult:
+    score: float                          # mean over conditions of the per-condition mean
+    std: float                            # std (ddof=0) of all pair distances
+    n_pairs: int
+    groups: Dict[str, float]              # condition -> mean LPIPS over its pairs
+    pair_distances: Dict[str, np.ndarray]  # condition -> (P,) float64, for bootstrapping
+    net: str
+    seed: int
+    pairs: str                            # pair protocol: random | all | consecutive
+    backbone: ResolvedWeights
+    num_pairs: int = defaults.LPIPS_NUM_PAIRS   # asked per condition (random protocol only)
+    pair_indices: Dict[str, np.ndarray] = field(default_factory=dict)  # (P, 2) indices into the set
+    std_over_conditions: float = 0.0
+    pairs_per_group: Dict[str, int] = field(default_factory=dict)
+    all_pairs_used: List[str] = field(default_factory=list)  # conditions with fewer pairs than asked
+    resize: Optional[int] = None
+    heads_sha256: str = ""
+    n_images: int = 0
+    lpips_version: str = "0.1"
+    device: str = "cpu"
+
+    def as_dict(self) -> dict:
+        """JSON-ready summary (without the per-pair arrays)."""
+        return {"lpips": self.score, "std": self.std, "std_over_conditions": self.std_over_conditions,
+                "pairs": self.n_pairs, "groups": self.groups, "pairs_per_group": self.pairs_per_group,
+                "net": self.net, "lpips_version": self.lpips_version, "seed": self.seed,
+                "pair_protocol": self.pairs,
+                "num_pairs": self.num_pairs if self.pairs == "random" else None,
+                "all_pairs_used": self.all_pairs_used, "resize": self.resize,
+                "n_images": self.n_images, "backbone": self.backbone.as_dict(),
+                "heads_sha256": self.heads_sha256, "device": self.device}
+
+
+def _label(condition: str) -> str:
+    return "'.' (images directly in the folder)" if condition == ROOT_CONDITION else repr(condition)
+
+
+def check_lpips_inputs(image_set: ImageSet, groups: Dict[str, List[int]], net: str,
+                       resize: Optional[int]) -> None:
+    """UserError for any condition LPIPS cannot compare: < 2 images, mixed or too small sizes."""
+    from .features.lpips_net import MIN_SIZE
+
+    need = MIN_SIZE[net]
+    if resize is not None and resize < need:
+        raise UserError(f"--resize {resize}: the {net} backbone needs images of at least "
+                        f"{need}x{need}; use --resize {need} or more")
+    for cond, idx in groups.items():
+        if len(idx) < 2:
+            names = ", ".join(image_set.refs[i].name for i in idx)
+            raise UserError(f"{image_set.source}: condition {_label(cond)} has {len(idx)} image "
+                            f"({names}); LPIPS diversity needs at least 2 per condition: add "
+                            "samples or remove that condition")
+        if resize is not None:
+            continue
+        first = image_set.sizes[idx[0]]
+        for i in idx:
+            if image_set.sizes[i] != first:
+                a, b = image_set.refs[idx[0]].name, image_set.refs[i].name
+                raise UserError(
+                    f"{image_set.source}: condition {_label(cond)} mixes image sizes ({a} is "
+                    f"{first[1]}x{first[0]}, {b} is {image_set.sizes[i][1]}x{image_set.sizes[i][0]}); "
+                    "pass --resize N to compare them at N x N (bilinear)")
+        if min(first) < need:
+            raise UserError(
+                f"{image_set.source}: images of condition {_label(cond)} are {first[1]}x{first[0]} "
+                f"({image_set.refs[idx[0]].name}), smaller than the {need}x{need} the {net} backbone "
+                f"accepts; pass --resize N with N >= {need} (bilinear upsampling)")
+
+
+def images_to_tensor(images: Sequence[np.ndarray], resize: Optional[int]):
+    """(N, 3, H, W) float32 in [-1, 1] from RGB uint8 arrays, exactly as ``lpips.im2tensor``
+    (``image / 127.5 - 1`` in float64 by numpy, then float32), then the documented resize."""
+    import torch
+    import torch.nn.functional as F
+
+    arr = np.stack(images).astype(np.float64) / 127.5 - 1.0
+    x = torch.from_numpy(arr.astype(np.float32)).permute(0, 3, 1, 2).contiguous()
+    if resize is not None and tuple(x.shape[-2:]) != (resize, resize):
+        x = F.interpolate(x, size=(resize, resize), mode="bilinear", align_corners=False, antialias=True)
+    return x
+
+
+@contextlib.contextmanager
+def _strict_fp32():
+    """TF32 off on CUDA while we compute, so GPU numbers stay those of fp32 lpips."""
+    import torch
+
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def condition_features(model, image_set: ImageSet, indices: Sequence[int], *, resize: Optional[int],
+                       device, batch_size: int, bar=None) -> list:
+    """Each layer's normalised features of one condition's images, one backbone pass per image."""
+    import torch
+
+    chunks = []
+    for start in range(0, len(indices), batch_size):
+        batch = [image_set[i] for i in indices[start:start + batch_size]]
+        chunks.append(model.features(images_to_tensor(batch, resize).to(device)))
+        if bar is not None:
+            bar.update(len(batch))
+    return [torch.cat([c[layer] for c in chunks]) for layer in range(len(chunks[0]))]
+
+
+def pair_distances_from_features(model, feats: list, pairs: np.ndarray, *, device,
+                                 batch_size: int) -> np.ndarray:
+    """LPIPS of each pair (local indices into ``feats``), ``batch_size`` pairs at a time."""
+    import torch
+
+    out = []
+    for start in range(0, len(pairs), batch_size):
+        p = torch.from_numpy(np.ascontiguousarray(pairs[start:start + batch_size])).to(device)
+        out.append(model.distances(feats, p[:, 0], p[:, 1]).cpu())
+    return torch.cat(out).double().numpy()
+
+
+def condition_distances(model, image_set: ImageSet, indices: Sequence[int], pairs: np.ndarray, *,
+                        resize: Optional[int], device, batch_size: int, bar=None) -> np.ndarray:
+    """LPIPS of ``pairs`` (local indices into ``indices``), with one backbone pass per image used."""
+    used = np.unique(pairs)
+    feats = condition_features(model, image_set, [indices[k] for k in used], resize=resize,
+                               device=device, batch_size=batch_size, bar=bar)
+    return pair_distances_from_features(model, feats, np.searchsorted(used, pairs), device=device,
+                                        batch_size=batch_size)
+
+
+def _check_options(net: str, pairs: str, num_pairs: int, seed: int, batch_size: int) -> None:
+    if net not in defaults.LPIPS_NET_CHOICES:
+        raise UserError(f"--net {net}: use one of {', '.join(defaults.LPIPS_NET_CHOICES)}")
+    if pairs not in PAIR_PROTOCOLS:
+        raise UserError(f"--pairs {pairs}: use one of {', '.join(PAIR_PROTOCOLS)}")
+    if num_pairs < 1 or batch_size < 1:
+        raise UserError("--num-pairs and --batch-size must be at least 1")
+    if seed < 0:
+        raise UserError(f"--seed {seed}: use a seed >= 0")
+
+
+def lpips_diversity(image_set: Union[ImageSet, str, "os.PathLike[str]"], *, net: str = defaults.LPIPS_NET,
+                    pairs: str = defaults.LPIPS_PAIRS, num_pairs: int = defaults.LPIPS_NUM_PAIRS,
+                    seed: int = defaults.SEED, device: str = "cpu", batch_size: int = defaults.BATCH_SIZE,
+                    resize: Optional[int] = None,
+                    backbone_weights: "str | os.PathLike[str] | None" = None,
+                    quiet: bool = True) -> LpipsResult:
+    """LPIPS diversity per condition of ``image_set`` (an ImageSet, or a path to scan).
+
+    ``backbone_weights`` names the torchvision backbone file explicitly; otherwise it is resolved
+    from ``$MSGAN_EVAL_LPIPS_BACKBONE``, the torch hub cache (hash-checked) or a download.
+    """
+    from .device import resolve_device
+    from .features.lpips_net import heads_sha256, load_lpips_net, resolve_lpips_backbone
+    from .progress import progress
+
+    _check_options(net, pairs, num_pairs, seed, batch_size)
+    if not isinstance(image_set, ImageSet):
+        image_set = scan_images(image_set, progress_quiet=quiet)
+    groups = image_set.groups()
+    check_lpips_inputs(image_set, groups, net, resize)
+    plans = {c: plan_pairs(len(idx), pairs, num_pairs, condition_rng(seed, c)) for c, idx in groups.items()}
+
+    backbone = resolve_lpips_backbone(net, backbone_weights)
+    dev = resolve_device(device)
+    model = load_lpips_net(net, backbone, dev)
+    # Only images that appear in a pair go through the backbone (random pairs on a big condition
+    # touch few of its images), so the bar counts those.
+    n_used = sum(len(np.unique(plan.pairs)) for plan in plans.values())
+    distances: Dict[str, np.ndarray] = {}
+    bar = progress(total=n_used, desc=f"lpips {net}", quiet=quiet, unit="img")
+    with bar, _strict_fp32():
+        for cond, idx in groups.items():
+            distances[cond] = condition_distances(model, image_set, idx, plans[cond].pairs, resize=resize,
+                                                  device=dev, batch_size=batch_size, bar=bar)
+    summary = summarize(distances)
+    return LpipsResult(
+        score=summary.score, std=summary.std, n_pairs=summary.n_pairs, groups=summary.groups,
+        pair_distances=distances, net=net, seed=seed, pairs=pairs, backbone=backbone,
+        num_pairs=num_pairs,
+        pair_indices={c: np.asarray(groups[c], dtype=np.int64)[plans[c].pairs] for c in groups},
+        std_over_conditions=summary.std_over_conditions, pairs_per_group=summary.pairs_per_group,
+        all_pairs_used=[c for c in groups if plans[c].all_pairs_used], resize=resize,
+        heads_sha256=heads_sha256(net), n_images=len(image_set), device=str(dev))
