@@ -1,0 +1,102 @@
+"""``msgan-eval train`` and ``msgan-eval sample``: the bundled conditional DCGAN / MSGAN trainers."""
+import time
+
+import click
+
+from .. import __version__, defaults
+from ..distributed import is_main_process
+from ..train import CHECKPOINT_EVERY, DATASETS, WIDTH
+from .options import device_option, emit, json_option, quiet_option
+
+# Options a resumed run takes from its config.json unless given again on the command line.
+_CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batch_size", "width",
+                   "seed", "checkpoint_every", "subset_per_class")
+
+
+@click.command()
+@click.option("--dataset", type=click.Choice(DATASETS), default="fashion-mnist", show_default=True,
+              help="Training data; 'folder' reads --data-root/<class name>/*.png.")
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
+              help="Run folder: config.json, log.jsonl, checkpoint.pt.")
+@click.option("--data-root", type=click.Path(), default=None,
+              help="Where the dataset lives (the class folders for --dataset folder).")
+@click.option("--ms-weight", type=click.FloatRange(min=0), default=defaults.MS_WEIGHT,
+              show_default=True, help="Weight of the mode seeking loss; 0 = the DCGAN baseline.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Train this many steps.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Or this many epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=defaults.TRAIN_BATCH_SIZE,
+              show_default=True, help="Per process under torchrun.")
+@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=WIDTH,
+              show_default=True, help="Channel multiplier (1.0 = the official 512/256/128).")
+@click.option("--subset-per-class", type=click.IntRange(min=1), default=None,
+              help="Train on this many seeded random images per class.")
+@click.option("--seed", type=click.IntRange(min=0), default=defaults.SEED, show_default=True)
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=CHECKPOINT_EVERY,
+              show_default=True, help="Steps between checkpoints (one is written at the end).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@device_option
+@quiet_option
+@json_option
+@click.pass_context
+def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, width,
+          subset_per_class, seed, checkpoint_every, resume, device, quiet, as_json):
+    """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT."""
+    from ..train.runs import checkpoint_step, read_log
+    from ..train.trainer import TrainConfig, config_from_run, train as run_training
+
+    given = {name: ctx.params[name] for name in _CONFIG_OPTIONS
+             if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+    if "steps" in given and "epochs" in given:
+        raise click.UsageError("give --steps or --epochs, not both")
+    if resume:
+        config = config_from_run(out)
+        if "steps" in given or "epochs" in given:
+            config.steps = config.epochs = None
+    else:
+        config = TrainConfig()
+    for name, value in given.items():
+        setattr(config, name, value)
+    start = checkpoint_step(out) if resume else 0
+    t0 = time.perf_counter()
+    run_training(config, out, resume=resume, quiet=quiet, device=device)
+    seconds = time.perf_counter() - t0
+    if not is_main_process():   # under torchrun only rank 0 prints
+        return
+    rows = list(read_log(out))
+    done = rows[-1]["step"] if rows else 0
+    last = {k: v for k, v in rows[-1].items() if k.startswith("loss")} if rows else {}
+    payload = {"version": __version__, "run": out, "dataset": config.dataset,
+               "ms_weight": config.ms_weight, "seed": config.seed, "width": config.width,
+               "batch_size": config.batch_size, "start_step": start, "step": done,
+               "seconds": round(seconds, 3),
+               "steps_per_second": round((done - start) / seconds, 3) if done > start else None,
+               "losses": last}
+    losses = ", ".join(f"{k} {v:.3f}" for k, v in last.items())
+    emit(payload, as_json, f"trained {out} to step {done} (ms-weight {config.ms_weight}) in "
+                           f"{seconds:.1f}s; {losses}")
+
+
+@click.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="Run folder written by `msgan-eval train`.")
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
+              help="New folder for OUT/<class name>/00000.png ...")
+@click.option("--per-class", type=click.IntRange(min=1), default=defaults.SAMPLES_PER_CLASS,
+              show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=defaults.SEED, show_default=True)
+@click.option("--grid", type=click.Path(dir_okay=False), default=None,
+              help="Also write a PNG grid (one row per class).")
+@device_option
+@quiet_option
+@json_option
+def sample(run_dir, out, per_class, seed, grid, device, quiet, as_json):
+    """Write PER_CLASS samples of each class of a trained run as image folders."""
+    from ..train.runs import read_run_config
+    from ..train.sampler import sample_run
+
+    classes = read_run_config(run_dir)["class_names"]
+    sample_run(run_dir, out, per_class=per_class, seed=seed, grid=grid, device=device, quiet=quiet)
+    payload = {"version": __version__, "run": run_dir, "out": out, "per_class": per_class,
+               "seed": seed, "classes": classes, "n": per_class * len(classes), "grid": grid}
+    emit(payload, as_json, f"wrote {per_class} samples for each of {len(classes)} classes to {out}"
+                           + (f" and a grid to {grid}" if grid else ""))

@@ -1,0 +1,136 @@
+"""The files of a training run: config.json, log.jsonl and checkpoint.pt, all written by rank 0.
+
+config.json and checkpoint.pt are replaced atomically (``msgan_eval.fileio``), so a run killed at
+any moment leaves the previous checkpoint intact; log rows past that checkpoint are dropped when
+the run resumes.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, Iterable, Optional
+
+from ..errors import UserError
+from ..fileio import atomic_path, write_json_atomic, write_text_atomic
+
+CONFIG_FILE = "config.json"
+LOG_FILE = "log.jsonl"
+CHECKPOINT_FILE = "checkpoint.pt"
+# TrainConfig fields a resumed run may change: how long to train, how often to save, where the
+# (same) data lives. Everything else would make the resumed run a different experiment.
+RESUMABLE_CHANGES = ("steps", "epochs", "total_steps", "checkpoint_every", "data_root", "version")
+# Run description entries that come from the data or the launch rather than an option.
+_DERIVED = {"n_train": "the number of training images", "channels": "the image channels",
+            "class_names": "the class names", "world_size": "the number of torchrun processes",
+            "steps_per_epoch": "the steps per epoch", "image_size": "the image size"}
+
+
+def read_run_config(run_dir: Path, option: str = "--run") -> dict:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"{option} {run_dir}: no {CONFIG_FILE} there; it must be a folder written "
+                        "by `msgan-eval train`")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable run configuration ({exc})") from None
+
+
+def write_run_config(run_dir: Path, description: dict) -> None:
+    write_json_atomic(Path(run_dir) / CONFIG_FILE, description)
+
+
+def check_fresh_run_dir(run_dir: Path) -> None:
+    """A new run never overwrites another one."""
+    for name in (CONFIG_FILE, CHECKPOINT_FILE):
+        if (Path(run_dir) / name).exists():
+            raise UserError(f"--out {run_dir}: already holds a training run ({name}); pass --resume "
+                            "to continue it or choose another --out")
+
+
+def check_same_experiment(run_dir: Path, stored: dict, wanted: dict) -> None:
+    """Refuse to resume with settings that differ from the stored run (besides RESUMABLE_CHANGES)."""
+    for key, value in wanted.items():
+        if key in RESUMABLE_CHANGES or key not in stored or stored[key] == value:
+            continue
+        what = _DERIVED.get(key, "--" + key.replace("_", "-"))
+        raise UserError(f"--resume {run_dir}: {what} is {value!r} but the run was started with "
+                        f"{stored[key]!r}; resume with the run's settings or start a new --out")
+
+
+def save_checkpoint(run_dir: Path, state: dict) -> Path:
+    import torch
+
+    target = Path(run_dir) / CHECKPOINT_FILE
+    with atomic_path(target, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+    return target
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    return (Path(run_dir) / CHECKPOINT_FILE).is_file()
+
+
+def load_checkpoint(run_dir: Path, map_location="cpu") -> dict:
+    import torch
+
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise UserError(f"{path}: no checkpoint to load; train the run first (or without --resume)")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise UserError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); "
+                        "delete it and train again") from None
+
+
+def checkpoint_step(run_dir: Path) -> int:
+    """The step of the run's checkpoint (0 if none), read without loading the weights."""
+    import torch
+
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not path.is_file():
+        return 0
+    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["step"])
+
+
+def truncate_log(run_dir: Path, last_step: int) -> None:
+    """Keep the log rows up to ``last_step`` (the checkpoint a run resumes from)."""
+    path = Path(run_dir) / LOG_FILE
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= last_step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            break   # a line cut short by a kill: everything after it is newer anyway
+    write_text_atomic(path, "".join(row + "\n" for row in kept))
+
+
+class LossLog:
+    """Appends one JSON row per step to log.jsonl (a no-op on ranks other than 0)."""
+
+    def __init__(self, run_dir: Optional[Path]):
+        # Line-buffered so the log can be followed live (``tail -f``); a row costs one write.
+        self._fh = open(Path(run_dir) / LOG_FILE, "a", buffering=1) if run_dir is not None else None
+
+    def write(self, row: Dict[str, float]) -> None:
+        if self._fh is not None:
+            self._fh.write(json.dumps(row) + "\n")
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+def read_log(run_dir: Path) -> Iterable[dict]:
+    path = Path(run_dir) / LOG_FILE
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,106 @@
+"""Per-class samples of a trained run: ``OUT/<class name>/00000.png ...`` and an optional grid.
+
+That folder layout is what ``msgan-eval fid|lpips|ndb`` read as conditions. Images are the
+generator's tanh output mapped to uint8 by ``round((x + 1) / 2 * 255)``; 1-channel runs give
+grayscale PNGs.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import torch
+
+from .. import defaults
+from ..device import resolve_device
+from ..errors import UserError
+from ..images import write_image_folder, write_png
+from ..progress import progress
+from .models import Generator, one_hot
+from .runs import load_checkpoint
+
+GRID_COLUMNS = 10
+GRID_PADDING = 2
+GENERATE_BATCH = 500
+
+
+def load_generator(run_dir: "str | os.PathLike[str]", device: torch.device):
+    """(generator in eval mode, the run description stored with its checkpoint)."""
+    checkpoint = load_checkpoint(Path(run_dir), map_location=device)
+    run = checkpoint["run"]
+    G = Generator(len(run["class_names"]), run["channels"], run["width"], run["z_dim"])
+    G.load_state_dict(checkpoint["generator"])
+    return G.to(device).eval(), run
+
+
+def class_noise(seed: int, class_index: int, n: int, z_dim: int) -> torch.Tensor:
+    """The latent codes of one class, keyed by (seed, class) so classes do not depend on each other."""
+    key = int(np.random.SeedSequence([seed, class_index]).generate_state(1, dtype=np.uint64)[0])
+    gen = torch.Generator().manual_seed(key & ((1 << 63) - 1))
+    return torch.randn(n, z_dim, generator=gen)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """tanh output (B, C, H, W) in [-1, 1] -> uint8 (B, H, W, C)."""
+    x = ((images.float().cpu() + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+@torch.no_grad()
+def generate_class(G: Generator, class_index: int, z: torch.Tensor,
+                   device: torch.device) -> np.ndarray:
+    out = []
+    for chunk in torch.split(z, GENERATE_BATCH):
+        labels = torch.full((chunk.shape[0],), class_index, dtype=torch.int64, device=device)
+        out.append(to_uint8(G(chunk.to(device), one_hot(labels, G.num_classes))))
+    return np.concatenate(out)
+
+
+def make_grid(per_class: List[np.ndarray], columns: int = GRID_COLUMNS,
+              padding: int = GRID_PADDING) -> np.ndarray:
+    """One row per class of its first ``columns`` samples, on a black background."""
+    n, h, w, c = per_class[0].shape
+    cols = min(columns, n)
+    grid = np.zeros((padding + len(per_class) * (h + padding), padding + cols * (w + padding), c),
+                    dtype=np.uint8)
+    for r, images in enumerate(per_class):
+        for k in range(cols):
+            y, x = padding + r * (h + padding), padding + k * (w + padding)
+            grid[y:y + h, x:x + w] = images[k]
+    return grid
+
+
+def sample_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]",
+               per_class: int = defaults.SAMPLES_PER_CLASS, seed: int = defaults.SEED,
+               grid: "str | os.PathLike[str] | None" = None, device: str = defaults.DEVICE,
+               quiet: bool = False) -> Path:
+    """Write ``per_class`` samples of every class of the run; returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise UserError(f"--out {out_dir}: exists and is not an empty folder; choose a new folder "
+                        "(stale images would be read as samples)")
+    dev = resolve_device(device)
+    G, run = load_generator(run_dir, dev)
+    names = run["class_names"]
+    per_class_images = []
+    # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
+    try:
+        for c in progress(range(len(names)), desc="sample", quiet=quiet, unit="class"):
+            images = generate_class(G, c, class_noise(seed, c, per_class, run["z_dim"]), dev)
+            write_image_folder(tmp, images, [c] * len(images), names)
+            per_class_images.append(images)
+        if out_dir.exists():
+            out_dir.rmdir()
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    if grid is not None:
+        write_png(grid, make_grid(per_class_images))
+    return out_dir
