@@ -1,0 +1,55 @@
+"""Optional matplotlib figures (matplotlib is an optional extra; a clear message if missing)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .errors import UserError
+from .fileio import atomic_path
+
+
+def require_matplotlib() -> None:
+    """Fail before any long work when --plot is asked for but matplotlib is missing."""
+    _pyplot()
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise UserError("--plot needs matplotlib, which is not installed; "
+                        "`pip install matplotlib` or leave out --plot") from None
+    matplotlib.use("Agg")       # files only, never a window
+    from matplotlib import pyplot as plt
+
+    return plt
+
+
+def plot_ndb_bins(path: "str | os.PathLike[str]", result, title: str = "") -> None:
+    """Training vs generated proportion per bin, different bins marked; written atomically.
+
+    Like the reference's ``plot_results``: the grey band is the training proportion +- one
+    standard error of the pooled two-proportion test at the generated sample size.
+    """
+    plt = _pyplot()
+    train = np.array([b.train_proportion for b in result.per_bin])
+    gen = np.array([b.generated_proportion for b in result.per_bin])
+    diff = np.array([b.different for b in result.per_bin])
+    n1, n2 = result.n_train, result.n_samples
+    se = np.sqrt(train * (1 - train) * (1 / n1 + 1 / n2))
+    x = np.arange(result.k)
+    fig, ax = plt.subplots(figsize=(max(6.0, result.k * 0.12), 3.5))
+    ax.bar(x, 2 * se, bottom=train - se, width=1.0, color="lightgray", label="train ± SE")
+    ax.plot(x, train, "-", color="gray", lw=1, label="train")
+    ax.plot(x, gen, "o", ms=3, color="tab:blue", label="generated")
+    ax.plot(x[diff], gen[diff], "o", ms=6, mfc="none", color="tab:red", label="different bin")
+    ax.set_xlabel("bin (largest training bin first)")
+    ax.set_ylabel("proportion")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    suffix = os.path.splitext(os.fspath(path))[1] or ".png"
+    with atomic_path(path, suffix=suffix) as tmp:
+        fig.savefig(tmp, dpi=120, format=suffix.lstrip(".") or "png")
+    plt.close(fig)
