@@ -124,7 +124,7 @@ def _reference(train, queries, k, seed, whiten=False, max_dims=None):
 
 def _assert_same_as_reference(train, queries, k, seed, whiten=False, max_dims=None):
     ref, ref_results = _reference(train, queries, k, seed, whiten, max_dims)
-    bins = ndb.fit_bins(train, k=k, seed=seed, whiten=whiten, max_dims=max_dims)
+    bins = ndb.fit_bins(train, k=k, seed=seed, whiten=whiten, max_dims=max_dims, kmeans="exact")
     np.testing.assert_array_equal(bins.used_dims, ref.used_d_indices)
     assert bins.n_train == ref.ref_sample_size
     # Tied bins may be ordered differently (stable sort here): match each bin by its centre.
@@ -198,12 +198,13 @@ def test_fashion_mnist_held_out_low_collapsed_high(fashion):
     assert duplicated.ndb >= 0.6 * k and duplicated.jsd > 10 * held_out.jsd
 
 
-def test_same_seed_same_output_other_seed_differs(fashion):
+@pytest.mark.parametrize("kmeans", ["fast", "exact"])
+def test_same_seed_same_output_other_seed_differs(fashion, kmeans):
     train, _, test = fashion
     x, q = _as_rgb_vectors(train[:1500], pad=2), _as_rgb_vectors(test[:300], pad=2)
-    a = ndb.fit_bins(x, k=8, seed=5)
-    b = ndb.fit_bins(x, k=8, seed=5)
-    c = ndb.fit_bins(x, k=8, seed=6)
+    a = ndb.fit_bins(x, k=8, seed=5, kmeans=kmeans)
+    b = ndb.fit_bins(x, k=8, seed=5, kmeans=kmeans)
+    c = ndb.fit_bins(x, k=8, seed=6, kmeans=kmeans)
     np.testing.assert_array_equal(a.centers, b.centers)
     assert ndb.evaluate_bins(a, q) == ndb.evaluate_bins(b, q)
     assert not np.array_equal(a.used_dims, c.used_dims)
@@ -290,3 +291,87 @@ def test_kmeans_more_inits_go_to_sklearn(fashion):
     expected = KMeans(n_clusters=6, max_iter=100, n_init=3, random_state=np.random.RandomState(2)).fit(x)
     np.testing.assert_array_equal(kmeans_labels(x, 6, np.random.RandomState(2), n_init=3),
                                   expected.labels_)
+
+
+# --- the fast K-means path (float32) against the reference -----------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fast_path_ndb_within_2_of_reference(fashion, seed):
+    """Issue 7's criterion on real data: the reference's NDB within 2 and JSD close, for a held-out
+    split (low NDB) and a 3-class subset (high NDB), 32x32x3 so d // 6 dimensions are used."""
+    train, labels, test = fashion
+    k = 20
+    x = _as_rgb_vectors(train[:3000], pad=2)
+    three = np.flatnonzero(np.isin(labels[3000:], [0, 1, 7]))[:800] + 3000
+    queries = [_as_rgb_vectors(test[:1000], pad=2), _as_rgb_vectors(train[three], pad=2)]
+    _, expected = _reference(x, queries, k, seed)
+    bins = ndb.fit_bins(x, k=k, seed=seed, kmeans="fast")
+    for q, r in zip(queries, expected):
+        res = ndb.evaluate_bins(bins, q)
+        assert abs(res.ndb - r["NDB"]) <= 2
+        assert res.jsd == pytest.approx(r["JS"], rel=0.1, abs=1e-3)
+    assert expected[1]["NDB"] >= 0.5 * k                 # the subset query really is different
+
+
+def test_fast_kmeans_labels_agree_with_sklearn_kmeans(fashion):
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from msgan_eval.metrics.ndb_kmeans_fast import fast_kmeans_labels
+
+    x = _as_rgb_vectors(fashion[0][:4000], pad=2)
+    x = x[:, np.random.RandomState(1).choice(x.shape[1], 512, replace=False)]
+    km = KMeans(n_clusters=40, max_iter=100, random_state=np.random.RandomState(9)).fit(x)
+    assert km.n_iter_ > 10
+    labels = fast_kmeans_labels(x, 40, np.random.RandomState(9))
+    # Same seeded k-means++ draws and Lloyd steps: float32 can only flip near-ties.
+    assert adjusted_rand_score(km.labels_, labels) > 0.98
+
+
+def test_fast_kmeans_more_inits_keep_the_lowest_inertia_like_sklearn(fashion):
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from msgan_eval.metrics.ndb_kmeans_fast import fast_kmeans_labels
+
+    x = _as_rgb_vectors(fashion[0][:800])[:, ::7]
+    expected = KMeans(n_clusters=6, max_iter=100, n_init=3,
+                      random_state=np.random.RandomState(2)).fit(x)
+    labels = fast_kmeans_labels(x, 6, np.random.RandomState(2), n_init=3)
+    assert adjusted_rand_score(expected.labels_, labels) > 0.98
+
+
+def test_unknown_kmeans_path_is_refused():
+    with pytest.raises(ValueError, match="kmeans must be one of fast, exact"):
+        ndb.fit_bins(np.random.RandomState(0).uniform(size=(50, 4)), k=3, kmeans="turbo")
+
+
+def test_cli_kmeans_exact_matches_reference(fashion, tmp_path):
+    """``msgan-eval ndb --kmeans exact`` gives the reference's numbers; a bad value exits 2."""
+    import json
+
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from msgan_eval.cli import main
+    from msgan_eval.images import write_image_folder
+
+    train, labels, test = fashion
+    write_image_folder(tmp_path / "train", train[:300], labels[:300], [str(c) for c in range(10)])
+    write_image_folder(tmp_path / "gen", test[:100], [0] * 100, ["0"])
+    folders = ["ndb", str(tmp_path / "gen"), "--train", str(tmp_path / "train")]
+    result = CliRunner().invoke(main, [*folders, "--bins", "6", "--seed", "4", "--kmeans", "exact",
+                                       "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+
+    def vectors(folder):
+        files = sorted(folder.rglob("*.png"), key=lambda f: f.relative_to(folder).as_posix())
+        return np.stack([np.asarray(Image.open(f).convert("RGB"), dtype=np.float64).reshape(-1)
+                         for f in files]) / 255.0
+
+    _, (expected,) = _reference(vectors(tmp_path / "train"), [vectors(tmp_path / "gen")], 6, 4)
+    assert out["kmeans"] == "exact" and out["ndb"] == expected["NDB"]
+    assert out["jsd"] == pytest.approx(expected["JS"], rel=1e-12, abs=1e-15)
+    bad = CliRunner().invoke(main, [*folders, "--kmeans", "turbo"])
+    assert bad.exit_code == 2 and "--kmeans" in bad.output and "Traceback" not in bad.output

@@ -2,6 +2,7 @@
 import click
 
 from .. import __version__, defaults
+from ..metrics.ndb import KMEANS_PATHS, NDB_KMEANS
 from ..errors import UserError
 from .options import emit, json_option, quiet_option, seed_option, skip_bad_option
 
@@ -40,7 +41,7 @@ def _load_checked_bins(bins_file, train_set, requested):
     return bins, info, "file, checked against --train"
 
 
-def _fit(train_set, k, seed, whiten, max_dims, quiet):
+def _fit(train_set, k, seed, whiten, max_dims, kmeans, quiet):
     from ..metrics.ndb import fit_bins
     from ..ndb_data import bins_info_for, images_to_vectors
 
@@ -52,7 +53,7 @@ def _fit(train_set, k, seed, whiten, max_dims, quiet):
     if not quiet:
         click.echo(f"fitting {k} K-means bins on {len(train)} training images ...", err=True)
     try:
-        bins = fit_bins(train, k=k, seed=seed, whiten=whiten, max_dims=max_dims)
+        bins = fit_bins(train, k=k, seed=seed, whiten=whiten, max_dims=max_dims, kmeans=kmeans)
     except ValueError as exc:
         raise UserError(f"--train {train_set.source}: {exc} (--bins)") from None
     return bins, info
@@ -85,6 +86,10 @@ def _human(result, gen, bins_source, skipped) -> str:
 @click.option("--max-dims", default=None, metavar="N|all",
               help="Dimensions used for K-means and assignment (default: all, or a seeded random "
                    "d // 6 when d > 1000, as the reference does).")
+@click.option("--kmeans", type=click.Choice(KMEANS_PATHS), default=NDB_KMEANS, show_default=True,
+              help="K-means path: 'exact' gives scikit-learn's (the reference's) bins exactly; "
+                   "'fast' runs the same seeded steps with float32 distances (NDB agreed within "
+                   "2 in benchmarks/bench_ndb.py).")
 @click.option("--save-bins", default=None, type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the bins (with a fingerprint of the training files) for reuse.")
 @click.option("--bins-file", default=None, type=click.Path(dir_okay=False), metavar="FILE",
@@ -96,8 +101,8 @@ def _human(result, gen, bins_source, skipped) -> str:
 @json_option
 @quiet_option
 @click.pass_context
-def ndb(ctx, gen, train, bins, alpha, z_threshold, seed, whiten, max_dims, save_bins, bins_file,
-        plot, skip_bad, as_json, quiet):
+def ndb(ctx, gen, train, bins, alpha, z_threshold, seed, whiten, max_dims, kmeans, save_bins,
+        bins_file, plot, skip_bad, as_json, quiet):
     """NDB and JSD of the images at GEN against K-means bins of the training images.
 
     All images at GEN are pooled (conditions are not separated). Images are compared as RGB pixels
@@ -122,7 +127,7 @@ def ndb(ctx, gen, train, bins, alpha, z_threshold, seed, whiten, max_dims, save_
         requested = _explicit(ctx, k=bins, seed=seed, whiten=whiten, max_dims=max_dims)
         fitted, info, bins_source = _load_checked_bins(bins_file, train_set, requested)
     else:
-        fitted, info = _fit(train_set, bins, seed, whiten, max_dims, quiet)
+        fitted, info = _fit(train_set, bins, seed, whiten, max_dims, kmeans, quiet)
         bins_source = "fitted on --train"
     samples = images_to_vectors(gen_set, size=info.image_size, quiet=quiet)
     result = evaluate_bins(fitted, samples, alpha=alpha, z_threshold=z_threshold)
@@ -138,7 +143,8 @@ def ndb(ctx, gen, train, bins, alpha, z_threshold, seed, whiten, max_dims, save_
     skipped = len(gen_set.skipped) + (len(train_set.skipped) if train_set else 0)
     payload = {"metric": "ndb", **result.to_dict(), "seed": fitted.seed, "whiten": fitted.whiten,
                "max_dims": fitted.max_dims, "used_dims": int(len(fitted.used_dims)),
-               "n_init": fitted.n_init, "max_iter": fitted.max_iter, "generated": gen,
+               "n_init": fitted.n_init, "max_iter": fitted.max_iter,
+               "kmeans": None if bins_file else kmeans, "generated": gen,
                "train": train, "bins_file": bins_file, "bins_source": bins_source,
                "train_fingerprint": info.fingerprint, "image_size": list(info.image_size),
                "saved_bins": save_bins, "plot": plot, "skipped": skipped, "version": __version__}

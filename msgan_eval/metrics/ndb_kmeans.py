@@ -20,7 +20,13 @@ Only ``n_init == 1`` (scikit-learn's ``'auto'`` for k-means++) takes this path; 
 ``KMeans`` itself. tests/test_ndb.py checks the labels against ``KMeans`` and the reference. Where
 two centres are exactly equidistant from a point (degenerate data such as small integer grids),
 scikit-learn's rounding decides the tie and ours may decide it the other way (seen in 3 of 200
-random 40-point grids, one label each); on image data the labels are identical.
+random 40-point grids, one label each); on image data the labels are identical when KMeans
+converges. When it stops at ``max_iter`` still moving (60k Fashion-MNIST, K = 100, seed 3 of
+benchmarks/bench_ndb.py), points oscillating between near-tied centres are decided by the
+rounding of the centre sums, which scikit-learn adds in per-thread chunks: 1.2% of the labels
+differed there (NDB equal, JSD 1.431e-3 vs the reference's 1.491e-3).
+
+``ndb_kmeans_fast`` runs the same steps with float32 distances (``fit_bins(kmeans="fast")``).
 """
 from __future__ import annotations
 
@@ -38,25 +44,28 @@ def distinct_columns(x: np.ndarray) -> np.ndarray:
     K-means centres (centres are means of rows), so it is dropped; a column repeated m times is
     kept once, scaled by sqrt(m).
     """
-    constant = np.ptp(x, axis=0) == 0
+    cols = np.ascontiguousarray(x.T)           # columns compared whole: contiguous, not strided
+    constant = np.ptp(cols, axis=1) == 0
     # Candidates share their values on a fixed random subset of rows (exact bytes, so equal columns
     # always meet); full equality is then checked, so a shared key never merges different columns.
     probe_rows = np.sort(np.random.RandomState(0).choice(len(x), min(len(x), 256), replace=False))
-    keys = np.ascontiguousarray(x[probe_rows].T)
+    keys = np.ascontiguousarray(cols[:, probe_rows])
     groups: Dict[bytes, List[int]] = {}       # key -> positions in ``keep`` with it
     keep: List[int] = []
     weight: List[int] = []
     for j in np.flatnonzero(~constant):
         key = keys[j].tobytes()
         for pos in groups.get(key, []):
-            if np.array_equal(x[:, keep[pos]], x[:, j]):
+            if np.array_equal(cols[keep[pos]], cols[j]):
                 weight[pos] += 1
                 break
         else:
             groups.setdefault(key, []).append(len(keep))
             keep.append(int(j))
             weight.append(1)
-    return x[:, keep] * np.sqrt(np.asarray(weight, dtype=np.float64))
+    reduced = x[:, keep]
+    reduced *= np.sqrt(np.asarray(weight, dtype=np.float64))   # in place: one (N, m) allocation
+    return reduced
 
 
 def _nearest(x: np.ndarray, x32: np.ndarray, x_sq: np.ndarray, centers: np.ndarray,
