@@ -5,7 +5,7 @@ import click
 
 from .. import __version__, defaults
 from ..distributed import is_main_process
-from ..train import CHECKPOINT_EVERY, DATASETS, WIDTH
+from ..train import DATASETS
 from .options import device_option, emit, json_option, quiet_option
 
 # Options a resumed run takes from its config.json unless given again on the command line.
@@ -26,12 +26,12 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Or this many epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=defaults.TRAIN_BATCH_SIZE,
               show_default=True, help="Per process under torchrun.")
-@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=WIDTH,
+@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=defaults.TRAIN_WIDTH,
               show_default=True, help="Channel multiplier (1.0 = the official 512/256/128).")
 @click.option("--subset-per-class", type=click.IntRange(min=1), default=None,
               help="Train on this many seeded random images per class.")
 @click.option("--seed", type=click.IntRange(min=0), default=defaults.SEED, show_default=True)
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=CHECKPOINT_EVERY,
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=defaults.TRAIN_CHECKPOINT_EVERY,
               show_default=True, help="Steps between checkpoints (one is written at the end).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @device_option

@@ -61,7 +61,7 @@ from .ndb_kmeans_fast import fast_kmeans_labels
 MaxDims = Union[int, Literal["all"], None]
 KMeansPath = Literal["fast", "exact"]
 KMEANS_PATHS = ("fast", "exact")
-# Default K-means path (defined here, not in defaults.py): "fast" gave the reference's NDB on the
+# Default K-means path: "fast" gave the reference's NDB on the
 # 60k Fashion-MNIST benchmark for seeds 0-5 (benchmarks/bench_ndb.py), 5-8x faster.
 NDB_KMEANS: KMeansPath = defaults.NDB_KMEANS
 

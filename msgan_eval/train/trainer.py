@@ -23,7 +23,7 @@ from .. import __version__, defaults
 from ..device import resolve_device
 from ..errors import UserError
 from ..progress import progress
-from . import CHECKPOINT_EVERY, WIDTH, runs
+from . import runs
 from .data import TrainData, batch_to_tensor, data_summary, load_training_data
 from .losses import discriminator_loss, generator_loss
 from .models import IMAGE_SIZE, Discriminator, Generator, init_weights, one_hot
@@ -37,9 +37,9 @@ class TrainConfig:
     steps: Optional[int] = None            # exactly one of steps / epochs
     epochs: Optional[int] = None
     batch_size: int = defaults.TRAIN_BATCH_SIZE   # per process under torchrun
-    width: float = WIDTH
+    width: float = defaults.TRAIN_WIDTH
     seed: int = defaults.SEED
-    checkpoint_every: int = CHECKPOINT_EVERY
+    checkpoint_every: int = defaults.TRAIN_CHECKPOINT_EVERY
     subset_per_class: Optional[int] = None  # train on a seeded balanced subset (quick runs, tests)
     z_dim: int = defaults.Z_DIM
     lr: float = defaults.TRAIN_LR
