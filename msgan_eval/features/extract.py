@@ -1,0 +1,151 @@
+"""Inception features and FID statistics of an ImageSet, like pytorch-fid's ``get_activations``.
+
+Preprocessing is pytorch-fid's: its ``ImagePathDataset`` applies torchvision's ``ToTensor`` (uint8
+HWC -> float32 CHW / 255) and the network resizes to 299 and maps to [-1, 1] itself. Images are
+decoded in DataLoader workers (``num_workers``); images of different sizes may share a batch (each
+size goes through the network separately, which pytorch-fid's default collate cannot do).
+
+Statistics are accumulated with :class:`~msgan_eval.metrics.fid.RunningStats`, so memory does not
+grow with the number of images; under torchrun each rank takes its shard and the float64 sums are
+added across ranks.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Iterator, List, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from .. import defaults, distributed
+from ..device import resolve_device
+from ..errors import UserError
+from ..images import ImageSet
+from ..metrics.fid import RunningStats
+from ..progress import progress
+from ..weights import INCEPTION, ResolvedWeights
+from . import stats_cache
+from .inception import load_inception
+from .stats_cache import FidStats
+
+# One batch: (positions in the batch, float images N x 3 x H x W in [0, 1]) per distinct size.
+Batch = List[Tuple[List[int], torch.Tensor]]
+
+
+def to_tensor_batch(images: Sequence[np.ndarray]) -> Batch:
+    """torchvision ToTensor on each uint8 (H, W, 3) image, stacked per image size.
+
+    The permuted NHWC stack is channels_last in memory, which the fast network wants; the values
+    are ToTensor's (``float() / 255``).
+    """
+    by_size = {}
+    for pos, img in enumerate(images):
+        by_size.setdefault(img.shape, []).append(pos)
+    out = []
+    for positions in by_size.values():
+        stack = torch.from_numpy(np.stack([images[p] for p in positions]))
+        out.append((positions, stack.permute(0, 3, 1, 2).float().div(255)))
+    return out
+
+
+def _forward(model: torch.nn.Module, x: torch.Tensor, fast: bool) -> torch.Tensor:
+    x = x.contiguous(memory_format=torch.channels_last if fast else torch.contiguous_format)
+    pred = model(x)[0]
+    # pytorch-fid: average-pool the 64/192/768-d feature maps to 1x1.
+    if pred.size(2) != 1 or pred.size(3) != 1:
+        pred = F.adaptive_avg_pool2d(pred, output_size=(1, 1))
+    return pred.squeeze(3).squeeze(2)
+
+
+def iter_feature_batches(image_set: ImageSet, model: torch.nn.Module, *, device: torch.device,
+                         batch_size: int, num_workers: int, fast: bool, quiet: bool,
+                         desc: str = "inception") -> Iterator[np.ndarray]:
+    """Features (float64, batch x dims) of ``image_set`` in order, one batch at a time."""
+    loader = DataLoader(image_set, batch_size=max(1, min(batch_size, len(image_set))),
+                        shuffle=False, drop_last=False, num_workers=num_workers,
+                        collate_fn=to_tensor_batch)
+    bar = progress(total=len(image_set), desc=desc, quiet=quiet, unit="img")
+    with torch.inference_mode(), bar:
+        for groups in loader:
+            size = sum(len(p) for p, _ in groups)
+            parts = [(positions, _forward(model, x.to(device), fast).cpu().numpy())
+                     for positions, x in groups]
+            # float64 like pytorch-fid's pred_arr (np.empty's default dtype)
+            feats = np.empty((size, parts[0][1].shape[1]), dtype=np.float64)
+            for positions, pred in parts:
+                feats[positions] = pred
+            bar.update(size)
+            yield feats
+
+
+def extract_inception_features(image_set: ImageSet, *, weights: ResolvedWeights,
+                               dims: int = defaults.FID_DIMS, device: str = "cpu",
+                               batch_size: int = defaults.BATCH_SIZE,
+                               num_workers: int = defaults.NUM_WORKERS, quiet: bool = True,
+                               fast: bool = True) -> np.ndarray:
+    """(N, dims) float64 features of every image, in the set's order (one process)."""
+    dev = resolve_device(device)
+    model = inception_for(weights, dims, dev, fast)
+    batches = iter_feature_batches(image_set, model, device=dev, batch_size=batch_size,
+                                   num_workers=num_workers, fast=fast, quiet=quiet)
+    return np.concatenate(list(batches), axis=0)
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_inception(path: str, sha256: str, dims: int, device: str, fast: bool) -> torch.nn.Module:
+    # Keyed by the file's hash too, so a replaced file is never served from this cache.
+    return load_inception(ResolvedWeights(INCEPTION, Path(path), "cached", sha256), dims, device,
+                          fast=fast)
+
+
+def inception_for(weights: ResolvedWeights, dims: int, device: torch.device, fast: bool):
+    """The network for these weights, built once per process (``fid A B`` extracts twice)."""
+    return _cached_inception(str(weights.path), weights.sha256, dims, str(device), fast)
+
+
+def _reduce(stats: RunningStats) -> RunningStats:
+    """Add the float64 sums of every torchrun rank (no-op in one process)."""
+    total = RunningStats(stats.dims)
+    total.n = int(round(distributed.all_reduce_sum(np.array([stats.n]))[0]))
+    total.total = distributed.all_reduce_sum(stats.total)
+    total.outer = distributed.all_reduce_sum(stats.outer)
+    return total
+
+
+def image_set_statistics(image_set: ImageSet, *, weights: ResolvedWeights,
+                         dims: int = defaults.FID_DIMS, device: str = "cpu",
+                         batch_size: int = defaults.BATCH_SIZE,
+                         num_workers: int = defaults.NUM_WORKERS, quiet: bool = True,
+                         use_cache: bool = True, fast: bool = True) -> FidStats:
+    """pytorch-fid's (mu, sigma) of ``image_set``, streamed; cached unless ``use_cache=False``.
+
+    Under torchrun every rank must call this with the same set; each extracts its shard.
+    """
+    if len(image_set) < 2:
+        raise UserError(f"{image_set.source}: FID statistics need at least 2 images, "
+                        f"found {len(image_set)}")
+    key = stats_cache.cache_key(image_set.fingerprint(), weights.sha256, dims, fast)
+    source = str(image_set.source)
+    cached = stats_cache.read_cached_stats(key, source) if use_cache else None
+    if distributed.is_distributed() and use_cache:
+        cached = cached if distributed.all_agree(cached is not None) else None
+    if cached is not None:
+        return cached
+
+    dev = distributed.local_device(resolve_device(device))
+    model = inception_for(weights, dims, dev, fast)
+    mine = image_set.subset(distributed.shard(range(len(image_set))))
+    running = RunningStats(dims)
+    for feats in iter_feature_batches(mine, model, device=dev, batch_size=batch_size,
+                                      num_workers=num_workers, fast=fast,
+                                      quiet=quiet or not distributed.is_main_process(),
+                                      desc=f"inception {image_set.source.name}"):
+        running.update(feats)
+    running = _reduce(running)
+    stats = FidStats(running.mu, running.sigma, running.n, dims, weights.sha256, source)
+    if use_cache and distributed.is_main_process():
+        stats_cache.write_cached_stats(key, stats)
+    return stats

@@ -1,0 +1,181 @@
+"""Fréchet distance between Gaussians fitted to features: the maths of FID, on arrays only.
+
+pytorch-fid (``fid_score.calculate_frechet_distance``) computes
+
+    d^2 = ||mu1 - mu2||^2 + Tr(sigma1) + Tr(sigma2) - 2 Tr(sqrtm(sigma1 @ sigma2))
+
+with ``scipy.linalg.sqrtm`` on the non-symmetric product. Only the *trace* of that square root is
+needed, and the eigenvalues of ``sigma1 @ sigma2`` equal those of the symmetric positive
+semi-definite matrix ``F^T sigma2 F`` for any factor ``sigma1 = F F^T`` (Cholesky, or the
+eigen-decomposition when sigma1 is singular). A symmetric eigenvalue solve then gives the same
+number, faster and without complex round-off (no ``eps`` retry on the diagonal).
+
+Statistics follow pytorch-fid's ``calculate_activation_statistics``: ``np.mean(act, axis=0)`` and
+``np.cov(act, rowvar=False)`` (unbiased, n - 1), always in float64. :class:`RunningStats` gives the
+same numbers from float64 running sums, so memory does not grow with the number of images and sums
+from several processes can be added together.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Tuple
+
+import numpy as np
+from scipy.linalg import eigh
+from scipy.linalg.blas import dtrmm
+
+
+class RankDeficientCovarianceWarning(RuntimeWarning):
+    """A covariance matrix is singular (typically fewer samples than feature dimensions)."""
+
+
+class FidRoundingWarning(RuntimeWarning):
+    """A result slightly below zero from floating-point rounding was clamped to zero."""
+
+
+def _numerical_rank_floor(eigenvalues: np.ndarray) -> float:
+    # LAPACK's usual numerical-rank tolerance: largest |eigenvalue| * dimension * machine epsilon.
+    top = float(np.max(np.abs(eigenvalues))) if eigenvalues.size else 0.0
+    return top * eigenvalues.size * np.finfo(np.float64).eps
+
+
+def _eigenvalues_of_whitened(factor: np.ndarray, sigma2: np.ndarray, lower_triangular: bool) -> np.ndarray:
+    """Eigenvalues of ``factor^T sigma2 factor``, symmetric PSD when sigma1 = factor factor^T."""
+    if lower_triangular:
+        # BLAS trmm: a triangular factor halves the flops of the two products.
+        right = dtrmm(1.0, factor, sigma2, side=1, lower=1)                  # sigma2 @ L
+        inner = dtrmm(1.0, factor, right, side=0, lower=1, trans_a=1)        # L^T @ (sigma2 @ L)
+    else:
+        inner = factor.T @ sigma2 @ factor
+    # Exact symmetry for the symmetric solver; values only, MRRR (LAPACK syevr) is the fastest here.
+    return eigh((inner + inner.T) / 2, eigvals_only=True, driver="evr", check_finite=False)
+
+
+def _cholesky_or_none(sigma: np.ndarray):
+    try:
+        return np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:     # not positive definite: singular covariance
+        return None
+
+
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> Tuple[float, bool]:
+    """``Tr(sqrtm(sigma1 @ sigma2))`` for symmetric PSD matrices, and whether either is singular.
+
+    For any factor ``sigma1 = F F^T``, ``F^T sigma2 F`` has the eigenvalues of ``sigma1 @ sigma2``
+    and is symmetric PSD, so the trace is the sum of the square roots of its eigenvalues. The
+    trace is symmetric in the two matrices, so the Cholesky factor of whichever is positive
+    definite serves (cheapest; typically the large reference set). When both are singular,
+    ``F = V diag(sqrt(w))`` from ``sigma1 = V diag(w) V^T``, restricted to eigenvalues above the
+    numerical-rank floor: directions where sigma1 is zero add exactly zero to the trace, so
+    dropping them is exact (and shrinks the second decomposition when n < d).
+    """
+    factor = _cholesky_or_none(sigma1)
+    other = sigma2
+    if factor is None:
+        factor, other = _cholesky_or_none(sigma2), sigma1
+    if factor is not None:
+        w = _eigenvalues_of_whitened(factor, other, lower_triangular=True)
+        singular_factor = False
+    else:
+        w1, v1 = np.linalg.eigh(sigma1)
+        keep = w1 > _numerical_rank_floor(w1)
+        w = _eigenvalues_of_whitened(v1[:, keep] * np.sqrt(w1[keep]), sigma2, lower_triangular=False)
+        singular_factor = not keep.all()
+    # With an invertible factor, rank(F^T other F) = rank(other); eigenvalues at or below the
+    # numerical-rank floor (including slightly negative ones) are round-off of exact zeros.
+    zero = w <= _numerical_rank_floor(w)
+    singular = singular_factor or bool(zero.any()) or w.size < sigma1.shape[0]
+    return float(np.sqrt(np.where(zero, 0.0, w)).sum()), singular
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), in float64.
+
+    Same value as pytorch-fid's ``calculate_frechet_distance`` (which uses ``scipy.linalg.sqrtm``).
+    Warns with :class:`RankDeficientCovarianceWarning` when a covariance is singular (fewer samples
+    than dimensions): the value is still the exact distance between the two fitted Gaussians, but
+    such an estimate is biased and noisy. A result below zero from rounding is clamped to 0 with a
+    :class:`FidRoundingWarning`.
+    """
+    mu1 = np.atleast_1d(np.asarray(mu1, dtype=np.float64))
+    mu2 = np.atleast_1d(np.asarray(mu2, dtype=np.float64))
+    sigma1 = np.atleast_2d(np.asarray(sigma1, dtype=np.float64))
+    sigma2 = np.atleast_2d(np.asarray(sigma2, dtype=np.float64))
+    if mu1.shape != mu2.shape:
+        raise ValueError(f"mean vectors have different lengths: {mu1.shape} vs {mu2.shape}")
+    if sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"covariances {sigma1.shape} and {sigma2.shape} do not match means of "
+                         f"length {mu1.size}")
+    if not (np.isfinite(mu1).all() and np.isfinite(mu2).all()
+            and np.isfinite(sigma1).all() and np.isfinite(sigma2).all()):
+        raise ValueError("statistics contain NaN or infinity")
+    # Symmetrise: np.cov and X^T X results are symmetric only up to round-off.
+    sigma1 = (sigma1 + sigma1.T) / 2
+    sigma2 = (sigma2 + sigma2.T) / 2
+
+    tr_covmean, singular = trace_sqrt_product(sigma1, sigma2)
+    if singular:
+        warnings.warn("a covariance matrix is rank-deficient (fewer samples than feature "
+                      "dimensions?): the FID is exact for the fitted Gaussians but biased and noisy; "
+                      "use more images than dimensions", RankDeficientCovarianceWarning, stacklevel=2)
+    diff = mu1 - mu2
+    value = float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
+    if value < 0.0:
+        warnings.warn(f"Fréchet distance {value:.3g} is below zero from floating-point rounding "
+                      "(the distributions are practically identical); reporting 0",
+                      FidRoundingWarning, stacklevel=2)
+        value = 0.0
+    return value
+
+
+def feature_statistics(features: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``(mu, sigma)`` of an (N, d) feature array, exactly like pytorch-fid (float64, n - 1)."""
+    act = np.asarray(features, dtype=np.float64)
+    if act.ndim != 2 or act.shape[0] < 2:
+        raise ValueError(f"need an (N, d) feature array with N >= 2, got shape {act.shape}")
+    return np.mean(act, axis=0), np.cov(act, rowvar=False)
+
+
+class RunningStats:
+    """Float64 running sums (n, sum, sum of outer products) that give pytorch-fid's mu and sigma.
+
+    Memory is O(d^2) whatever the number of samples. Two instances (e.g. from two processes) merge
+    by adding their sums, so sharded runs give the same statistics as one run.
+    """
+
+    def __init__(self, dims: int):
+        self.dims = int(dims)
+        self.n = 0
+        self.total = np.zeros(self.dims, dtype=np.float64)
+        self.outer = np.zeros((self.dims, self.dims), dtype=np.float64)
+
+    def update(self, batch: np.ndarray) -> None:
+        x = np.asarray(batch, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.dims:
+            raise ValueError(f"expected a (batch, {self.dims}) array, got shape {x.shape}")
+        self.n += x.shape[0]
+        self.total += x.sum(axis=0)
+        self.outer += x.T @ x
+
+    def merge(self, other: "RunningStats") -> "RunningStats":
+        if other.dims != self.dims:
+            raise ValueError(f"cannot merge statistics of {other.dims} and {self.dims} dimensions")
+        self.n += other.n
+        self.total += other.total
+        self.outer += other.outer
+        return self
+
+    @property
+    def mu(self) -> np.ndarray:
+        if self.n < 1:
+            raise ValueError("no samples yet")
+        return self.total / self.n
+
+    @property
+    def sigma(self) -> np.ndarray:
+        if self.n < 2:
+            raise ValueError(f"a covariance needs at least 2 samples, got {self.n}")
+        mu = self.mu
+        # Unbiased (n - 1), as np.cov: (sum x x^T - n mu mu^T) / (n - 1).
+        cov = (self.outer - self.n * np.outer(mu, mu)) / (self.n - 1)
+        return (cov + cov.T) / 2

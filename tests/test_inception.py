@@ -1,0 +1,160 @@
+"""FID Inception: parity with pytorch-fid (its own module, its own FID) and with the TorchScript."""
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from pytorch_fid import fid_score
+from pytorch_fid.inception import InceptionV3
+
+from _fid_fixtures import (converted_weights_once, install_in_hub_cache, random_weights_once,
+                           resolved)
+from conftest import fid_helper_torchscript, write_random_pngs
+from msgan_eval.features.extract import extract_inception_features, image_set_statistics
+from msgan_eval.features.inception import (check_inception_state_dict, load_inception,
+                                           read_inception_state_dict)
+from msgan_eval.images import scan_images
+from msgan_eval.metrics.fid import frechet_distance
+
+
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory):
+    return converted_weights_once(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory):
+    return random_weights_once(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fid-folders")
+    # Few images: each costs a full Inception pass, twice (ours and pytorch-fid's), on 2 CPU cores.
+    return (write_random_pngs(root / "a", 6, seed=1), write_random_pngs(root / "b", 6, seed=2))
+
+
+def _put_in_torch_home(weights_file: Path) -> None:
+    """pytorch-fid loads the file from $TORCH_HOME's hub cache (load_state_dict_from_url)."""
+    install_in_hub_cache(torch.load(weights_file, weights_only=True), Path(os.environ["TORCH_HOME"]))
+
+
+def _our_fid(a, b, weights_file, dims):
+    w = resolved(weights_file)
+    sa = image_set_statistics(scan_images(a), weights=w, dims=dims, use_cache=False)
+    sb = image_set_statistics(scan_images(b), weights=w, dims=dims, use_cache=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")      # n < dims: rank-deficient, on purpose (speed)
+        return frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma)
+
+
+@pytest.mark.parametrize("dims", [64, 192])   # 2048 is covered with the real weights below
+def test_fid_equals_pytorch_fid_with_random_weights(folders, random_weights, dims):
+    _put_in_torch_home(random_weights)
+    expected = fid_score.calculate_fid_given_paths([str(p) for p in folders], 50, "cpu", dims, 0)
+    assert _our_fid(*folders, random_weights, dims) == pytest.approx(expected, rel=1e-4)
+
+
+def test_fid_equals_pytorch_fid_with_real_converted_weights(folders, converted):
+    _put_in_torch_home(converted)
+    expected = fid_score.calculate_fid_given_paths([str(p) for p in folders], 50, "cpu", 2048, 0)
+    assert expected > 1.0
+    # Issue 7: the fast path (folded BatchNorm, channels_last) keeps FID within 1e-5 relative.
+    assert _our_fid(*folders, converted, 2048) == pytest.approx(expected, rel=1e-5)
+
+
+def test_fast_features_match_pytorch_fid_module(tmp_path, converted):
+    """Folded BatchNorm + channels_last vs pytorch-fid's own InceptionV3 and get_activations."""
+    _put_in_torch_home(converted)
+    folder = write_random_pngs(tmp_path / "imgs", 3, size=(40, 24), seed=4)
+    model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
+    files = sorted(folder.glob("*.png"))
+    expected = fid_score.get_activations(files, model, batch_size=3, dims=2048, num_workers=0)
+    w = resolved(converted)
+    fast = extract_inception_features(scan_images(folder), weights=w, dims=2048, fast=True)
+    exact = extract_inception_features(scan_images(folder), weights=w, dims=2048, fast=False)
+    np.testing.assert_allclose(fast, expected, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(exact, expected, rtol=0, atol=1e-6)
+
+
+def test_folding_keeps_random_batchnorm_features(random_weights):
+    """Random BatchNorm scales and statistics (the real weights have gamma = 1)."""
+    w = resolved(random_weights)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(1, 3, 47, 31, generator=gen)
+    with torch.inference_mode():
+        exact = load_inception(w, 2048, fast=False)(x)[0]
+        fast = load_inception(w, 2048, fast=True)(x.contiguous(memory_format=torch.channels_last))[0]
+    assert float((fast - exact).abs().max()) <= 1e-4 * max(1.0, float(exact.abs().max()))
+
+
+def test_mixed_sizes_match_pytorch_fid_one_image_at_a_time(tmp_path, random_weights):
+    _put_in_torch_home(random_weights)
+    folder = tmp_path / "mixed"
+    write_random_pngs(folder, 2, size=(32, 32), seed=5)
+    write_random_pngs(tmp_path / "tmp", 2, size=(20, 36), seed=6)
+    for i, f in enumerate(sorted((tmp_path / "tmp").glob("*.png"))):
+        f.rename(folder / f"z{i}.png")
+    files = sorted(folder.glob("*.png"))
+    model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[192]])
+    expected = fid_score.get_activations(files, model, batch_size=1, dims=192, num_workers=0)
+    got = extract_inception_features(scan_images(folder), weights=resolved(random_weights), dims=192,
+                                     batch_size=4)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+
+
+def test_converted_weights_reproduce_the_torchscript_on_preprocessed_images(tmp_path, converted):
+    """fid-helper's TorchScript fed pytorch-fid's preprocessing gives our pool3 features."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)   # torch.jit.load deprecation
+        script = torch.jit.load(str(fid_helper_torchscript()), map_location="cpu").eval()
+    folder = write_random_pngs(tmp_path / "one", 1, size=(64, 48), seed=9)
+    img = scan_images(folder)[0]
+    x = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255
+    x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+    with torch.inference_mode():
+        expected = script(2 * x - 1).numpy()
+    got = extract_inception_features(scan_images(folder), weights=resolved(converted), dims=2048)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+
+
+def test_converted_file_has_pytorch_fids_exact_format(converted):
+    """pytorch-fid's own loader (strict load_state_dict from the hub cache) accepts the file."""
+    _put_in_torch_home(converted)
+    model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[64]])
+    loaded = model.blocks[0][0].conv.weight
+    expected = torch.load(converted, weights_only=True)["Conv2d_1a_3x3.conv.weight"]
+    assert torch.equal(loaded, expected)
+
+
+def test_validator_names_the_problem(tmp_path, random_weights):
+    good = torch.load(random_weights, weights_only=True)
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(random_weights.read_bytes()[: 1 << 20])
+    with pytest.raises(ValueError, match="truncated"):
+        read_inception_state_dict(truncated)
+
+    missing = dict(good)
+    missing.pop("Mixed_7c.branch_pool.conv.weight")
+    with pytest.raises(ValueError, match="missing keys.*Mixed_7c.branch_pool.conv.weight"):
+        check_inception_state_dict(missing)
+
+    reshaped = dict(good)
+    reshaped["Conv2d_1a_3x3.conv.weight"] = torch.zeros(32, 3, 5, 5)
+    with pytest.raises(ValueError, match="Conv2d_1a_3x3.conv.weight has shape"):
+        check_inception_state_dict(reshaped)
+
+    extra = dict(good)
+    extra["AuxLogits.fc.weight"] = torch.zeros(3)
+    with pytest.raises(ValueError, match="unexpected keys"):
+        check_inception_state_dict(extra)
+
+    with pytest.raises(ValueError, match="not a state dict"):
+        check_inception_state_dict([1, 2])
+
+    nan = dict(good)
+    nan["fc.bias"] = torch.full_like(good["fc.bias"], float("nan"))
+    with pytest.raises(ValueError, match="NaN"):
+        check_inception_state_dict(nan)
