@@ -1,0 +1,184 @@
+"""``msgan-eval compare``, ``check`` and ``demo``: baseline vs candidate, the CI gate, the whole story."""
+import sys
+from pathlib import Path
+
+import click
+
+from .. import __version__, defaults
+from ..errors import UserError
+from .options import (batch_size_option, device_option, emit, json_option, num_workers_option,
+                      quiet_option, seed_option, skip_bad_option)
+
+
+def _scan(option: str, path: str, skip_bad: bool, quiet: bool):
+    """An input through the one image road; its errors name the option too."""
+    from ..images import scan_images
+
+    try:
+        return scan_images(path, skip_bad=skip_bad, progress_quiet=quiet)
+    except UserError as exc:
+        raise UserError(f"{option} {exc}") from None
+
+
+def _parse_metrics(text: str):
+    from ..report.compare import FAMILIES
+
+    names = tuple(m.strip() for m in text.split(",") if m.strip())
+    bad = [m for m in names if m not in FAMILIES]
+    if bad or not names:
+        raise click.BadParameter(f"unknown metric {', '.join(bad) or '(none)'}; use a comma-separated "
+                                 f"subset of {','.join(FAMILIES)}", param_hint="--metrics")
+    return tuple(m for m in FAMILIES if m in names)
+
+
+def human_summary(report: dict, files) -> str:
+    from ..report.render import render_table
+
+    lines = [render_table(report)]
+    lines += [f"note: {n}" for n in report["notes"]]
+    if files:
+        lines.append(f"report: {files['html']} (also {files['md'].name}, {files['json'].name})")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--baseline", required=True, type=click.Path(), help="Baseline samples (folder or array).")
+@click.option("--candidate", required=True, type=click.Path(), help="Candidate samples, e.g. MSGAN.")
+@click.option("--ref", "ref", required=True, type=click.Path(),
+              help="Reference (real) images; a FID statistics .npz works for FID only.")
+@click.option("--metrics", default="fid,lpips,ndb", show_default=True,
+              help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd).")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=defaults.BOOTSTRAP,
+              show_default=True, help="Bootstrap resamples per run and metric.")
+@seed_option
+@click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
+              help="Write report.json, report.md and report.html here.")
+@click.option("--dims", type=click.Choice([str(d) for d in defaults.FID_DIMS_CHOICES]),
+              default=str(defaults.FID_DIMS), show_default=True, help="FID Inception feature layer.")
+@click.option("--inception-weights", default=None, metavar="FILE",
+              help="FID Inception weights file (else $MSGAN_EVAL_INCEPTION_WEIGHTS, the hub cache, "
+                   "the offline conversion, or a download).")
+@click.option("--lpips-net", type=click.Choice(defaults.LPIPS_NET_CHOICES), default=defaults.LPIPS_NET,
+              show_default=True)
+@click.option("--lpips-pairs", type=click.Choice(defaults.LPIPS_PAIRS_CHOICES),
+              default=defaults.LPIPS_PAIRS, show_default=True)
+@click.option("--lpips-num-pairs", type=click.IntRange(min=1), default=defaults.LPIPS_NUM_PAIRS,
+              show_default=True, help="Random pairs per condition.")
+@click.option("--lpips-resize", type=click.IntRange(min=1), default=None,
+              help="Compare LPIPS at N x N (needed below 32 x 32 for alex).")
+@click.option("--lpips-backbone", default=None, metavar="FILE",
+              help="torchvision backbone weights for LPIPS; without them LPIPS is skipped.")
+@click.option("--ndb-bins", type=click.IntRange(min=2), default=defaults.NDB_BINS, show_default=True,
+              help="K-means bins fitted on --ref.")
+@click.option("--ndb-alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=defaults.NDB_ALPHA, show_default=True)
+@device_option
+@batch_size_option()
+@num_workers_option
+@skip_bad_option
+@json_option
+@quiet_option
+def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, inception_weights,
+            lpips_net, lpips_pairs, lpips_num_pairs, lpips_resize, lpips_backbone, ndb_bins,
+            ndb_alpha, device, batch_size, num_workers, skip_bad, as_json, quiet):
+    """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
+
+    Each metric gets a 95% interval per run and a verdict (candidate-better, baseline-better or
+    no-significant-difference) from the bootstrap of candidate - baseline. A metric that cannot
+    run (e.g. weights missing offline) is reported as skipped, with the reason.
+    """
+    from ..images import is_stats_file
+    from ..report.compare import CompareConfig, Reference, compare_runs, stderr_log, write_report
+
+    config = CompareConfig(metrics=_parse_metrics(metrics), bootstrap=n_boot, seed=seed,
+                           dims=int(dims), inception_weights=inception_weights, lpips_net=lpips_net,
+                           lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs,
+                           lpips_resize=lpips_resize, lpips_backbone=lpips_backbone,
+                           ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
+                           batch_size=batch_size, num_workers=num_workers)
+    runs = {"baseline": _scan("--baseline", baseline, skip_bad, quiet),
+            "candidate": _scan("--candidate", candidate, skip_bad, quiet)}
+    reference = (Reference(stats_path=Path(ref)) if is_stats_file(Path(ref))
+                 else Reference(images=_scan("--ref", ref, skip_bad, quiet)))
+    report = compare_runs(runs["baseline"], runs["candidate"], reference, config, quiet=quiet,
+                          log=stderr_log(quiet), command=[Path(sys.argv[0]).name, *sys.argv[1:]])
+    files = write_report(out, report, runs) if out else {}
+    payload = {**report, "files": {k: str(v) for k, v in files.items()}}
+    emit(payload, as_json, human_summary(report, files))
+
+
+@click.command()
+@click.argument("report", type=click.Path())
+@click.option("--expect", "-e", required=True, type=click.Path(), metavar="EXPECT.toml",
+              help="Rules, e.g. [candidate.fid] max = 40, [delta.fid] max = 0.5, "
+                   "[verdicts] ndb = \"candidate-better\".")
+@json_option
+@quiet_option
+def check(report, expect, as_json, quiet):
+    """Gate REPORT (report.json, or the folder holding it) on EXPECT.toml.
+
+    Exit 0 when every rule holds, 1 when any fails, 2 on bad input.
+    """
+    from ..report.check import evaluate_rules, load_report, load_rules, summary_line
+
+    path = Path(report)
+    if path.is_dir():
+        path = path / "report.json"
+    rules = load_rules(expect)
+    results = evaluate_rules(load_report(path), rules)
+    passed = all(r.passed for r in results)
+    payload = {"report": str(path), "expect": expect, "passed": passed,
+               "rules": [r.as_dict() for r in results], "version": __version__}
+    emit(payload, as_json, "\n".join([r.line() for r in results] + [summary_line(results)]))
+    sys.exit(0 if passed else 1)
+
+
+@click.command()
+@click.option("--out", "-o", type=click.Path(file_okay=False), default="msgan-eval-demo",
+              show_default=True, help="New folder for the runs, samples, reference and report.")
+@click.option("--steps", type=click.IntRange(min=1), default=defaults.DEMO_STEPS,
+              show_default=True,
+              help="Training steps of each GAN.")
+@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=defaults.DEMO_WIDTH,
+              show_default=True, help="Channel multiplier of both GANs (1.0 = the paper's).")
+@click.option("--per-class", type=click.IntRange(min=2), default=defaults.DEMO_PER_CLASS,
+              show_default=True,
+              help="Samples per class of each run.")
+@click.option("--ref-per-class", type=click.IntRange(min=2), default=defaults.DEMO_REF_PER_CLASS,
+              show_default=True, help="Held-out test images per class in the reference.")
+@click.option("--ndb-bins", type=click.IntRange(min=2), default=defaults.DEMO_NDB_BINS,
+              show_default=True)
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=defaults.BOOTSTRAP,
+              show_default=True)
+@seed_option
+@click.option("--data-root", type=click.Path(), default=None, help="Folder with the idx files.")
+@click.option("--inception-weights", default=None, metavar="FILE",
+              help="FID Inception weights (default: found or converted offline).")
+@click.option("--dims", type=click.Choice([str(d) for d in defaults.FID_DIMS_CHOICES]),
+              default=str(defaults.FID_DIMS), show_default=True,
+              help="FID Inception feature layer (2048 = the standard FID).")
+@click.option("--lpips-backbone", default=None, metavar="FILE",
+              help="AlexNet weights for LPIPS; without them LPIPS is reported as skipped.")
+@device_option
+@json_option
+@quiet_option
+def demo(out, steps, width, per_class, ref_per_class, ndb_bins, n_boot, seed, data_root,
+         inception_weights, dims, lpips_backbone, device, as_json, quiet):
+    """Train a DCGAN and its MSGAN twin on Fashion-MNIST, sample, compare: offline, on a CPU.
+
+    Both GANs share seed, data order and steps; only the mode seeking weight differs (0 vs 1).
+    About 15 minutes on 2 CPU cores with the defaults.
+    """
+    from ..demo import DemoConfig, run_demo
+    from ..report.compare import stderr_log
+
+    config = DemoConfig(steps=steps, width=width, per_class=per_class, ref_per_class=ref_per_class,
+                        ndb_bins=ndb_bins, bootstrap=n_boot, seed=seed, data_root=data_root,
+                        inception_weights=inception_weights, lpips_backbone=lpips_backbone,
+                        dims=int(dims), device=device)
+    report, files = run_demo(Path(out), config, quiet=quiet, log=stderr_log(quiet),
+                             command=[Path(sys.argv[0]).name, *sys.argv[1:]])
+    payload = {**report, "files": {k: str(v) for k, v in files.items()}}
+    seconds = report["details"]["demo"]["seconds"]
+    emit(payload, as_json, "baseline = DCGAN (ms-weight 0), candidate = MSGAN (ms-weight 1)\n"
+                           + human_summary(report, files) + f"\ndemo: {seconds['total']:.0f} s in all")

@@ -1,0 +1,169 @@
+"""Report assembly and rendering (msgan_eval/report/compare.py bookkeeping, render.py, schema.py).
+
+Metric outcomes here come from the bootstrap functions on synthetic arrays, so these tests need no
+network weights; tests/test_cli_compare.py runs the real metrics end to end.
+"""
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from msgan_eval.images import scan_images
+from msgan_eval.metrics import bootstrap as bs
+from msgan_eval.report import compare as cmp
+from msgan_eval.report.render import render_markdown, render_table, sample_grid
+from msgan_eval.report.schema import ReportInvalid, validate_report
+
+
+def _image_folder(root, conditions, n, seed, size=(12, 10)):
+    rng = np.random.default_rng(seed)
+    for c in conditions:
+        (root / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(
+                root / c / f"{i:03d}.png")
+    return scan_images(root)
+
+
+@pytest.fixture
+def sets(tmp_path):
+    return {"baseline": _image_folder(tmp_path / "base", ["a", "b"], 5, 0),
+            "candidate": _image_folder(tmp_path / "cand", ["a", "b", "c"], 4, 1),
+            "reference": _image_folder(tmp_path / "ref", ["a", "b", "c"], 6, 2)}
+
+
+def _outcomes():
+    """FID and NDB/JSD outcomes from the bootstrap on synthetic data (LPIPS left out)."""
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=(200, 3))
+    mu, sigma = ref.mean(0), np.cov(ref, rowvar=False)
+    fid = {"baseline": bs.bootstrap_fid(rng.normal(2.0, 1.0, (80, 3)), mu, sigma, rng=rng, n_boot=50),
+           "candidate": bs.bootstrap_fid(rng.normal(0.1, 1.0, (80, 3)), mu, sigma, rng=rng, n_boot=50)}
+    from msgan_eval.metrics.ndb import fit_bins, assign_bins
+
+    bins = fit_bins(rng.uniform(size=(100, 2)), k=5, seed=0)
+    ndb, jsd = {}, {}
+    for run, scale in (("baseline", 0.3), ("candidate", 1.0)):
+        ndb[run], jsd[run] = bs.bootstrap_ndb(bins, assign_bins(bins, rng.uniform(0, scale, (60, 2))),
+                                              rng=rng, n_boot=50)
+    details = {"k": 5, "reference": bins.proportions.tolist(),
+               "baseline": [0.5, 0.5, 0, 0, 0], "candidate": [0.2] * 5,
+               "baseline_different": [True, True, False, True, True],
+               "candidate_different": [False] * 5}
+    return {"fid": cmp.MetricOutcome(estimates={"fid": fid},
+                                     weights={"inception": {"sha256": "a" * 64, "source": "explicit"}}),
+            "ndb": cmp.MetricOutcome(estimates={"ndb": ndb, "jsd": jsd}, details={"ndb": details},
+                                     notes=["a note"])}
+
+
+def _report(sets):
+    runs = {"baseline": sets["baseline"], "candidate": sets["candidate"]}
+    config = cmp.CompareConfig(bootstrap=50)
+    return cmp.assemble_report(runs, cmp.Reference(images=sets["reference"]), config, _outcomes(),
+                               {"lpips": "lpips-alex weights not found"}, {"fid": 1.0},
+                               ["msgan-eval", "compare"])
+
+
+def test_assembled_report_validates_and_holds_the_estimates(sets):
+    report = _report(sets)
+    validate_report(json.loads(json.dumps(report)))
+    out = _outcomes()
+    fid_b = out["fid"].estimates["fid"]["baseline"]
+    assert report["runs"]["baseline"]["fid"] == {"value": fid_b.value, "ci": [fid_b.low, fid_b.high],
+                                                 "bias": fid_b.bias}
+    v = bs.compare_estimates(fid_b, out["fid"].estimates["fid"]["candidate"], higher_is_better=False)
+    assert report["verdicts"]["fid"] == v.verdict == "candidate-better"
+    assert report["deltas"]["fid"]["ci"] == [v.low, v.high]
+    assert report["metrics"] == ["fid", "ndb", "jsd"]
+    assert report["skipped"] == {"lpips": "lpips-alex weights not found"}
+    assert report["inputs"]["candidate"]["n_images"] == 12
+    assert report["inputs"]["candidate"]["conditions"] == 3
+    assert report["inputs"]["reference"]["fingerprint"] == sets["reference"].fingerprint(with_mtime=False)
+    assert report["parameters"]["seed"] == 0 and report["bootstrap"]["n"] == 50
+    assert report["provenance"]["packages"]["numpy"] == np.__version__
+    assert report["provenance"]["weights"]["inception"]["sha256"] == "a" * 64
+
+
+def test_schema_refuses_missing_and_mistyped_fields(sets):
+    report = _report(sets)
+    del report["runs"]["candidate"]["fid"]["ci"]
+    with pytest.raises(ReportInvalid, match=r"runs\.candidate\.fid\.ci: missing"):
+        validate_report(report)
+    report = _report(sets)
+    report["inputs"]["baseline"]["fingerprint"] = "abc"
+    with pytest.raises(ReportInvalid, match=r"inputs\.baseline\.fingerprint"):
+        validate_report(report)
+    report = _report(sets)
+    report["bootstrap"]["n"] = True
+    with pytest.raises(ReportInvalid, match=r"bootstrap\.n: expected integer"):
+        validate_report(report)
+
+
+def test_table_and_markdown_show_every_metric_with_interval_and_verdict(sets):
+    report = _report(sets)
+    table = render_table(report)
+    md = render_markdown(report)
+    for text in (table, md):
+        fid = report["runs"]["candidate"]["fid"]
+        assert f"{fid['value']:.2f} [{fid['ci'][0]:.2f}, {fid['ci'][1]:.2f}]" in text
+        assert "candidate-better" in text
+        assert "skipped: lpips-alex weights not found" in text
+        for label in ("FID", "NDB", "JSD", "LPIPS diversity"):
+            assert label in text
+    assert "| set | path | images | conditions | file-list sha256 |" in md
+    assert "> note: a note" in md
+
+
+def _decode_pngs(html):
+    return [np.asarray(Image.open(io.BytesIO(base64.b64decode(b))).convert("RGB"))
+            for b in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
+
+
+def test_written_report_files(sets, tmp_path):
+    report = _report(sets)
+    runs = {"baseline": sets["baseline"], "candidate": sets["candidate"]}
+    paths = cmp.write_report(tmp_path / "out", report, runs)
+    assert json.loads(paths["json"].read_text()) == json.loads(json.dumps(report))
+    assert paths["md"].read_text() == render_markdown(report)
+    html = paths["html"].read_text()
+    grids = _decode_pngs(html)
+    assert len(grids) == 2
+    np.testing.assert_array_equal(grids[0], sample_grid(sets["baseline"]))
+    np.testing.assert_array_equal(grids[1], sample_grid(sets["candidate"]))
+    assert html.count("<svg") == 4      # FID, NDB, JSD bar charts + the NDB bin plot
+    assert "NDB bins" in html and "<table>" in html and "candidate-better" in html
+    assert "lpips-alex weights not found" in html
+    assert not re.search(r"(src|href)=['\"]?https?:", html)     # self-contained
+    assert not list((tmp_path / "out").glob(".*part*"))
+
+
+def test_invalid_report_writes_nothing(sets, tmp_path):
+    report = _report(sets)
+    report["verdicts"]["fid"] = "maybe"
+    with pytest.raises(ReportInvalid):
+        cmp.write_report(tmp_path / "out", report, {"baseline": sets["baseline"]})
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_sample_grid_rows_are_conditions_in_sorted_order(sets):
+    s = sets["candidate"]
+    grid = sample_grid(s, per_condition=3, pad=1)
+    h, w = s.sizes[0]
+    assert grid.shape == (3 * (h + 1) + 1, 3 * (w + 1) + 1, 3)
+    for r, (_, idx) in enumerate(s.groups().items()):
+        for c in range(3):
+            y, x = 1 + r * (h + 1), 1 + c * (w + 1)
+            np.testing.assert_array_equal(grid[y:y + h, x:x + w], s[idx[c]])
+
+
+def test_ndb_plot_marks_different_bins(sets):
+    from msgan_eval.report.render import ndb_bins_svg
+
+    svg = ndb_bins_svg(_outcomes()["ndb"].details["ndb"])
+    # baseline: 4 different bins drawn filled in its colour; candidate: none
+    assert svg.count('fill="#4c72b0" stroke="#4c72b0"') == 4
+    assert svg.count('fill="#dd8452" stroke="#dd8452"') == 0
