@@ -31,6 +31,14 @@ def _no_cache_option(f):
                         help="Do not read or write cached reference statistics.")(f)
 
 
+def _extraction_options(f):
+    """The options shared by ``fid`` and ``stats``: how images become Inception statistics."""
+    for option in reversed((_dims_option, device_option, batch_size_option(), num_workers_option,
+                            _weights_option, _no_cache_option, skip_bad_option)):
+        f = option(f)
+    return f
+
+
 def _warn(message: str) -> None:
     click.echo(f"msgan-eval: warning: {message}", err=True)
 
@@ -106,13 +114,7 @@ def _frechet_with_notes(a, b) -> tuple:
 @click.command()
 @click.argument("path_a", metavar="A", type=click.Path())
 @click.argument("path_b", metavar="B", type=click.Path())
-@_dims_option
-@device_option
-@batch_size_option()
-@num_workers_option
-@_weights_option
-@_no_cache_option
-@skip_bad_option
+@_extraction_options
 @json_option
 @quiet_option
 def fid(path_a, path_b, dims, device, batch_size, num_workers, inception_weights, no_cache,
@@ -151,13 +153,7 @@ def fid(path_a, path_b, dims, device, batch_size, num_workers, inception_weights
 @click.argument("path", type=click.Path())
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
               help="Statistics file to write (.npz, readable by pytorch-fid).")
-@_dims_option
-@device_option
-@batch_size_option()
-@num_workers_option
-@_weights_option
-@_no_cache_option
-@skip_bad_option
+@_extraction_options
 @json_option
 @quiet_option
 def stats(path, out, dims, device, batch_size, num_workers, inception_weights, no_cache, skip_bad,

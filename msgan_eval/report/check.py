@@ -23,10 +23,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib
 
 from ..errors import UserError
 from .schema import METRICS, RUNS, VERDICT_NAMES, ReportInvalid, validate_report
