@@ -1,4 +1,6 @@
 """The one image road: scanning, decoding every mode, arrays, and bad input."""
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -143,6 +145,9 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
     save_npz_atomic(target, mu=np.ones(2))
     assert [p.name for p in tmp_path.iterdir()] == ["out.npz"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask   # like a plain open(), not mkstemp's 0600
     assert np.load(target)["mu"].tolist() == [1.0, 1.0]
 
 
