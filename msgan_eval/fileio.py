@@ -23,14 +23,14 @@ def atomic_path(target: "str | os.PathLike[str]", suffix: str = "") -> Iterator[
     try:
         yield tmp_path
         # mkstemp makes the file private (0600); give it the mode a plain open() would have.
-        os.chmod(tmp_path, 0o666 & ~_current_umask())
+        os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
-def _current_umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask

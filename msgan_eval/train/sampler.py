@@ -18,6 +18,7 @@ import torch
 from .. import defaults
 from ..device import resolve_device
 from ..errors import UserError
+from ..fileio import current_umask
 from ..images import write_image_folder, write_png
 from ..progress import progress
 from .models import Generator, one_hot
@@ -97,6 +98,7 @@ def sample_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
             per_class_images.append(images)
         if out_dir.exists():
             out_dir.rmdir()
+        os.chmod(tmp, 0o777 & ~current_umask())   # mkdtemp's folder is private (0700)
         os.replace(tmp, out_dir)
     finally:
         if tmp.exists():
