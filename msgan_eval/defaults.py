@@ -42,9 +42,9 @@ TRAIN_CHECKPOINT_EVERY = 1000   # steps between checkpoints (one is always writt
 BOOTSTRAP = 200
 CONFIDENCE = 0.95
 
-# demo: sized for under 15 minutes on 2 CPU cores, evaluation included (measured 666 s in all on a
-# busy 2-core machine: training 166 s + 185 s, compare 315 s, mostly FID of 1300 images)
-DEMO_STEPS = 1000
+# demo: sized for under 15 minutes on 2 CPU cores, evaluation included. Measured on a quiet 2-core
+# machine: 414 s in all with 2000 steps (233 s with 1000 steps; 666 s with 1000 steps under load).
+DEMO_STEPS = 2000
 DEMO_WIDTH = 0.25
 DEMO_PER_CLASS = 40
 DEMO_REF_PER_CLASS = 50

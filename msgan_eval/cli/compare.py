@@ -167,7 +167,7 @@ def demo(out, steps, width, per_class, ref_per_class, ndb_bins, n_boot, seed, da
     """Train a DCGAN and its MSGAN twin on Fashion-MNIST, sample, compare: offline, on a CPU.
 
     Both GANs share seed, data order and steps; only the mode seeking weight differs (0 vs 1).
-    About 15 minutes on 2 CPU cores with the defaults.
+    About 7 minutes on 2 quiet CPU cores with the defaults (under 15 when busy).
     """
     from ..demo import DemoConfig, run_demo
     from ..report.compare import stderr_log
