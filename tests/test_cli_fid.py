@@ -9,18 +9,13 @@ import torch
 from click.testing import CliRunner
 from pytorch_fid import fid_score
 
-from _fid_fixtures import install_in_hub_cache, random_weights_once
+from _fid_fixtures import install_in_hub_cache
 from conftest import write_random_pngs
 from msgan_eval import __version__
 from msgan_eval.cli import main
 from msgan_eval.features import inception_convert
 
 DIMS = "64"    # the first Inception block: the full CLI road, at a fraction of the cost
-
-
-@pytest.fixture(scope="session")
-def random_weights(tmp_path_factory):
-    return random_weights_once(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,7 @@ from msgan_eval.train.runs import read_log
 TINY = ["--width", "0.125", "--batch-size", "8", "--subset-per-class", "4"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run(*args):

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from _fid_fixtures import random_weights_once
 from conftest import write_random_pngs
 from click.testing import CliRunner
 
@@ -18,11 +17,6 @@ from msgan_eval.cli import main
 from msgan_eval.features.stats_cache import load_fid_stats
 
 VENV_BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="session")
-def random_weights(tmp_path_factory):
-    return random_weights_once(tmp_path_factory)
 
 
 def test_shard_splits_by_rank_without_overlap(monkeypatch):

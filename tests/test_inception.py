@@ -9,24 +9,13 @@ import torch
 from pytorch_fid import fid_score
 from pytorch_fid.inception import InceptionV3
 
-from _fid_fixtures import (converted_weights_once, install_in_hub_cache, random_weights_once,
-                           resolved)
+from _fid_fixtures import install_in_hub_cache, resolved
 from conftest import fid_helper_torchscript, write_random_pngs
 from msgan_eval.features.extract import extract_inception_features, image_set_statistics
 from msgan_eval.features.inception import (check_inception_state_dict, load_inception,
                                            read_inception_state_dict)
 from msgan_eval.images import scan_images
 from msgan_eval.metrics.fid import frechet_distance
-
-
-@pytest.fixture(scope="session")
-def converted(tmp_path_factory):
-    return converted_weights_once(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def random_weights(tmp_path_factory):
-    return random_weights_once(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

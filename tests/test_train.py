@@ -27,13 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = dict(dataset="fashion-mnist", width=0.125, batch_size=8, subset_per_class=4)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models on a shared 2-core machine: one thread avoids oversubscription (5x faster here).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- models ------------------------------------------------------------------------------------

@@ -10,21 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from _fid_fixtures import (converted_weights_once, random_weights_once, seed_converted_cache)
+from _fid_fixtures import seed_converted_cache
 from msgan_eval.errors import WeightsUnavailable
 from msgan_eval.features import inception_convert
 from msgan_eval.features.inception import resolve_inception_weights, validate_inception_weights
 from msgan_eval.weights import INCEPTION, file_sha256, hub_cache_path, resolve_weights
-
-
-@pytest.fixture(scope="session")
-def converted(tmp_path_factory):
-    return converted_weights_once(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def random_weights(tmp_path_factory):
-    return random_weights_once(tmp_path_factory)
 
 
 @pytest.fixture

@@ -142,6 +142,16 @@ def _cluster_sums(x_t: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     return np.stack([np.bincount(labels, weights=col, minlength=k) for col in x_t], axis=1)
 
 
+def recentre(x: np.ndarray, centers: np.ndarray, member_sums: np.ndarray,
+             labels: np.ndarray) -> tuple:
+    """scikit-learn's M-step: centres = member means (empty clusters relocated), and each shift."""
+    sums = member_sums.copy()
+    weight = np.bincount(labels, minlength=len(centers)).astype(np.float64)
+    _relocate_empty(x, centers, sums, weight, labels)
+    new = sums * (1.0 / weight)[:, None]
+    return new, np.sqrt(((new - centers) ** 2).sum(axis=1))
+
+
 def _lloyd(x: np.ndarray, centers: np.ndarray, max_iter: int, tol: float) -> np.ndarray:
     """Labels of ``_kmeans_single_lloyd`` (unit sample weights) from ``centers``."""
     k = len(centers)
@@ -164,12 +174,7 @@ def _lloyd(x: np.ndarray, centers: np.ndarray, max_iter: int, tol: float) -> np.
             # (rounding differs from a fresh sum at the 1e-16 level only).
             np.add.at(member_sums, labels[changed], x[changed])
             np.subtract.at(member_sums, labels_old[changed], x[changed])
-        sums = member_sums.copy()
-        weight = np.bincount(labels, minlength=k).astype(np.float64)
-        _relocate_empty(x, centers, sums, weight, labels)
-        new = sums * (1.0 / weight)[:, None]
-        shift = np.sqrt(((new - centers) ** 2).sum(axis=1))
-        centers = new
+        centers, shift = recentre(x, centers, member_sums, labels)
         c_sq = np.einsum("ij,ij->i", centers, centers)
         moved = shift * (1.0 + 1e-9)
         upper += moved[labels]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ndb_kmeans import SKLEARN_TOL, _cluster_sums, _relocate_empty, distinct_columns
+from .ndb_kmeans import SKLEARN_TOL, _cluster_sums, distinct_columns, recentre
 
 _SLACK = 1e-4          # relative slack on float32 bounds, far above float32 rounding of a distance
 
@@ -143,12 +143,7 @@ def _lloyd32(x: np.ndarray, x32: np.ndarray, centers: np.ndarray, max_iter: int,
             member_sums = _cluster_sums(x_t, labels, k)
         else:
             member_sums += _moved_sums(x[changed], labels[changed], labels_old[changed], k)
-        sums = member_sums.copy()
-        weight = np.bincount(labels, minlength=k).astype(np.float64)
-        _relocate_empty(x, centers, sums, weight, labels)
-        new = sums * (1.0 / weight)[:, None]
-        shift = np.sqrt(((new - centers) ** 2).sum(axis=1))
-        centers = new
+        centers, shift = recentre(x, centers, member_sums, labels)
         upper += shift[labels]
         lower -= shift.astype(np.float32)[:, None]
         if np.array_equal(labels, labels_old):
