@@ -6,8 +6,9 @@ import click
 
 from .. import __version__, defaults
 from ..errors import UserError
-from .options import (batch_size_option, device_option, emit, json_option, num_workers_option,
-                      quiet_option, seed_option, skip_bad_option)
+from .options import (batch_size_option, device_option, dims_option, emit,
+                      inception_weights_option, json_option, lpips_backbone_option,
+                      num_workers_option, quiet_option, seed_option, skip_bad_option)
 
 
 def _scan(option: str, path: str, skip_bad: bool, quiet: bool):
@@ -53,11 +54,8 @@ def human_summary(report: dict, files) -> str:
 @seed_option
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
               help="Write report.json, report.md and report.html here.")
-@click.option("--dims", type=click.Choice([str(d) for d in defaults.FID_DIMS_CHOICES]),
-              default=str(defaults.FID_DIMS), show_default=True, help="FID Inception feature layer.")
-@click.option("--inception-weights", default=None, metavar="FILE",
-              help="FID Inception weights file (else $MSGAN_EVAL_INCEPTION_WEIGHTS, the hub cache, "
-                   "the offline conversion, or a download).")
+@dims_option
+@inception_weights_option
 @click.option("--lpips-net", type=click.Choice(defaults.LPIPS_NET_CHOICES), default=defaults.LPIPS_NET,
               show_default=True)
 @click.option("--lpips-pairs", type=click.Choice(defaults.LPIPS_PAIRS_CHOICES),
@@ -66,8 +64,7 @@ def human_summary(report: dict, files) -> str:
               show_default=True, help="Random pairs per condition.")
 @click.option("--lpips-resize", type=click.IntRange(min=1), default=None,
               help="Compare LPIPS at N x N (needed below 32 x 32 for alex).")
-@click.option("--lpips-backbone", default=None, metavar="FILE",
-              help="torchvision backbone weights for LPIPS; without them LPIPS is skipped.")
+@lpips_backbone_option()
 @click.option("--ndb-bins", type=click.IntRange(min=2), default=defaults.NDB_BINS, show_default=True,
               help="K-means bins fitted on --ref.")
 @click.option("--ndb-alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -152,13 +149,9 @@ def check(report, expect, as_json, quiet):
               show_default=True)
 @seed_option
 @click.option("--data-root", type=click.Path(), default=None, help="Folder with the idx files.")
-@click.option("--inception-weights", default=None, metavar="FILE",
-              help="FID Inception weights (default: found or converted offline).")
-@click.option("--dims", type=click.Choice([str(d) for d in defaults.FID_DIMS_CHOICES]),
-              default=str(defaults.FID_DIMS), show_default=True,
-              help="FID Inception feature layer (2048 = the standard FID).")
-@click.option("--lpips-backbone", default=None, metavar="FILE",
-              help="AlexNet weights for LPIPS; without them LPIPS is reported as skipped.")
+@inception_weights_option
+@dims_option
+@lpips_backbone_option()
 @device_option
 @json_option
 @quiet_option

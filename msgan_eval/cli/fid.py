@@ -8,22 +8,11 @@ from typing import List, Optional
 
 import click
 
-from .. import __version__, defaults
+from .. import __version__
 from ..errors import UserError
-from .options import (batch_size_option, device_option, emit, json_option, num_workers_option,
-                      quiet_option, skip_bad_option)
-
-
-def _dims_option(f):
-    return click.option("--dims", type=click.Choice([str(d) for d in defaults.FID_DIMS_CHOICES]),
-                        default=str(defaults.FID_DIMS), show_default=True,
-                        help="Inception features: 64, 192, 768 or 2048 (pool3, standard FID).")(f)
-
-
-def _weights_option(f):
-    return click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
-                        help="FID Inception state dict (pytorch-fid's "
-                             "pt_inception-2015-12-05-6726825d.pth format).")(f)
+from .options import (batch_size_option, device_option, dims_option, emit,
+                      inception_weights_option, json_option, num_workers_option, quiet_option,
+                      skip_bad_option)
 
 
 def _no_cache_option(f):
@@ -33,8 +22,8 @@ def _no_cache_option(f):
 
 def _extraction_options(f):
     """The options shared by ``fid`` and ``stats``: how images become Inception statistics."""
-    for option in reversed((_dims_option, device_option, batch_size_option(), num_workers_option,
-                            _weights_option, _no_cache_option, skip_bad_option)):
+    for option in reversed((dims_option, device_option, batch_size_option(), num_workers_option,
+                            inception_weights_option, _no_cache_option, skip_bad_option)):
         f = option(f)
     return f
 
@@ -183,7 +172,7 @@ def stats(path, out, dims, device, batch_size, num_workers, inception_weights, n
 
 
 @click.command()
-@_weights_option
+@inception_weights_option
 @json_option
 @quiet_option
 def weights(inception_weights, as_json, quiet):

@@ -2,8 +2,8 @@
 import click
 
 from .. import __version__, defaults
-from .options import (batch_size_option, device_option, emit, json_option, quiet_option, seed_option,
-                      skip_bad_option)
+from .options import (batch_size_option, device_option, emit, json_option, lpips_backbone_option,
+                      quiet_option, seed_option, skip_bad_option)
 
 
 def _human(result, path: str, skipped: int) -> str:
@@ -42,9 +42,7 @@ def _human(result, path: str, skipped: int) -> str:
 @click.option("--resize", type=click.IntRange(min=1), default=None,
               help="Compare at N x N: bilinear, align_corners=False, antialiased "
                    "(torch.nn.functional.interpolate).")
-@click.option("--lpips-backbone", "backbone", default=None, metavar="FILE",
-              help="torchvision backbone weights file (else $MSGAN_EVAL_LPIPS_BACKBONE, the torch "
-                   "hub cache, or a download).")
+@lpips_backbone_option("backbone")
 @skip_bad_option
 @json_option
 @quiet_option

@@ -39,6 +39,27 @@ def seed_option(f):
     return click.option("--seed", type=int, default=defaults.SEED, show_default=True)(f)
 
 
+def dims_option(f):
+    return click.option("--dims", type=click.Choice([str(d) for d in defaults.FID_DIMS_CHOICES]),
+                        default=str(defaults.FID_DIMS), show_default=True,
+                        help="Inception features: 64, 192, 768 or 2048 (pool3, standard FID).")(f)
+
+
+def inception_weights_option(f):
+    return click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
+                        metavar="FILE",
+                        help="FID Inception state dict in pytorch-fid's format (else "
+                             "$MSGAN_EVAL_INCEPTION_WEIGHTS, the hub cache, the offline "
+                             "conversion, or a download).")(f)
+
+
+def lpips_backbone_option(dest: str = "lpips_backbone"):
+    return click.option("--lpips-backbone", dest, type=click.Path(dir_okay=False), default=None,
+                        metavar="FILE",
+                        help="torchvision backbone weights for LPIPS (else "
+                             "$MSGAN_EVAL_LPIPS_BACKBONE, the hub cache, or a download).")
+
+
 def emit(payload: dict, as_json: bool, human: str) -> None:
     """Results go to stdout: one JSON object with --json, else the human text."""
     if as_json:
