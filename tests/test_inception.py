@@ -1,5 +1,7 @@
 """FID Inception: parity with pytorch-fid (its own module, its own FID) and with the TorchScript."""
 import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -68,15 +70,46 @@ def test_fast_features_match_pytorch_fid_module(tmp_path, converted):
     np.testing.assert_allclose(exact, expected, rtol=0, atol=1e-6)
 
 
-def test_folding_keeps_random_batchnorm_features(random_weights):
-    """Random BatchNorm scales and statistics (the real weights have gamma = 1)."""
+@pytest.mark.parametrize("dims", [64, 192, 768, 2048])
+def test_fast_network_matches_pytorch_fid_module_with_random_batchnorm(random_weights, dims):
+    """Every output block of the rewritten network, with random BatchNorm scales and statistics
+    (the real weights have gamma = 1), against pytorch-fid's own module."""
     w = resolved(random_weights)
     gen = torch.Generator().manual_seed(3)
-    x = torch.rand(1, 3, 47, 31, generator=gen)
+    x = torch.rand(2, 3, 47, 31, generator=gen)
     with torch.inference_mode():
-        exact = load_inception(w, 2048, fast=False)(x)[0]
-        fast = load_inception(w, 2048, fast=True)(x.contiguous(memory_format=torch.channels_last))[0]
+        exact = load_inception(w, dims, fast=False)(x)[0]
+        fast = load_inception(w, dims, fast=True)(x.contiguous(memory_format=torch.channels_last))[0]
+    assert fast.shape == exact.shape
     assert float((fast - exact).abs().max()) <= 1e-4 * max(1.0, float(exact.abs().max()))
+
+
+def test_architecture_table_is_pytorch_fids_network():
+    """CONVS (what the fast network, the state-dict check and the conversion use) against the
+    BasicConv2d modules of pytorch-fid's fid_inception_v3 structure: names, order and shapes."""
+    from torchvision.models.inception import BasicConv2d
+
+    from msgan_eval.features.inception import fid_inception_skeleton
+    from msgan_eval.features.inception_fast import CONVS, state_dict_shapes
+
+    net = fid_inception_skeleton()
+    basics = [(name, m.conv) for name, m in net.named_modules() if isinstance(m, BasicConv2d)]
+    assert [name for name, _ in basics] == list(CONVS)
+    for name, conv in basics:
+        assert CONVS[name] == (conv.in_channels, conv.out_channels, conv.kernel_size,
+                               conv.stride[0], conv.padding), name
+    assert state_dict_shapes() == {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def test_fast_features_need_no_torchvision(random_weights):
+    """The fast path builds and runs without importing torchvision (about a second per process)."""
+    script = ("import sys, torch; from msgan_eval.features.inception import load_inception; "
+              "from msgan_eval.weights import INCEPTION, ResolvedWeights; "
+              f"w = ResolvedWeights(INCEPTION, {str(random_weights)!r}, 'explicit', 'x'); "
+              "load_inception(w, 2048, fast=True)(torch.rand(1, 3, 32, 32)); "
+              "assert 'torchvision' not in sys.modules, 'torchvision was imported'")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_mixed_sizes_match_pytorch_fid_one_image_at_a_time(tmp_path, random_weights):

@@ -9,12 +9,12 @@ The weights come from ``msgan_eval.weights.resolve_weights`` (explicit file, hub
 conversion, download). The offline conversion (``converted_inception_weights``) lives in
 :mod:`msgan_eval.features.inception_convert`.
 
-The fast path (:func:`fold_batchnorm`, channels_last) is the same network with each eval-mode
-BatchNorm folded into its convolution; it is tested against the unfolded module.
+The fast path is :class:`~msgan_eval.features.inception_fast.FastFIDInception`: the same network
+rewritten (BatchNorm folded, channels_last, less memory traffic) and built from the state dict
+without importing torchvision; it is tested against pytorch-fid's module.
 """
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
 from typing import Dict, Mapping, Optional
@@ -24,10 +24,9 @@ from torch import nn
 
 from .. import weights as weights_mod
 from ..weights import INCEPTION, ResolvedWeights
-
-# pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM: 64 -> first max pool, 192 -> second max pool,
-# 768 -> pre-aux-classifier, 2048 -> final average pool (pool3).
-BLOCK_INDEX_BY_DIM = {64: 0, 192: 1, 768: 2, 2048: 3}
+# BLOCK_INDEX_BY_DIM is pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM: 64 -> first max pool,
+# 192 -> second max pool, 768 -> pre-aux-classifier, 2048 -> final average pool (pool3).
+from .inception_fast import BLOCK_INDEX_BY_DIM, CONVS, FastFIDInception, state_dict_shapes
 
 _PATCH_LOCK = threading.Lock()
 
@@ -59,17 +58,14 @@ def fid_inception_structure() -> nn.Module:
     return net.eval()
 
 
-@functools.lru_cache(maxsize=1)
 def expected_state_dict_shapes() -> Dict[str, tuple]:
     """Key -> shape of the state dict pytorch-fid's ``fid_inception_v3`` loads (strictly)."""
-    return {k: tuple(v.shape) for k, v in fid_inception_skeleton().state_dict().items()}
+    return state_dict_shapes()
 
 
 def basic_conv_names() -> list:
     """Names of the 94 ``BasicConv2d`` (conv + BatchNorm + ReLU) in registration order."""
-    from torchvision.models.inception import BasicConv2d
-
-    return [name for name, m in fid_inception_skeleton().named_modules() if isinstance(m, BasicConv2d)]
+    return list(CONVS)
 
 
 def _optional_key(key: str) -> bool:
@@ -167,34 +163,18 @@ def pytorch_fid_inception(state: Mapping[str, torch.Tensor], dims: int = 2048) -
     return model.eval()
 
 
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """Fold every eval-mode BatchNorm of pytorch-fid's ``BasicConv2d`` into its convolution.
-
-    ``bn(conv(x)) = conv'(x)`` with ``w' = w * g / sqrt(var + eps)`` and
-    ``b' = beta - mean * g / sqrt(var + eps)``; only valid with frozen running statistics.
-    """
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-    from torchvision.models.inception import BasicConv2d
-
-    model.eval()
-    for module in model.modules():
-        if isinstance(module, BasicConv2d) and isinstance(module.bn, nn.BatchNorm2d):
-            module.conv = fuse_conv_bn_eval(module.conv, module.bn)
-            module.bn = nn.Identity()
-    return model
-
-
 def load_inception(weights: ResolvedWeights, dims: int = 2048, device: "str | torch.device" = "cpu",
                    fast: bool = True) -> nn.Module:
     """The FID Inception for ``dims`` on ``device``, in eval mode, without gradients.
 
-    ``fast=True`` folds BatchNorm and uses channels_last memory (feed it channels_last batches);
-    ``fast=False`` is pytorch-fid's module exactly.
+    ``fast=True`` is :class:`FastFIDInception` with channels_last weights (feed it channels_last
+    batches); ``fast=False`` is pytorch-fid's module exactly.
     """
     state = read_inception_state_dict(weights.path)
-    model = pytorch_fid_inception(state, dims)
     if fast:
-        model = fold_batchnorm(model).to(memory_format=torch.channels_last)
+        model = FastFIDInception(state, dims).to(memory_format=torch.channels_last)
+    else:
+        model = pytorch_fid_inception(state, dims)
     for param in model.parameters():
         param.requires_grad_(False)
     return model.to(device).eval()

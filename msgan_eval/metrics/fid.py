@@ -6,8 +6,8 @@ pytorch-fid (``fid_score.calculate_frechet_distance``) computes
 
 with ``scipy.linalg.sqrtm`` on the non-symmetric product. Only the *trace* of that square root is
 needed, and the eigenvalues of ``sigma1 @ sigma2`` equal those of the symmetric positive
-semi-definite matrix ``F^T sigma2 F`` for any factor ``sigma1 = F F^T`` (Cholesky, or the
-eigen-decomposition when sigma1 is singular). A symmetric eigenvalue solve then gives the same
+semi-definite matrix ``F^T sigma2 F`` for any factor ``sigma1 = F F^T`` (a pivoted Cholesky,
+truncated at the numerical rank when sigma1 is singular). A symmetric eigenvalue solve then gives the same
 number, faster and without complex round-off (no ``eps`` retry on the diagonal).
 
 Statistics follow pytorch-fid's ``calculate_activation_statistics``: ``np.mean(act, axis=0)`` and
@@ -23,6 +23,7 @@ from typing import Tuple
 import numpy as np
 from scipy.linalg import eigh
 from scipy.linalg.blas import dtrmm
+from scipy.linalg.lapack import dpstrf
 
 
 class RankDeficientCovarianceWarning(RuntimeWarning):
@@ -39,23 +40,29 @@ def _numerical_rank_floor(eigenvalues: np.ndarray) -> float:
     return top * eigenvalues.size * np.finfo(np.float64).eps
 
 
-def _eigenvalues_of_whitened(factor: np.ndarray, sigma2: np.ndarray, lower_triangular: bool) -> np.ndarray:
+def _pivoted_cholesky(sigma: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``(L, perm)`` with ``sigma[perm][:, perm] = L @ L.T``, ``L`` lower-trapezoidal (d x rank).
+
+    LAPACK's rank-revealing Cholesky with complete pivoting (``dpstrf``) stops when the remaining
+    diagonal falls below its numerical-rank tolerance (dimension * epsilon * largest diagonal), so a
+    covariance of n < d samples costs O(d^2 n), not O(d^3).
+    """
+    c, piv, rank, info = dpstrf(sigma, lower=1)
+    if info < 0:
+        raise ValueError(f"LAPACK dpstrf rejected argument {-info}")
+    return np.tril(c[:, :rank]), piv - 1
+
+
+def _eigenvalues_of_whitened(factor: np.ndarray, sigma2: np.ndarray) -> np.ndarray:
     """Eigenvalues of ``factor^T sigma2 factor``, symmetric PSD when sigma1 = factor factor^T."""
-    if lower_triangular:
+    if factor.shape[0] == factor.shape[1]:
         # BLAS trmm: a triangular factor halves the flops of the two products.
         right = dtrmm(1.0, factor, sigma2, side=1, lower=1)                  # sigma2 @ L
         inner = dtrmm(1.0, factor, right, side=0, lower=1, trans_a=1)        # L^T @ (sigma2 @ L)
     else:
-        inner = factor.T @ sigma2 @ factor
+        inner = factor.T @ (sigma2 @ factor)
     # Exact symmetry for the symmetric solver; values only, MRRR (LAPACK syevr) is the fastest here.
     return eigh((inner + inner.T) / 2, eigvals_only=True, driver="evr", check_finite=False)
-
-
-def _cholesky_or_none(sigma: np.ndarray):
-    try:
-        return np.linalg.cholesky(sigma)
-    except np.linalg.LinAlgError:     # not positive definite: singular covariance
-        return None
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> Tuple[float, bool]:
@@ -63,28 +70,21 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> Tuple[float, b
 
     For any factor ``sigma1 = F F^T``, ``F^T sigma2 F`` has the eigenvalues of ``sigma1 @ sigma2``
     and is symmetric PSD, so the trace is the sum of the square roots of its eigenvalues. The
-    trace is symmetric in the two matrices, so the Cholesky factor of whichever is positive
-    definite serves (cheapest; typically the large reference set). When both are singular,
-    ``F = V diag(sqrt(w))`` from ``sigma1 = V diag(w) V^T``, restricted to eigenvalues above the
-    numerical-rank floor: directions where sigma1 is zero add exactly zero to the trace, so
-    dropping them is exact (and shrinks the second decomposition when n < d).
+    factor is a pivoted Cholesky ``sigma1[p][:, p] = L L^T`` (``F = P L``), truncated at the
+    numerical rank: directions where sigma1 is zero add exactly zero to the trace, so dropping them
+    is exact, and with n < d samples the eigenvalue problem shrinks to (n - 1) x (n - 1). The trace
+    is symmetric in the two matrices, so the one of lower rank is factored.
     """
-    factor = _cholesky_or_none(sigma1)
-    other = sigma2
-    if factor is None:
-        factor, other = _cholesky_or_none(sigma2), sigma1
-    if factor is not None:
-        w = _eigenvalues_of_whitened(factor, other, lower_triangular=True)
-        singular_factor = False
-    else:
-        w1, v1 = np.linalg.eigh(sigma1)
-        keep = w1 > _numerical_rank_floor(w1)
-        w = _eigenvalues_of_whitened(v1[:, keep] * np.sqrt(w1[keep]), sigma2, lower_triangular=False)
-        singular_factor = not keep.all()
-    # With an invertible factor, rank(F^T other F) = rank(other); eigenvalues at or below the
-    # numerical-rank floor (including slightly negative ones) are round-off of exact zeros.
+    d = sigma1.shape[0]
+    (l1, p1), (l2, p2) = _pivoted_cholesky(sigma1), _pivoted_cholesky(sigma2)
+    if l2.shape[1] < l1.shape[1]:
+        (l1, p1), sigma2 = (l2, p2), sigma1
+    # F^T sigma2 F = L^T (P^T sigma2 P) L
+    w = _eigenvalues_of_whitened(l1, sigma2[np.ix_(p1, p1)])
+    # rank(F^T other F) <= rank(other); eigenvalues at or below the numerical-rank floor
+    # (including slightly negative ones) are round-off of exact zeros.
     zero = w <= _numerical_rank_floor(w)
-    singular = singular_factor or bool(zero.any()) or w.size < sigma1.shape[0]
+    singular = min(l1.shape[1], l2.shape[1]) < d or bool(zero.any())
     return float(np.sqrt(np.where(zero, 0.0, w)).sum()), singular
 
 
