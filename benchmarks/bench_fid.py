@@ -34,7 +34,7 @@ def prepare_flat(out: Path, split: str, n: int) -> Path:
     staged = out.with_name(out.name + "-by-class")
     per_class = -(-n // 10)
     subprocess.run([str(VENV_BIN / "msgan-eval"), "prepare", "fashion-mnist", "--out", str(staged),
-                    "--split", split, "--per-class", str(per_class)], check=True,
+                    "--split", split, "--per-class", str(per_class), "--quiet"], check=True,
                    stdout=subprocess.DEVNULL)
     out.mkdir(parents=True)
     for f in sorted(staged.rglob("*.png"))[:n]:

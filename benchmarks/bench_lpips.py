@@ -8,7 +8,7 @@ backbone included). Prints both times, the ratio (issue 7 target: >= 5x) and the
 per-pair difference (must be <= 1e-5).
 
     .venv/bin/python benchmarks/bench_lpips.py [--net alex] [--conditions 10] [--per-condition 12]
-        [--size 64] [--threads 2] [--device cpu]
+        [--size 64] [--threads 2] [--device cpu|cuda]
 """
 import argparse
 import itertools
@@ -58,6 +58,9 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    # A parity check on CUDA too: cuDNN allows TF32 convolutions by default, which would move the
+    # lpips.LPIPS reference by ~1e-3 (lpips_diversity turns TF32 off for its own part).
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     warnings.simplefilter("ignore")
 
     from msgan_eval.diversity import lpips_diversity

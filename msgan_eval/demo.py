@@ -6,6 +6,7 @@ Sized for under 15 minutes on 2 CPU cores, evaluation included (see ``defaults.D
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,11 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from . import defaults
 from .errors import UserError, WeightsUnavailable
+from .fileio import atomic_dir
+
+# What a demo writes at the top of --out. A folder holding only these, with a report.json of a
+# demo, is a previous demo's output: the next run replaces it (README's command 1 runs twice).
+DEMO_ENTRIES = frozenset({"runs", "samples", "reference", "report.json", "report.md", "report.html"})
 
 
 @dataclass
@@ -72,22 +78,76 @@ def torch_threads(n: int):
         torch.set_num_threads(before)
 
 
-def require_fresh_folder(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"--out {out}: exists and is not empty; choose a new folder or delete it")
+def holds_demo_output(folder: Path) -> bool:
+    """True when ``folder`` holds a previous demo's output and nothing else."""
+    names = {p.name for p in folder.iterdir()}
+    if not names <= DEMO_ENTRIES or "report.json" not in names:
+        return False
+    try:
+        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(report, dict) and str(report.get("schema", "")).startswith("msgan-eval/report/")
+            and isinstance(report.get("details"), dict) and "demo" in report["details"])
+
+
+def check_out_folder(out: Path) -> bool:
+    """Whether ``out`` holds a previous demo's output, which this run replaces (False: ``out`` is
+    new or empty). Anything else there is never touched: UserError naming --out."""
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder; choose a new folder")
+    try:
+        if not any(out.iterdir()):
+            return False
+        if holds_demo_output(out):
+            return True
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot read it ({exc.strerror or exc}); check its permissions")
+    raise UserError(f"--out {out}: exists and is not empty, and is not a previous demo's output "
+                    "(which would be replaced); choose a new folder or delete it")
 
 
 def run_demo(out: Path, config: DemoConfig, *, quiet: bool, log: Callable[[str], None],
              command: List[str]) -> Tuple[dict, Dict[str, Path]]:
     """Train both GANs (same seed, data order and steps; only the mode-seeking weight differs),
-    sample them, compare them against held-out images; returns the report and its files."""
+    sample them, compare them against held-out images; returns the report and its files.
+
+    Everything is built in a folder beside ``out`` that takes its place at the end, so an
+    interrupted run leaves no half-written ``out`` and a previous demo's output survives until
+    the new one is complete.
+    """
+    from .report.compare import write_report
+
+    out = Path(out)
+    if check_out_folder(out):
+        log(f"demo: {out} holds a previous demo's output; it is replaced when this run completes")
+    with atomic_dir(out) as build:
+        report, runs = _train_sample_compare(build, config, quiet=quiet, log=log, command=command)
+        for entry in report["inputs"].values():
+            entry["path"] = str(_moved(Path(entry["path"]), build, out))
+        check_out_folder(out)     # refuses, keeping both, if someone wrote into out meanwhile
+        files = write_report(build, report, runs)
+    return report, {kind: _moved(path, build, out) for kind, path in files.items()}
+
+
+def _moved(path: Path, build: Path, out: Path) -> Path:
+    """Where ``path`` inside the build folder is once the build folder has become ``out``."""
+    try:
+        return out / path.relative_to(build)
+    except ValueError:
+        return path
+
+
+def _train_sample_compare(out: Path, config: DemoConfig, *, quiet: bool, log: Callable[[str], None],
+                          command: List[str]) -> tuple:
+    """The demo's work, written into ``out``: (report, the two runs' ImageSets)."""
     from .images import scan_images
-    from .report.compare import CompareConfig, Reference, compare_runs, write_report
+    from .report.compare import CompareConfig, Reference, compare_runs
     from .train.sampler import sample_run
     from .train.trainer import TrainConfig, train
 
-    out = Path(out)
-    require_fresh_folder(out)
     t0, seconds, samples = time.perf_counter(), {}, {}
     preflight_weights(config.inception_weights, config.lpips_backbone, log)
     for run, ms_weight in (("baseline", 0.0), ("msgan", 1.0)):
@@ -119,4 +179,4 @@ def run_demo(out: Path, config: DemoConfig, *, quiet: bool, log: Callable[[str],
     report["details"]["demo"] = {"steps": config.steps, "width": config.width,
                                  "per_class": config.per_class,
                                  "ref_per_class": config.ref_per_class, "seconds": seconds}
-    return report, write_report(out, report, runs)
+    return report, runs

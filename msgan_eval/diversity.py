@@ -215,3 +215,35 @@ def lpips_diversity(image_set: Union[ImageSet, str, "os.PathLike[str]"], *, net:
         std_over_conditions=summary.std_over_conditions, pairs_per_group=summary.pairs_per_group,
         all_pairs_used=[c for c in groups if plans[c].all_pairs_used], resize=resize,
         heads_sha256=heads_sha256(net), n_images=len(image_set), device=str(dev))
+
+
+def sharded_pair_distances(image_set: ImageSet, *, net: str = defaults.LPIPS_NET,
+                           pairs: str = defaults.LPIPS_PAIRS,
+                           num_pairs: int = defaults.LPIPS_NUM_PAIRS, seed: int = defaults.SEED,
+                           device: str = "cpu", batch_size: int = defaults.BATCH_SIZE,
+                           resize: Optional[int] = None,
+                           backbone_weights: "str | os.PathLike[str] | None" = None,
+                           quiet: bool = True) -> Dict[str, np.ndarray]:
+    """``lpips_diversity(...).pair_distances`` of every condition, on every torchrun rank.
+
+    Each rank measures every world_size-th condition and the arrays are gathered. A condition's
+    pairs come from the seed and its name, and it goes through the backbone on its own, so each
+    distance is the one a single process computes. The whole set is checked on every rank first:
+    bad input then stops all ranks alike instead of leaving the others waiting in the gather.
+    """
+    from . import distributed
+
+    _check_options(net, pairs, num_pairs, seed, batch_size)
+    groups = image_set.groups()
+    check_lpips_inputs(image_set, groups, net, resize)
+    mine = distributed.shard(list(groups))
+    distances: Dict[str, np.ndarray] = {}
+    if mine:      # more ranks than conditions leaves some with nothing to measure
+        result = lpips_diversity(image_set.subset([i for c in mine for i in groups[c]]), net=net,
+                                 pairs=pairs, num_pairs=num_pairs, seed=seed, device=device,
+                                 batch_size=batch_size, resize=resize,
+                                 backbone_weights=backbone_weights,
+                                 quiet=quiet or not distributed.is_main_process())
+        distances = result.pair_distances
+    gathered = {c: d for part in distributed.all_gather_objects(distances) for c, d in part.items()}
+    return {c: gathered[c] for c in groups}

@@ -2,6 +2,7 @@
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -28,6 +29,43 @@ def atomic_path(target: "str | os.PathLike[str]", suffix: str = "") -> Iterator[
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(target: "str | os.PathLike[str]") -> Iterator[Path]:
+    """Yield a new empty folder beside ``target``; it takes ``target``'s place only on success.
+
+    A ``target`` that exists stays whole until the new folder is complete, then is moved aside and
+    deleted; a failure or an interrupt deletes the new folder and leaves ``target`` as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Same form (relative or absolute) as target, so paths recorded inside can be mapped back.
+    tmp = target.parent / Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part",
+                                                dir=target.parent)).name
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~current_umask())    # mkdtemp makes it private (0700)
+        _swap_in(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Rename ``new`` onto ``target``; an existing ``target`` is deleted only once ``new`` is there."""
+    if not os.path.lexists(target):
+        os.rename(new, target)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    os.rename(target, aside / target.name)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(aside / target.name, target)
+        aside.rmdir()
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def current_umask() -> int:

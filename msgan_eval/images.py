@@ -291,11 +291,14 @@ def write_png(path: "str | os.PathLike[str]", image: np.ndarray) -> None:
 
 
 def write_image_folder(out_dir: "str | os.PathLike[str]", images: np.ndarray, labels: Sequence[int],
-                       class_names: Sequence[str], start: int = 0) -> None:
+                       class_names: Sequence[str], start: int = 0, progress_quiet: bool = True) -> None:
     """Write ``out_dir/<class name>/<index>.png``, the layout every command reads as conditions."""
+    from .progress import progress
+
     out_dir = Path(out_dir)
     counters: Dict[int, int] = {}
-    for img, lab in zip(images, labels):
+    for img, lab in progress(zip(images, labels), total=len(images), desc=f"writing {out_dir.name}",
+                             quiet=progress_quiet, unit="img"):
         lab = int(lab)
         k = counters.get(lab, start)
         counters[lab] = k + 1

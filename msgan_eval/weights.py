@@ -111,12 +111,20 @@ def _check(spec: WeightSpec, path: Path, validate: Optional[Validator], check_ha
         digest = file_sha256(path)
     except OSError as exc:
         raise ValueError(f"cannot read it ({exc.strerror or exc})")
-    if check_hash and spec.sha256_prefix and not digest.startswith(spec.sha256_prefix):
-        raise ValueError(f"its SHA-256 {digest[:12]}... does not start with {spec.sha256_prefix} "
-                         "as its name promises (truncated or corrupt download?)")
+    mismatch = _hash_mismatch(spec, digest) if check_hash else None
+    if mismatch:
+        raise ValueError(mismatch)
     if validate is not None:
         validate(path)
     return digest
+
+
+def _hash_mismatch(spec: WeightSpec, digest: str) -> Optional[str]:
+    """Why ``digest`` is not the file the spec's name promises, or None when it is."""
+    if not spec.sha256_prefix or digest.startswith(spec.sha256_prefix):
+        return None
+    return (f"its SHA-256 {digest[:12]}... does not start with {spec.sha256_prefix} "
+            "as its name promises (truncated or corrupt download?)")
 
 
 def _warn(msg: str) -> None:
@@ -226,10 +234,26 @@ def inspect_weights(spec: WeightSpec, explicit=None, validate: Optional[Validato
             if source != "hub-cache":
                 return WeightStatus(spec, path, source, None, "invalid: no such file")
             continue
-        try:
-            digest = _check(spec, path, validate, check_hash)
-        except ValueError as exc:
-            return WeightStatus(spec, path, source, None, f"invalid: {exc}")
-        return WeightStatus(spec, path, source, digest, "ok")
+        return _status_of(spec, path, source, validate, check_hash)
     return WeightStatus(spec, None, "none", None, "missing")
+
+
+def _status_of(spec: WeightSpec, path: Path, source: str, validate: Optional[Validator],
+               check_hash: bool) -> WeightStatus:
+    """Every reason a present file is unusable, what is wrong with its content first: a report
+    says more than resolution, which stops at the first failed check."""
+    try:
+        digest = file_sha256(path)
+    except OSError as exc:
+        return WeightStatus(spec, path, source, None, f"invalid: cannot read it ({exc.strerror or exc})")
+    reasons = [_hash_mismatch(spec, digest)] if check_hash else []
+    if validate is not None:
+        try:
+            validate(path)
+        except ValueError as exc:
+            reasons.insert(0, str(exc))
+    reasons = [r for r in reasons if r]
+    if reasons:
+        return WeightStatus(spec, path, source, None, "invalid: " + "; ".join(reasons))
+    return WeightStatus(spec, path, source, digest, "ok")
 

@@ -17,9 +17,9 @@ EVAL="$PY -m msgan_eval"
 export MSGAN_EVAL_OFFLINE=${MSGAN_EVAL_OFFLINE:-1}
 
 rm -rf "$WORK/baseline" "$WORK/candidate" "$WORK/ref" "$WORK/report"
-$EVAL prepare fashion-mnist --split test --classes 0,1,7 --per-class 50 --seed 1 --out "$WORK/baseline"
-$EVAL prepare fashion-mnist --split test --per-class 15 --seed 2 --out "$WORK/candidate"
-$EVAL prepare fashion-mnist --split train --per-class 30 --seed 3 --out "$WORK/ref"
+$EVAL prepare fashion-mnist --split test --classes 0,1,7 --per-class 50 --seed 1 --out "$WORK/baseline" --quiet
+$EVAL prepare fashion-mnist --split test --per-class 15 --seed 2 --out "$WORK/candidate" --quiet
+$EVAL prepare fashion-mnist --split train --per-class 30 --seed 3 --out "$WORK/ref" --quiet
 
 start=$(date +%s)
 $EVAL compare --baseline "$WORK/baseline" --candidate "$WORK/candidate" --ref "$WORK/ref" \

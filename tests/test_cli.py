@@ -37,9 +37,20 @@ def test_prepare_writes_class_folders(tmp_path):
     result = CliRunner().invoke(main, ["prepare", "fashion-mnist", "--out", str(tmp_path),
                                        "--per-class", "2", "--classes", "0,9", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["n"] == 4
+    assert json.loads(result.stdout)["n"] == 4          # the progress bar is on stderr
+    assert "writing" in result.stderr
     s = scan_images(tmp_path)
     assert s.conditions == ["ankle-boot", "t-shirt"] and s.sizes[0] == (28, 28)
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="apt-get install dataset-fashion-mnist")
+@pytest.mark.parametrize("flag", ["--quiet", "-q"])
+def test_prepare_quiet_hides_the_progress_bar(tmp_path, flag):
+    result = CliRunner().invoke(main, ["prepare", "fashion-mnist", "--out", str(tmp_path),
+                                       "--per-class", "2", "--classes", "3", flag])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert result.stdout == f"wrote 2 fashion-mnist test images to {tmp_path}\n"
 
 
 def test_prepare_bad_classes_option(tmp_path):

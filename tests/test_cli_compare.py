@@ -183,12 +183,16 @@ def test_bad_input_is_one_line_with_its_exit_code(inputs, tmp_path, args, code, 
     assert not (tmp_path / "out").exists()
 
 
-def test_demo_tiny_run_writes_report(tmp_path, inputs):
+def _tiny_demo(out, inputs, *more):
+    return _run("demo", "--out", out, "--steps", 2, "--width", 0.05, "--per-class", 3,
+                "--ref-per-class", 4, "--ndb-bins", 4, "--bootstrap", 20,
+                "--inception-weights", inputs["inception"], "--dims", 64, "--json", "--quiet",
+                "--device", "cpu", *more)
+
+
+def test_demo_tiny_run_writes_report(tmp_path, inputs, monkeypatch):
     out = tmp_path / "demo"
-    result = _run("demo", "--out", out, "--steps", 2, "--width", 0.05, "--per-class", 3,
-                  "--ref-per-class", 4, "--ndb-bins", 4, "--bootstrap", 20,
-                  "--inception-weights", inputs["inception"], "--dims", 64, "--json", "--quiet",
-                  "--device", "cpu")
+    result = _tiny_demo(out, inputs)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     validate_report(json.loads((out / "report.json").read_text()))
@@ -196,5 +200,48 @@ def test_demo_tiny_run_writes_report(tmp_path, inputs):
     assert set(payload["metrics"]) == {"fid", "ndb", "jsd"} and "lpips" in payload["skipped"]
     assert payload["details"]["demo"]["steps"] == 2
     assert scan_images(out / "reference").sizes[0] == (32, 32)      # padded like the training data
-    again = _run("demo", "--out", out, "--quiet")
-    assert again.exit_code == 2 and "exists and is not empty" in again.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]     # built beside, then moved
+
+    # README's command 1 run twice: a previous demo's output is replaced by the new one ...
+    again = _tiny_demo(out, inputs, "--seed", 5)
+    assert again.exit_code == 0, again.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["parameters"]["seed"] == 5 and json.loads(again.stdout)["parameters"]["seed"] == 5
+    assert report["inputs"]["baseline"]["path"] == str(out / "samples" / "baseline")
+    assert json.loads(again.stdout)["files"]["json"] == str(out / "report.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+    # ... and survives, whole, a run interrupted half-way, which leaves nothing behind.
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("msgan_eval.demo.write_demo_reference", interrupted)
+    stopped = _tiny_demo(out, inputs, "--seed", 6)
+    assert stopped.exit_code == 130 and "interrupted" in stopped.output
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def test_demo_refuses_a_folder_that_is_not_a_demo_output(tmp_path, inputs):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    refused = _tiny_demo(mine, inputs)
+    assert refused.exit_code == 2, refused.output
+    assert f"--out {mine}: exists and is not empty, and is not a previous demo's output" in refused.output
+    assert "Traceback" not in refused.output and len(refused.stderr.strip().splitlines()) == 1
+    # A demo's report.json beside a file the demo never writes: not the demo's to delete either.
+    demo_report = {"schema": "msgan-eval/report/v1", "details": {"demo": {"steps": 2}}}
+    (mine / "report.json").write_text(json.dumps(demo_report))
+    assert _tiny_demo(mine, inputs).exit_code == 2
+    # Nor a report.json of `compare` with the demo's folder names.
+    (mine / "notes.txt").unlink()
+    (mine / "report.json").write_text(json.dumps({"schema": "msgan-eval/report/v1", "details": {}}))
+    assert _tiny_demo(mine, inputs).exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+    assert sorted(p.name for p in mine.iterdir()) == ["report.json"]
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    on_a_file = _tiny_demo(a_file, inputs)
+    assert on_a_file.exit_code == 2 and "--out" in on_a_file.output and a_file.read_text() == "x"

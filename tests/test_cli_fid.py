@@ -101,6 +101,41 @@ def test_weights_command_reports_each_file(tmp_path, random_weights, monkeypatch
     assert bad["weights"][0]["status"].startswith("invalid") and "truncated" in bad["weights"][0]["status"]
 
 
+def test_weights_command_loads_each_lpips_backbone(tmp_path, monkeypatch):
+    """Present backbone files are loaded and checked key by key, not only hashed."""
+    from msgan_eval.features.lpips_net import write_random_backbone
+    from msgan_eval.weights import LPIPS_BACKBONES, hub_cache_path
+
+    monkeypatch.setattr(inception_convert, "fid_helper_torchscript", lambda: None)
+    alex = write_random_backbone("alex", tmp_path / "alex.pth")
+    cut = hub_cache_path(LPIPS_BACKBONES["alex"])
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes(alex.read_bytes()[:4096])                       # an interrupted copy
+    write_random_backbone("squeeze", hub_cache_path(LPIPS_BACKBONES["vgg"]))   # wrong network
+    status = {w["key"]: w for w in run_json("weights")["weights"]}
+    assert status["lpips-alex"]["status"].startswith("invalid: not a loadable torch state dict")
+    assert "does not start with 7be5be79" in status["lpips-alex"]["status"]
+    assert status["lpips-vgg"]["status"].startswith("invalid: key features.2.weight missing: "
+                                                    "not torchvision's vgg backbone")
+    assert status["lpips-squeeze"]["status"] == "missing"
+    assert status["lpips-vgg"]["sha256"] is None and status["lpips-vgg"]["source"] == "hub-cache"
+    human = run("weights")
+    assert human.exit_code == 0
+    vgg_line = next(line for line in human.stdout.splitlines() if line.startswith("lpips-vgg"))
+    assert vgg_line.split()[1:3] == ["invalid", "hub-cache"]
+    assert "not torchvision's vgg backbone" in human.stdout
+    assert "some weight files are unusable" in human.stderr
+
+    # A file named by $MSGAN_EVAL_LPIPS_BACKBONE has no hash to check: only loading it tells
+    # that it suits one net (ok) and not the other two (it was reported ok for all three).
+    monkeypatch.setenv("MSGAN_EVAL_LPIPS_BACKBONE", str(alex))
+    status = {w["key"]: w for w in run_json("weights")["weights"]}
+    assert (status["lpips-alex"]["status"], status["lpips-alex"]["source"]) == ("ok", "env")
+    for net in ("vgg", "squeeze"):
+        assert status[f"lpips-{net}"]["status"].startswith("invalid: ")
+        assert f"torchvision's {net}" in status[f"lpips-{net}"]["status"]
+
+
 # --- bad input: one line naming the file or option, exit 2 (weights: 3), no traceback ---------
 
 def _expect_error(result, code, *fragments):

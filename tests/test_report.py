@@ -5,6 +5,7 @@ network weights; tests/test_cli_compare.py runs the real metrics end to end.
 """
 import base64
 import io
+from html import escape as html_escape
 import json
 import re
 
@@ -15,7 +16,8 @@ from PIL import Image
 from msgan_eval.images import scan_images
 from msgan_eval.metrics import bootstrap as bs
 from msgan_eval.report import compare as cmp
-from msgan_eval.report.render import render_markdown, render_table, sample_grid
+from msgan_eval.report.render import (render_html, render_markdown, render_table, sample_grid,
+                                      short_reason, skipped_reasons)
 from msgan_eval.report.schema import ReportInvalid, validate_report
 
 
@@ -60,12 +62,11 @@ def _outcomes():
                                      notes=["a note"])}
 
 
-def _report(sets):
+def _report(sets, lpips_reason="lpips-alex weights not found"):
     runs = {"baseline": sets["baseline"], "candidate": sets["candidate"]}
     config = cmp.CompareConfig(bootstrap=50)
     return cmp.assemble_report(runs, cmp.Reference(images=sets["reference"]), config, _outcomes(),
-                               {"lpips": "lpips-alex weights not found"}, {"fid": 1.0},
-                               ["msgan-eval", "compare"])
+                               {"lpips": lpips_reason}, {"fid": 1.0}, ["msgan-eval", "compare"])
 
 
 def test_assembled_report_validates_and_holds_the_estimates(sets):
@@ -101,6 +102,13 @@ def test_schema_refuses_missing_and_mistyped_fields(sets):
     report["bootstrap"]["n"] = True
     with pytest.raises(ReportInvalid, match=r"bootstrap\.n: expected integer"):
         validate_report(report)
+    report = _report(sets)
+    assert report["parameters"]["processes"] == 1    # torchrun world size, 1 without torchrun
+    report["parameters"]["processes"] = 0
+    with pytest.raises(ReportInvalid, match=r"parameters\.processes: 0 is below 1"):
+        validate_report(report)
+    del report["parameters"]["processes"]            # reports written before it still validate
+    validate_report(report)
 
 
 def test_table_and_markdown_show_every_metric_with_interval_and_verdict(sets):
@@ -139,6 +147,67 @@ def test_written_report_files(sets, tmp_path):
     assert "lpips-alex weights not found" in html
     assert not re.search(r"(src|href)=['\"]?https?:", html)     # self-contained
     assert not list((tmp_path / "out").glob(".*part*"))
+
+
+@pytest.mark.parametrize("reason, short", [
+    ("lpips-alex weights not found; provide the weights", "lpips-alex weights not found"),
+    ("the bins do not fit. Fit them again", "the bins do not fit"),
+    ("images below 31x31 (e.g. pass --lpips-resize 32); or use vgg", "images below 31x31 (e.g. pass --lpips-resize 32)"),
+    ("--ref /data/v1.2/ref.npz is a FID statistics file", "--ref /data/v1.2/ref.npz is a FID statistics file"),
+    ("weights missing.", "weights missing"),
+])
+def test_short_reason_is_the_first_clause(reason, short):
+    assert short_reason(reason) == short
+
+
+def test_short_reason_cuts_a_long_clause_at_a_word():
+    reason = "the reference folder holds " + "very " * 30 + "many images"
+    short = short_reason(reason, limit=40)
+    assert short == "the reference folder holds very very..."
+    assert reason.startswith(short[:-3])
+
+
+def test_long_skip_reason_is_short_in_the_tables_and_whole_below(sets, tmp_path):
+    """The real reason compare records when the LPIPS backbone is missing offline."""
+    from msgan_eval.errors import WeightsUnavailable
+    from msgan_eval.features.lpips_net import resolve_lpips_backbone
+
+    with pytest.raises(WeightsUnavailable) as info:
+        resolve_lpips_backbone("alex")
+    reason = str(info.value)
+    assert len(reason) > 300 and "four ways" in reason
+    report = _report(sets, reason)
+    cell = "skipped: lpips-alex weights not found (reason below)"
+    assert skipped_reasons(report) == [("LPIPS diversity", reason)]
+
+    table = render_table(report).splitlines()
+    row = next(line for line in table if line.startswith("LPIPS diversity"))
+    assert row.endswith(cell) and "four ways" not in row
+    assert table[-1] == f"LPIPS diversity skipped: {reason}"
+
+    md = render_markdown(report)
+    assert f"| {cell} |" in md
+    assert md.count(reason) == 1 and f"- **LPIPS diversity**: {reason}" in md
+    assert md.index(cell) < md.index(reason) < md.index("### Inputs")
+
+    html = render_html(report, {})
+    assert f'<td class="skipped">{cell}</td>' in html
+    assert html.count("four ways") == 1
+    assert f"<li><b>LPIPS diversity</b>: {html_escape(reason)}</li>" in html
+
+    paths = cmp.write_report(tmp_path / "out", report, {"baseline": sets["baseline"],
+                                                        "candidate": sets["candidate"]})
+    assert json.loads(paths["json"].read_text())["skipped"]["lpips"] == reason
+
+
+def test_short_skip_reason_needs_no_note(sets):
+    report = _report(sets)
+    assert skipped_reasons(report) == []
+    table = render_table(report).splitlines()
+    assert table[-1].startswith("JSD")                  # nothing under the table
+    assert next(line for line in table if line.startswith("LPIPS")).endswith(
+        "skipped: lpips-alex weights not found")
+    assert "Skipped:" not in render_markdown(report) and "Skipped:" not in render_html(report, {})
 
 
 def test_invalid_report_writes_nothing(sets, tmp_path):

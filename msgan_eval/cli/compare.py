@@ -84,6 +84,7 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, inceptio
     no-significant-difference) from the bootstrap of candidate - baseline. A metric that cannot
     run (e.g. weights missing offline) is reported as skipped, with the reason.
     """
+    from .. import distributed
     from ..images import is_stats_file
     from ..report.compare import CompareConfig, Reference, compare_runs, stderr_log, write_report
 
@@ -93,15 +94,21 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, inceptio
                            lpips_resize=lpips_resize, lpips_backbone=lpips_backbone,
                            ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
                            batch_size=batch_size, num_workers=num_workers)
+    distributed.init_distributed()
+    quiet = quiet or not distributed.is_main_process()    # under torchrun rank 0 alone speaks
     runs = {"baseline": _scan("--baseline", baseline, skip_bad, quiet),
             "candidate": _scan("--candidate", candidate, skip_bad, quiet)}
     reference = (Reference(stats_path=Path(ref)) if is_stats_file(Path(ref))
                  else Reference(images=_scan("--ref", ref, skip_bad, quiet)))
     report = compare_runs(runs["baseline"], runs["candidate"], reference, config, quiet=quiet,
                           log=stderr_log(quiet), command=[Path(sys.argv[0]).name, *sys.argv[1:]])
+    if report is None:             # another torchrun rank: rank 0 writes and prints the report
+        distributed.close_distributed()
+        return
     files = write_report(out, report, runs) if out else {}
     payload = {**report, "files": {k: str(v) for k, v in files.items()}}
     emit(payload, as_json, human_summary(report, files))
+    distributed.close_distributed()
 
 
 @click.command()
@@ -132,7 +139,9 @@ def check(report, expect, as_json, quiet):
 
 @click.command()
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="msgan-eval-demo",
-              show_default=True, help="New folder for the runs, samples, reference and report.")
+              show_default=True,
+              help="Folder for the runs, samples, reference and report: new, empty, or a previous "
+                   "demo's output (replaced once the new one is complete).")
 @click.option("--steps", type=click.IntRange(min=1), default=defaults.DEMO_STEPS,
               show_default=True,
               help="Training steps of each GAN.")

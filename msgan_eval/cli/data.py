@@ -3,7 +3,7 @@ import click
 
 from ..datasets import FASHION_MNIST_CLASSES, balanced_subset, load_fashion_mnist
 from ..images import write_image_folder
-from .options import emit, json_option, seed_option
+from .options import emit, json_option, quiet_option, seed_option
 
 
 @click.command()
@@ -15,7 +15,8 @@ from .options import emit, json_option, seed_option
 @click.option("--data-root", type=click.Path(), default=None, help="Folder with the idx files.")
 @seed_option
 @json_option
-def prepare(dataset, out, split, per_class, classes, data_root, seed, as_json):
+@quiet_option
+def prepare(dataset, out, split, per_class, classes, data_root, seed, as_json, quiet):
     """Write DATASET images as OUT/<class>/<index>.png (28x28 grayscale PNGs)."""
     import numpy as np
 
@@ -29,6 +30,6 @@ def prepare(dataset, out, split, per_class, classes, data_root, seed, as_json):
         if wanted.min() < 0 or wanted.max() > 9:
             raise click.BadParameter("class indices run from 0 to 9", param_hint="--classes")
     idx = balanced_subset(labels, per_class, seed, wanted)
-    write_image_folder(out, images[idx], labels[idx], FASHION_MNIST_CLASSES)
+    write_image_folder(out, images[idx], labels[idx], FASHION_MNIST_CLASSES, progress_quiet=quiet)
     emit({"dataset": dataset, "split": split, "out": out, "n": int(len(idx)), "seed": seed},
          as_json, f"wrote {len(idx)} {dataset} {split} images to {out}")

@@ -171,6 +171,13 @@ def stats(path, out, dims, device, batch_size, num_workers, inception_weights, n
     distributed.close_distributed()
 
 
+def _weights_line(row) -> str:
+    """One row per file; the reason of a status ("invalid: <why>") on its own line below."""
+    word, _, reason = row.status.partition(": ")
+    return (f"{row.spec.key:14s} {word:8s} {row.source:10.10s} {(row.sha256 or '-')[:16]:16s} "
+            f"{row.location or '-'}" + (f"\n    {reason}" if reason else ""))
+
+
 @click.command()
 @inception_weights_option
 @json_option
@@ -178,15 +185,15 @@ def stats(path, out, dims, device, batch_size, num_workers, inception_weights, n
 def weights(inception_weights, as_json, quiet):
     """Each known weight file: where it was found, its SHA-256 and status (nothing is fetched)."""
     from ..features.inception import inception_weights_status
+    from ..features.lpips_net import backbone_validator
     from ..weights import LPIPS_BACKBONES, inspect_weights
 
     rows = [inception_weights_status(inception_weights)]
-    rows += [inspect_weights(spec) for spec in LPIPS_BACKBONES.values()]
+    # Loaded and checked key by key like `lpips` does: a truncated file or another network's
+    # weights (e.g. $MSGAN_EVAL_LPIPS_BACKBONE, shared by the three nets) is never listed as ok.
+    rows += [inspect_weights(spec, validate=backbone_validator(net))
+             for net, spec in LPIPS_BACKBONES.items()]
     payload = {"weights": [r.as_dict() for r in rows], "version": __version__}
-    lines = [f"{r.spec.key:14s} {r.status:10.10s} {r.source:10.10s} "
-             f"{(r.sha256 or '-')[:16]:16s} {r.location or '-'}"
-             + ("" if r.status in ("ok", "missing") or r.status.startswith("ok") else f"\n    {r.status}")
-             for r in rows]
-    emit(payload, as_json, "\n".join(lines))
+    emit(payload, as_json, "\n".join(_weights_line(r) for r in rows))
     if any(r.status.startswith("invalid") for r in rows) and not as_json:
         sys.stderr.write("msgan-eval: some weight files are unusable (see above)\n")

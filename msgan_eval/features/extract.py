@@ -149,3 +149,26 @@ def image_set_statistics(image_set: ImageSet, *, weights: ResolvedWeights,
     if use_cache and distributed.is_main_process():
         stats_cache.write_cached_stats(key, stats)
     return stats
+
+
+def gathered_inception_features(image_set: ImageSet, *, weights: ResolvedWeights,
+                                dims: int = defaults.FID_DIMS, device: str = "cpu",
+                                batch_size: int = defaults.BATCH_SIZE,
+                                num_workers: int = defaults.NUM_WORKERS, quiet: bool = True,
+                                fast: bool = True) -> np.ndarray:
+    """(N, dims) float64 features of every image, in the set's order, on every rank.
+
+    Under torchrun every rank must call this with the same set: each extracts its shard and the
+    rows are gathered back into the set's order, so a bootstrap over rows sees exactly the matrix
+    one process would (in one process this is :func:`extract_inception_features`).
+    """
+    dev = distributed.local_device(resolve_device(device))
+    model = inception_for(weights, dims, dev, fast)
+    positions = distributed.shard(range(len(image_set)))
+    batches = list(iter_feature_batches(image_set.subset(positions), model, device=dev,
+                                        batch_size=batch_size, num_workers=num_workers, fast=fast,
+                                        quiet=quiet or not distributed.is_main_process(),
+                                        desc=f"inception {image_set.source.name}"))
+    # A rank can hold no images (more ranks than images); it still joins the gather.
+    mine = np.concatenate(batches, axis=0) if batches else np.empty((0, dims), dtype=np.float64)
+    return distributed.all_gather_rows(mine, positions)

@@ -4,6 +4,10 @@ The reference set is read once: its FID statistics (cached like ``msgan-eval fid
 bins and its pixel vectors serve both runs. A metric that cannot run (weights missing offline, a
 statistics file given where NDB needs images) is *skipped with its reason* in the report; the
 other metrics still run. Nothing here imports training code.
+
+Under torchrun every rank calls :func:`compare_runs`: FID features and LPIPS distances are measured
+in shards and gathered, so rank 0 bootstraps exactly what one process would; NDB (one K-means fit)
+runs on rank 0 alone, last, after the collectives. Rank 0 gets the report, the other ranks None.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .. import __version__, defaults
+from .. import __version__, defaults, distributed
 from ..errors import UserError, WeightsUnavailable
 from ..images import ImageSet
 from ..metrics import bootstrap as bs
@@ -29,6 +33,7 @@ FAMILIES = {"fid": ("fid",), "lpips": ("lpips",), "ndb": ("ndb", "jsd")}   # --m
 PACKAGES = ("numpy", "scipy", "torch", "torchvision", "scikit-learn", "pillow", "lpips",
             "pytorch-fid", "click")
 CI_METHOD = "percentile, re-centred on the estimate"
+MAIN_PROCESS_ONLY = ("ndb",)    # families with no sharded work: rank 0 runs them alone
 
 
 @dataclass
@@ -81,7 +86,7 @@ def run_rng(seed: int, run: str, metric: str) -> np.random.Generator:
 
 def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
          log: Log) -> MetricOutcome:
-    from ..features.extract import extract_inception_features, image_set_statistics
+    from ..features.extract import gathered_inception_features, image_set_statistics
     from ..features.inception import resolve_inception_weights
     from ..features.stats_cache import load_fid_stats
     from ..metrics.fid import RankDeficientCovarianceWarning
@@ -105,9 +110,11 @@ def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
     est = {}
     for run, images in runs.items():
         log(f"fid: {run} features ({len(images)} images)")
-        feats = extract_inception_features(images, weights=weights, dims=cfg.dims, device=cfg.device,
-                                           batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                                           quiet=quiet)
+        feats = gathered_inception_features(images, weights=weights, dims=cfg.dims,
+                                            device=cfg.device, batch_size=cfg.batch_size,
+                                            num_workers=cfg.num_workers, quiet=quiet)
+        if not distributed.is_main_process():
+            continue                      # rank 0 alone bootstraps
         if len(feats) <= cfg.dims:
             out.notes.append(f"fid: {run} has {len(feats)} images for {cfg.dims} feature dimensions; "
                              "its FID is biased upwards (compare runs of equal size only)")
@@ -121,7 +128,7 @@ def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
 
 def _lpips(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
            log: Log) -> MetricOutcome:
-    from ..diversity import lpips_diversity
+    from ..diversity import sharded_pair_distances
     from ..features.lpips_net import heads_sha256, resolve_lpips_backbone
 
     backbone = resolve_lpips_backbone(cfg.lpips_net, cfg.lpips_backbone)   # skip before any work
@@ -131,17 +138,19 @@ def _lpips(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
     for run, images in runs.items():
         log(f"lpips: {run} ({cfg.lpips_net}, {cfg.lpips_pairs} pairs)")
         try:
-            result = lpips_diversity(images, net=cfg.lpips_net, pairs=cfg.lpips_pairs,
-                                     num_pairs=cfg.lpips_num_pairs, seed=cfg.seed, device=cfg.device,
-                                     batch_size=cfg.batch_size, resize=cfg.lpips_resize,
-                                     backbone_weights=backbone.path, quiet=quiet)
+            distances = sharded_pair_distances(images, net=cfg.lpips_net, pairs=cfg.lpips_pairs,
+                                               num_pairs=cfg.lpips_num_pairs, seed=cfg.seed,
+                                               device=cfg.device, batch_size=cfg.batch_size,
+                                               resize=cfg.lpips_resize,
+                                               backbone_weights=backbone.path, quiet=quiet)
         except UserError as exc:
             if isinstance(exc, WeightsUnavailable):
                 raise
             # lpips_diversity speaks of its own command's --resize; here the option is --lpips-resize.
             raise UserError(str(exc).replace("--resize", "--lpips-resize")) from None
-        est[run] = bs.bootstrap_lpips(result.pair_distances, rng=run_rng(cfg.seed, run, "lpips"),
-                                      n_boot=cfg.bootstrap, confidence=cfg.confidence)
+        if distributed.is_main_process():     # rank 0 alone bootstraps
+            est[run] = bs.bootstrap_lpips(distances, rng=run_rng(cfg.seed, run, "lpips"),
+                                          n_boot=cfg.bootstrap, confidence=cfg.confidence)
     out.estimates["lpips"] = est
     return out
 
@@ -225,8 +234,12 @@ def _weights_named(family: str, config: CompareConfig) -> bool:
 
 def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
                  config: CompareConfig, *, quiet: bool = True, log: Optional[Log] = None,
-                 command: Optional[List[str]] = None) -> dict:
-    """Run every requested metric on both runs and return the report (see ``schema``)."""
+                 command: Optional[List[str]] = None) -> Optional[dict]:
+    """Run every requested metric on both runs and return the report (see ``schema``).
+
+    Under torchrun every rank must call this with the same inputs; rank 0 gets the report and the
+    other ranks None.
+    """
     log = log or (lambda msg: None)
     unknown = [m for m in config.metrics if m not in FAMILIES]
     if unknown or not config.metrics:
@@ -241,6 +254,8 @@ def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
     skipped: Dict[str, str] = {}
     seconds: Dict[str, float] = {}
     for family in (f for f in FAMILIES if f in config.metrics):
+        if family in MAIN_PROCESS_ONLY and not distributed.is_main_process():
+            continue
         reason = _cannot_run(family, reference)
         start = time.perf_counter()
         if reason is None:
@@ -254,7 +269,10 @@ def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
             log(f"{family}: skipped: {reason}")
             skipped.update({metric: reason for metric in FAMILIES[family]})
         seconds[family] = round(time.perf_counter() - start, 3)
-    return assemble_report(runs, reference, config, outcomes, skipped, seconds, command or [])
+    if not distributed.is_main_process():
+        return None
+    return assemble_report(runs, reference, config, outcomes, skipped, seconds, command or [],
+                           processes=distributed.world_size())
 
 
 def input_summary(images: ImageSet) -> dict:
@@ -288,8 +306,12 @@ def _estimate_json(est: bs.BootstrapEstimate) -> dict:
 
 def assemble_report(runs: Dict[str, ImageSet], reference: Reference, config: CompareConfig,
                     outcomes: Dict[str, MetricOutcome], skipped: Dict[str, str],
-                    seconds: Dict[str, float], command: List[str]) -> dict:
-    """The report dict from the metric outcomes (pure bookkeeping, no computation)."""
+                    seconds: Dict[str, float], command: List[str], processes: int = 1) -> dict:
+    """The report dict from the metric outcomes (pure bookkeeping, no computation).
+
+    ``processes`` is the number of torchrun processes that shared the work (recorded, like
+    ``fid``'s, among the parameters).
+    """
     estimates = {m: e for o in outcomes.values() for m, e in o.estimates.items()}
     metrics = [m for m in METRICS if m in estimates]
     deltas, verdicts = {}, {}
@@ -314,7 +336,7 @@ def assemble_report(runs: Dict[str, ImageSet], reference: Reference, config: Com
                       "method": CI_METHOD,
                       "streams": "numpy default_rng([seed, run (0 baseline, 1 candidate), "
                                  "family (0 fid, 1 lpips, 2 ndb)])"},
-        "parameters": asdict(config),
+        "parameters": {**asdict(config), "processes": processes},
         "provenance": {"tool": {"name": "msgan-eval", "version": __version__},
                        "packages": package_versions(),
                        "weights": {k: v for o in outcomes.values() for k, v in o.weights.items()},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -35,13 +36,43 @@ def _better(metric: str, report: dict) -> str:
     return delta["better"] if delta else ("higher" if metric == "lpips" else "lower")
 
 
+SHORT_REASON = 60     # characters of a skip reason that fit a table cell
+
+
+def short_reason(reason: str, limit: int = SHORT_REASON) -> str:
+    """The first clause of a skip reason (up to '; ' or the end of the first sentence), cut at a
+    word boundary to ``limit`` characters: the table shows this, the notes the whole reason."""
+    clause = re.split(r";\s|\.\s+(?=[A-Z])", reason.strip(), maxsplit=1)[0].rstrip(".")
+    if len(clause) <= limit:
+        return clause
+    return clause[:limit].rsplit(" ", 1)[0].rstrip(",:") + "..."
+
+
+def _shortened(reason: str) -> bool:
+    return short_reason(reason) != reason.strip().rstrip(".")
+
+
+def skipped_reasons(report: dict) -> List[Tuple[str, str]]:
+    """(metric labels, full reason) for each reason the table shortens; NDB and JSD share one."""
+    by_reason: Dict[str, List[str]] = {}
+    for metric in METRICS:
+        reason = report["skipped"].get(metric)
+        if reason is not None and _shortened(reason):
+            by_reason.setdefault(reason, []).append(LABELS[metric])
+    return [(", ".join(labels), reason) for reason, labels in by_reason.items()]
+
+
+def _skipped_verdict(reason: str) -> str:
+    return f"skipped: {short_reason(reason)}" + (" (reason below)" if _shortened(reason) else "")
+
+
 def metric_rows(report: dict) -> List[Tuple[str, ...]]:
     """(metric, better, baseline, candidate, delta, verdict) strings for every metric in METRICS."""
     rows = []
     for metric in METRICS:
         if metric in report["skipped"]:
             rows.append((LABELS[metric], _better(metric, report), "skipped", "skipped", "-",
-                         "skipped: " + report["skipped"][metric]))
+                         _skipped_verdict(report["skipped"][metric])))
         elif metric in report["runs"]["baseline"]:
             rows.append((LABELS[metric], _better(metric, report),
                          _with_ci(metric, report["runs"]["baseline"][metric]),
@@ -55,11 +86,12 @@ HEADER = ("metric", "better", "baseline [95% CI]", "candidate [95% CI]",
 
 
 def render_table(report: dict) -> str:
-    """The terminal table ``msgan-eval compare`` prints."""
+    """The terminal table ``msgan-eval compare`` prints, then the skip reasons it shortens."""
     rows = [HEADER] + metric_rows(report)
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * len(HEADER[-1]))
+    lines += [f"{labels} skipped: {reason}" for labels, reason in skipped_reasons(report)]
     return "\n".join(lines)
 
 
@@ -86,7 +118,7 @@ def render_markdown(report: dict) -> str:
              *_md_table(HEADER, [(f"**{r[0]}**", *r[1:]) for r in metric_rows(report)]), "",
              f"Intervals: {boot['confidence']:.0%} bootstrap ({boot['method']}, {boot['n']} "
              f"resamples, seed {boot['seed']}); verdicts from the bootstrap of candidate - baseline.",
-             "", "### Inputs", "",
+             *_md_skipped(report), "", "### Inputs", "",
              *_md_table(("set", "path", "images", "conditions", "file-list sha256"),
                         _inputs_rows(report))]
     for note in report.get("notes", []):
@@ -94,6 +126,13 @@ def render_markdown(report: dict) -> str:
     tool = report["provenance"]["tool"]
     lines += ["", f"<sub>{tool['name']} {tool['version']}, report schema {report['schema']}</sub>", ""]
     return "\n".join(lines)
+
+
+def _md_skipped(report: dict) -> List[str]:
+    reasons = skipped_reasons(report)
+    if not reasons:
+        return []
+    return ["", "Skipped:", ""] + [f"- **{labels}**: {reason}" for labels, reason in reasons]
 
 
 # ---- images -------------------------------------------------------------------------------------
@@ -219,6 +258,11 @@ def render_html(report: dict, grids: Dict[str, np.ndarray]) -> str:
     boot = report["bootstrap"]
     parts.append(f"<p>{boot['confidence']:.0%} bootstrap intervals ({html.escape(boot['method'])}, "
                  f"{boot['n']} resamples, seed {boot['seed']}).</p>")
+    reasons = skipped_reasons(report)
+    if reasons:
+        parts.append("<p>Skipped:</p><ul class='skipped'>" + "".join(
+            f"<li><b>{html.escape(labels)}</b>: {html.escape(reason)}</li>" for labels, reason in reasons)
+            + "</ul>")
     for note in report.get("notes", []):
         parts.append(f"<p class='skipped'>note: {html.escape(note)}</p>")
     charts = [metric_bar_svg(report, m) for m in METRICS if m in report["runs"]["baseline"]]

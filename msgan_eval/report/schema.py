@@ -53,7 +53,8 @@ REPORT_SCHEMA = {
             "properties": {"n": {"type": "integer", "minimum": 1}, "seed": {"type": "integer"},
                            "confidence": _NUMBER, "method": {"type": "string"}},
         },
-        "parameters": {"type": "object"},
+        "parameters": {"type": "object",
+                       "properties": {"processes": {"type": "integer", "minimum": 1}}},
         "provenance": {
             "type": "object", "required": ["tool", "packages", "weights", "command"],
             "properties": {
