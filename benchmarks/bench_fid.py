@@ -1,9 +1,9 @@
 """FID speed vs pytorch-fid on the same images and weights, measured side by side in one run.
 
 1. Inception feature extraction (images/s): pytorch-fid's ``get_activations`` with its own
-   ``InceptionV3`` vs msgan-eval's ``extract_inception_features`` (BatchNorm folded, channels_last,
-   inference mode). Rounds alternate between the two; the best round of each counts. Also prints
-   the largest feature difference (must stay <= 1e-4).
+   ``InceptionV3`` vs msgan-eval's feature extraction (``FastFIDInception``: BatchNorm folded,
+   channels_last, fewer memory passes, CPU batches in slices of 8). Rounds alternate between the
+   two; the best round of each counts. Also prints the largest feature difference (<= 1e-4).
 2. Whole process: ``python -m pytorch_fid A B`` vs ``msgan-eval fid A B --no-cache`` on flat
    folders of Fashion-MNIST images (issue 7 target: >= 3x; extraction target >= 2.3x).
 

@@ -1,4 +1,4 @@
-"""``frechet_distance`` (symmetric eigen-decompositions) vs pytorch-fid's scipy ``sqrtm`` route.
+"""``frechet_distance`` (Cholesky whitening + symmetric eigenvalues) vs pytorch-fid's scipy ``sqrtm`` route.
 
 Same statistics for both: mean/covariance of seeded correlated features at d = 2048 (pool3), with
 n = 1000 (rank-deficient covariance, like a small sample set) and n = 10000. The reference is

@@ -1,8 +1,8 @@
 """FID Inception extraction on a GPU: msgan-eval's network vs pytorch-fid's module, and Fréchet time.
 
 1. Extraction (images/s) of random 32x32 images at two batch sizes: pytorch-fid's ``InceptionV3``
-   (``load_inception(fast=False)``, fed contiguous batches) vs msgan-eval's (BatchNorm folded,
-   channels_last), on the same weights and device.
+   (``load_inception(fast=False)``, fed contiguous batches) vs msgan-eval's (``FastFIDInception``:
+   BatchNorm folded, channels_last), on the same weights and device.
 2. The largest feature difference of the two on the device, and of msgan-eval's on the device vs
    pytorch-fid's module on the CPU in strict fp32 (must stay <= 1e-4 with TF32 off).
 3. Fréchet distance of two synthetic feature sets (numpy on the CPU): ``frechet_distance`` vs

@@ -13,6 +13,7 @@ from pytorch_fid.inception import InceptionV3
 
 from _fid_fixtures import install_in_hub_cache, resolved
 from conftest import fid_helper_torchscript, write_random_pngs
+from msgan_eval import defaults
 from msgan_eval.features.extract import extract_inception_features, image_set_statistics
 from msgan_eval.features.inception import (check_inception_state_dict, load_inception,
                                            read_inception_state_dict)
@@ -57,12 +58,14 @@ def test_fid_equals_pytorch_fid_with_real_converted_weights(folders, converted):
 
 
 def test_fast_features_match_pytorch_fid_module(tmp_path, converted):
-    """Folded BatchNorm + channels_last vs pytorch-fid's own InceptionV3 and get_activations."""
+    """The fast network vs pytorch-fid's own InceptionV3 and get_activations; 11 images in one
+    batch also cover the CPU slicing (8 + 3)."""
     _put_in_torch_home(converted)
-    folder = write_random_pngs(tmp_path / "imgs", 3, size=(40, 24), seed=4)
+    folder = write_random_pngs(tmp_path / "imgs", 11, size=(40, 24), seed=4)
     model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
     files = sorted(folder.glob("*.png"))
-    expected = fid_score.get_activations(files, model, batch_size=3, dims=2048, num_workers=0)
+    assert defaults.CPU_INCEPTION_SLICE < len(files) <= defaults.BATCH_SIZE
+    expected = fid_score.get_activations(files, model, batch_size=11, dims=2048, num_workers=0)
     w = resolved(converted)
     fast = extract_inception_features(scan_images(folder), weights=w, dims=2048, fast=True)
     exact = extract_inception_features(scan_images(folder), weights=w, dims=2048, fast=False)

@@ -53,7 +53,10 @@ def to_tensor_batch(images: Sequence[np.ndarray]) -> Batch:
 
 def _forward(model: torch.nn.Module, x: torch.Tensor, fast: bool) -> torch.Tensor:
     x = x.contiguous(memory_format=torch.channels_last if fast else torch.contiguous_format)
-    pred = model(x)[0]
+    if fast and x.device.type == "cpu" and len(x) > defaults.CPU_INCEPTION_SLICE:
+        pred = torch.cat([model(part)[0] for part in x.split(defaults.CPU_INCEPTION_SLICE)])
+    else:
+        pred = model(x)[0]
     # pytorch-fid: average-pool the 64/192/768-d feature maps to 1x1.
     if pred.size(2) != 1 or pred.size(3) != 1:
         pred = F.adaptive_avg_pool2d(pred, output_size=(1, 1))

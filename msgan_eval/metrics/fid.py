@@ -6,8 +6,8 @@ pytorch-fid (``fid_score.calculate_frechet_distance``) computes
 
 with ``scipy.linalg.sqrtm`` on the non-symmetric product. Only the *trace* of that square root is
 needed, and the eigenvalues of ``sigma1 @ sigma2`` equal those of the symmetric positive
-semi-definite matrix ``F^T sigma2 F`` for any factor ``sigma1 = F F^T`` (a pivoted Cholesky,
-truncated at the numerical rank when sigma1 is singular). A symmetric eigenvalue solve then gives the same
+semi-definite matrix ``F^T sigma2 F`` for any factor ``sigma1 = F F^T`` (Cholesky, or a pivoted
+Cholesky truncated at the numerical rank when sigma1 is singular). A symmetric eigenvalue solve then gives the same
 number, faster and without complex round-off (no ``eps`` retry on the diagonal).
 
 Statistics follow pytorch-fid's ``calculate_activation_statistics``: ``np.mean(act, axis=0)`` and
@@ -65,27 +65,39 @@ def _eigenvalues_of_whitened(factor: np.ndarray, sigma2: np.ndarray) -> np.ndarr
     return eigh((inner + inner.T) / 2, eigvals_only=True, driver="evr", check_finite=False)
 
 
+def _cholesky_or_none(sigma: np.ndarray):
+    try:
+        return np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:     # not positive definite: singular covariance
+        return None
+
+
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> Tuple[float, bool]:
     """``Tr(sqrtm(sigma1 @ sigma2))`` for symmetric PSD matrices, and whether either is singular.
 
     For any factor ``sigma1 = F F^T``, ``F^T sigma2 F`` has the eigenvalues of ``sigma1 @ sigma2``
-    and is symmetric PSD, so the trace is the sum of the square roots of its eigenvalues. The
-    factor is a pivoted Cholesky ``sigma1[p][:, p] = L L^T`` (``F = P L``), truncated at the
-    numerical rank: directions where sigma1 is zero add exactly zero to the trace, so dropping them
-    is exact, and with n < d samples the eigenvalue problem shrinks to (n - 1) x (n - 1). The trace
-    is symmetric in the two matrices, so the one of lower rank is factored.
+    and is symmetric PSD, so the trace is the sum of the square roots of its eigenvalues. A positive
+    definite sigma1 gives its Cholesky factor (the cheapest). Otherwise the factor is a pivoted
+    Cholesky ``sigma[p][:, p] = L L^T`` (``F = P L``) truncated at the numerical rank: directions
+    where the covariance is zero add exactly zero to the trace, so dropping them is exact, and with
+    n < d samples the eigenvalue problem shrinks to (n - 1) x (n - 1). The trace is symmetric in the
+    two matrices, so then the one of lower rank is factored.
     """
-    d = sigma1.shape[0]
-    (l1, p1), (l2, p2) = _pivoted_cholesky(sigma1), _pivoted_cholesky(sigma2)
-    if l2.shape[1] < l1.shape[1]:
-        (l1, p1), sigma2 = (l2, p2), sigma1
-    # F^T sigma2 F = L^T (P^T sigma2 P) L
-    w = _eigenvalues_of_whitened(l1, sigma2[np.ix_(p1, p1)])
+    factor = _cholesky_or_none(sigma1)
+    if factor is not None:
+        w = _eigenvalues_of_whitened(factor, sigma2)
+        singular_factor = False
+    else:
+        (l1, p1), (l2, p2) = _pivoted_cholesky(sigma1), _pivoted_cholesky(sigma2)
+        if l2.shape[1] < l1.shape[1]:
+            (l1, p1), sigma2 = (l2, p2), sigma1
+        # F^T sigma2 F = L^T (P^T sigma2 P) L
+        w = _eigenvalues_of_whitened(l1, sigma2[np.ix_(p1, p1)])
+        singular_factor = True
     # rank(F^T other F) <= rank(other); eigenvalues at or below the numerical-rank floor
     # (including slightly negative ones) are round-off of exact zeros.
     zero = w <= _numerical_rank_floor(w)
-    singular = min(l1.shape[1], l2.shape[1]) < d or bool(zero.any())
-    return float(np.sqrt(np.where(zero, 0.0, w)).sum()), singular
+    return float(np.sqrt(np.where(zero, 0.0, w)).sum()), singular_factor or bool(zero.any())
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
