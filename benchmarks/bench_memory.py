@@ -3,7 +3,7 @@
 Writes seeded random PNG folders of each size, runs ``msgan-eval stats DIR -o FILE --no-cache`` in
 a fresh process per size and reports each process's peak RSS (``ru_maxrss`` of that child alone).
 Issue 7 target: 2k and 20k images within 10% of each other. On 2 CPU cores the 20k run took
-1047 s (2026-11-27); shrink ``--n`` for a quicker check, or use ``--device cuda``.
+825 s (2026-11-27); shrink ``--n`` for a quicker check, or use ``--device cuda``.
 
     .venv/bin/python benchmarks/bench_memory.py [--n 2000 20000] [--device auto] [--dims 2048]
 """

@@ -84,19 +84,6 @@ def iter_feature_batches(image_set: ImageSet, model: torch.nn.Module, *, device:
             yield feats
 
 
-def extract_inception_features(image_set: ImageSet, *, weights: ResolvedWeights,
-                               dims: int = defaults.FID_DIMS, device: str = "cpu",
-                               batch_size: int = defaults.BATCH_SIZE,
-                               num_workers: int = defaults.NUM_WORKERS, quiet: bool = True,
-                               fast: bool = True) -> np.ndarray:
-    """(N, dims) float64 features of every image, in the set's order (one process)."""
-    dev = resolve_device(device)
-    model = inception_for(weights, dims, dev, fast)
-    batches = iter_feature_batches(image_set, model, device=dev, batch_size=batch_size,
-                                   num_workers=num_workers, fast=fast, quiet=quiet)
-    return np.concatenate(list(batches), axis=0)
-
-
 @functools.lru_cache(maxsize=1)
 def _cached_inception(path: str, sha256: str, dims: int, device: str, fast: bool) -> torch.nn.Module:
     # Keyed by the file's hash too, so a replaced file is never served from this cache.
@@ -154,16 +141,16 @@ def image_set_statistics(image_set: ImageSet, *, weights: ResolvedWeights,
     return stats
 
 
-def gathered_inception_features(image_set: ImageSet, *, weights: ResolvedWeights,
-                                dims: int = defaults.FID_DIMS, device: str = "cpu",
-                                batch_size: int = defaults.BATCH_SIZE,
-                                num_workers: int = defaults.NUM_WORKERS, quiet: bool = True,
-                                fast: bool = True) -> np.ndarray:
-    """(N, dims) float64 features of every image, in the set's order, on every rank.
+def extract_inception_features(image_set: ImageSet, *, weights: ResolvedWeights,
+                               dims: int = defaults.FID_DIMS, device: str = "cpu",
+                               batch_size: int = defaults.BATCH_SIZE,
+                               num_workers: int = defaults.NUM_WORKERS, quiet: bool = True,
+                               fast: bool = True) -> np.ndarray:
+    """(N, dims) float64 features of every image, in the set's order (on every rank).
 
     Under torchrun every rank must call this with the same set: each extracts its shard and the
     rows are gathered back into the set's order, so a bootstrap over rows sees exactly the matrix
-    one process would (in one process this is :func:`extract_inception_features`).
+    one process would.
     """
     dev = distributed.local_device(resolve_device(device))
     model = inception_for(weights, dims, dev, fast)

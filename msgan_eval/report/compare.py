@@ -86,7 +86,7 @@ def run_rng(seed: int, run: str, metric: str) -> np.random.Generator:
 
 def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
          log: Log) -> MetricOutcome:
-    from ..features.extract import gathered_inception_features, image_set_statistics
+    from ..features.extract import extract_inception_features, image_set_statistics
     from ..features.inception import resolve_inception_weights
     from ..features.stats_cache import load_fid_stats
     from ..metrics.fid import RankDeficientCovarianceWarning
@@ -110,9 +110,9 @@ def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
     est = {}
     for run, images in runs.items():
         log(f"fid: {run} features ({len(images)} images)")
-        feats = gathered_inception_features(images, weights=weights, dims=cfg.dims,
-                                            device=cfg.device, batch_size=cfg.batch_size,
-                                            num_workers=cfg.num_workers, quiet=quiet)
+        feats = extract_inception_features(images, weights=weights, dims=cfg.dims,
+                                           device=cfg.device, batch_size=cfg.batch_size,
+                                           num_workers=cfg.num_workers, quiet=quiet)
         if not distributed.is_main_process():
             continue                      # rank 0 alone bootstraps
         if len(feats) <= cfg.dims:
