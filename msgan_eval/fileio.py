@@ -52,6 +52,17 @@ def atomic_dir(target: "str | os.PathLike[str]") -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def require_new_or_empty(folder: "str | os.PathLike[str]", option: str = "--out") -> None:
+    """UserError naming ``option`` unless ``folder`` is absent or an empty folder: images left in
+    it would be read together with the new ones."""
+    from .errors import UserError
+
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise UserError(f"{option} {folder}: exists and is not an empty folder; choose a new folder "
+                        "(stale images would be read with the new ones)")
+
+
 def _swap_in(new: Path, target: Path) -> None:
     """Rename ``new`` onto ``target``; an existing ``target`` is deleted only once ``new`` is there."""
     if not os.path.lexists(target):

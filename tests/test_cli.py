@@ -57,3 +57,28 @@ def test_prepare_bad_classes_option(tmp_path):
     result = CliRunner().invoke(main, ["prepare", "fashion-mnist", "--out", str(tmp_path),
                                        "--classes", "0,x"])
     assert result.exit_code == 2 and "--classes" in result.output
+
+
+def test_prepare_refuses_a_folder_with_files(tmp_path):
+    (tmp_path / "old.png").write_bytes(b"")
+    result = CliRunner().invoke(main, ["prepare", "fashion-mnist", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"--out {tmp_path}: exists and is not an empty folder" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["old.png"]
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="apt-get install dataset-fashion-mnist")
+def test_interrupted_prepare_leaves_no_folder(tmp_path, monkeypatch):
+    written = []
+
+    def write_then_fail(path, image):
+        if len(written) == 3:
+            raise KeyboardInterrupt
+        written.append(path)
+
+    monkeypatch.setattr("msgan_eval.images.write_png", write_then_fail)
+    out = tmp_path / "export"
+    result = CliRunner().invoke(main, ["prepare", "fashion-mnist", "--out", str(out),
+                                       "--per-class", "2", "--quiet"])
+    assert result.exit_code != 0 and len(written) == 3
+    assert list(tmp_path.iterdir()) == []          # neither the folder nor its temporary twin

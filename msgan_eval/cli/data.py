@@ -2,6 +2,7 @@
 import click
 
 from ..datasets import FASHION_MNIST_CLASSES, balanced_subset, load_fashion_mnist
+from ..fileio import atomic_dir, require_new_or_empty
 from ..images import write_image_folder
 from .options import emit, json_option, quiet_option, seed_option
 
@@ -20,6 +21,7 @@ def prepare(dataset, out, split, per_class, classes, data_root, seed, as_json, q
     """Write DATASET images as OUT/<class>/<index>.png (28x28 grayscale PNGs)."""
     import numpy as np
 
+    require_new_or_empty(out)
     images, labels = load_fashion_mnist(split, data_root)
     wanted = None
     if classes:
@@ -30,6 +32,8 @@ def prepare(dataset, out, split, per_class, classes, data_root, seed, as_json, q
         if wanted.min() < 0 or wanted.max() > 9:
             raise click.BadParameter("class indices run from 0 to 9", param_hint="--classes")
     idx = balanced_subset(labels, per_class, seed, wanted)
-    write_image_folder(out, images[idx], labels[idx], FASHION_MNIST_CLASSES, progress_quiet=quiet)
+    with atomic_dir(out) as build:      # an interrupted export leaves no partial folder
+        write_image_folder(build, images[idx], labels[idx], FASHION_MNIST_CLASSES,
+                           progress_quiet=quiet)
     emit({"dataset": dataset, "split": split, "out": out, "n": int(len(idx)), "seed": seed},
          as_json, f"wrote {len(idx)} {dataset} {split} images to {out}")

@@ -25,7 +25,7 @@ from ..errors import UserError
 from ..fileio import save_npz_atomic
 from ..paths import cache_dir
 
-CACHE_FORMAT = 1     # bump when the features or the file layout change meaning
+CACHE_FORMAT = 2     # bump when the features or the file layout change meaning (2: FastFIDInception)
 
 
 @dataclass

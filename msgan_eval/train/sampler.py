@@ -7,8 +7,6 @@ grayscale PNGs.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import List
 
@@ -17,8 +15,7 @@ import torch
 
 from .. import defaults
 from ..device import resolve_device
-from ..errors import UserError
-from ..fileio import current_umask
+from ..fileio import atomic_dir, require_new_or_empty
 from ..images import write_image_folder, write_png
 from ..progress import progress
 from .models import Generator, one_hot
@@ -81,28 +78,17 @@ def sample_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
                quiet: bool = False) -> Path:
     """Write ``per_class`` samples of every class of the run; returns ``out_dir``."""
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise UserError(f"--out {out_dir}: exists and is not an empty folder; choose a new folder "
-                        "(stale images would be read as samples)")
+    require_new_or_empty(out_dir)
     dev = resolve_device(device)
     G, run = load_generator(run_dir, dev)
     names = run["class_names"]
     per_class_images = []
     # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         for c in progress(range(len(names)), desc="sample", quiet=quiet, unit="class"):
             images = generate_class(G, c, class_noise(seed, c, per_class, run["z_dim"]), dev)
             write_image_folder(tmp, images, [c] * len(images), names)
             per_class_images.append(images)
-        if out_dir.exists():
-            out_dir.rmdir()
-        os.chmod(tmp, 0o777 & ~current_umask())   # mkdtemp's folder is private (0700)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     if grid is not None:
         write_png(grid, make_grid(per_class_images))
     return out_dir
