@@ -32,9 +32,10 @@ def _features(n, d, seed, shift=0.0, scale=1.0):
     return np.abs(rng.standard_normal((n, d)) @ mixing * scale + shift)
 
 
-# n > d, n < d (both covariances singular), and one singular beside one full-rank, both ways.
+# n > d, n < d (both covariances singular, of equal or different ranks), and one singular beside
+# one full-rank, both ways.
 @pytest.mark.parametrize("n1,n2,d", [(400, 400, 64), (3000, 3000, 256), (40, 40, 64),
-                                     (100, 100, 256), (40, 400, 64), (400, 40, 64)])
+                                     (100, 100, 256), (30, 50, 64), (40, 400, 64), (400, 40, 64)])
 def test_frechet_distance_matches_sqrtm_reference(n1, n2, d):
     a, b = _features(n1, d, 1), _features(n2, d, 2, shift=0.1, scale=1.2)
     mu1, s1 = np.mean(a, axis=0), np.cov(a, rowvar=False)

@@ -7,8 +7,9 @@ pytorch-fid (``fid_score.calculate_frechet_distance``) computes
 with ``scipy.linalg.sqrtm`` on the non-symmetric product. Only the *trace* of that square root is
 needed, and the eigenvalues of ``sigma1 @ sigma2`` equal those of the symmetric positive
 semi-definite matrix ``F^T sigma2 F`` for any factor ``sigma1 = F F^T`` (Cholesky, or a pivoted
-Cholesky truncated at the numerical rank when sigma1 is singular). A symmetric eigenvalue solve then gives the same
-number, faster and without complex round-off (no ``eps`` retry on the diagonal).
+Cholesky truncated at the numerical rank when sigma1 is singular). A symmetric eigenvalue solve
+then gives the same number, faster and without complex round-off (no ``eps`` retry on the
+diagonal).
 
 Statistics follow pytorch-fid's ``calculate_activation_statistics``: ``np.mean(act, axis=0)`` and
 ``np.cov(act, rowvar=False)`` (unbiased, n - 1), always in float64. :class:`RunningStats` gives the
