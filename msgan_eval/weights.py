@@ -312,11 +312,13 @@ class WeightStatus:
     source: str
     sha256: Optional[str]
     status: str          # ok | missing | invalid: <reason>
+    verification: Optional[str] = None   # for usable files: verified | unverified (explicit files)
 
     def as_dict(self) -> dict:
         return {"key": self.spec.key, "file": self.spec.filename,
                 "path": str(self.location) if self.location else None, "source": self.source,
-                "sha256": self.sha256, "status": self.status}
+                "sha256": self.sha256, "status": self.status,
+                "verification": self.verification if self.status == "ok" else None}
 
 
 def inspect_weights(spec: WeightSpec, explicit=None, validate: Optional[Validator] = None) -> WeightStatus:
@@ -355,8 +357,6 @@ def _status_of(spec: WeightSpec, path: Path, source: str, validate: Optional[Val
     reasons = [r for r in reasons if r]
     if reasons:
         return WeightStatus(spec, path, source, None, "invalid: " + "; ".join(reasons))
-    if not check_hash and _explicit_status(spec, path, digest) == "unverified":
-        return WeightStatus(spec, path, source, digest, "ok: unverified (neither the published file "
-                                                        "nor our conversion)")
-    return WeightStatus(spec, path, source, digest, "ok")
+    verification = _explicit_status(spec, path, digest) if not check_hash else "verified"
+    return WeightStatus(spec, path, source, digest, "ok", verification)
 

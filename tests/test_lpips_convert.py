@@ -260,5 +260,37 @@ def test_weights_lists_the_conversions_with_their_sha256(lpips_archive):
     rows = {r["key"]: r for r in json.loads(result.stdout)["weights"]}
     for net in ("alex", "vgg"):
         row = rows[f"lpips-{net}"]
-        assert (row["source"], row["status"]) == ("converted", "ok")
+        assert (row["source"], row["status"], row["verification"]) == ("converted", "ok", "verified")
         assert row["sha256"] == file_sha256(lc.converted_path(net))
+
+
+def test_unwritable_cache_converts_for_this_run_with_a_warning(lpips_archive, tmp_path, monkeypatch,
+                                                               capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("MSGAN_EVAL_CACHE", str(blocker / "cache"))      # under a file: unwritable
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(lc.tempfile, "tempdir", None)
+    got = resolve_lpips_backbone("alex")
+    assert got.source == "converted" and got.path.is_relative_to(tmp_path / "tmp")
+    assert lc.trunk_digest(torch.load(got.path, weights_only=True)) == lc.TRUNK_SHA256["alex"]
+    assert "converting into" in capsys.readouterr().err
+
+
+def test_weights_marks_an_unverified_explicit_backbone(tmp_path, monkeypatch):
+    other = write_random_backbone("alex", tmp_path / "random.pth")
+    monkeypatch.setenv("MSGAN_EVAL_LPIPS_BACKBONE", str(other))
+    rows = {r["key"]: r for r in json.loads(CliRunner().invoke(main, ["weights", "--json"]).stdout)["weights"]}
+    assert (rows["lpips-alex"]["status"], rows["lpips-alex"]["verification"]) == ("ok", "unverified")
+    human = CliRunner().invoke(main, ["weights"]).stdout
+    assert "unverified: neither the published file nor our conversion" in human
+
+
+def test_weights_before_conversion_says_converted_on_first_use(tmp_path, monkeypatch):
+    from conftest import lpips_archive_path
+
+    monkeypatch.setenv("MSGAN_EVAL_LPIPS_ARCHIVE", str(lpips_archive_path()))
+    rows = {r["key"]: r for r in json.loads(CliRunner().invoke(main, ["weights", "--json"]).stdout)["weights"]}
+    assert rows["lpips-vgg"]["status"] == "ok: converted on first use"
+    assert rows["lpips-squeeze"]["status"] == "missing"

@@ -201,3 +201,23 @@ def test_hash_cache_that_cannot_be_written_is_silently_skipped(tmp_path, monkeyp
     path = tmp_path / "big.bin"
     path.write_bytes(b"\1" * (w._SHA_CACHE_MIN_SIZE + 1))
     assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_networks_never_import_their_converters():
+    """Converters are registered on the weight spec ("module:function", imported lazily), so the
+    network modules do not import them back (no inception <-> inception_convert cycle)."""
+    import ast
+
+    import msgan_eval.features.inception as inception
+    import msgan_eval.features.lpips_net as lpips_net
+
+    for module, banned in ((inception, "inception_convert"), (lpips_net, "lpips_convert")):
+        tree = ast.parse(Path(module.__file__).read_text())
+        names = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not any(banned in name for name in names), module.__name__
+    from msgan_eval.weights import INCEPTION, LPIPS_BACKBONES, spec_hook
+
+    assert spec_hook(INCEPTION, "converter").__name__ == "converted_inception_weights"
+    assert spec_hook(LPIPS_BACKBONES["vgg"], "converter").__name__ == "converted_backbone"
+    assert spec_hook(LPIPS_BACKBONES["squeeze"], "converter") is None

@@ -190,4 +190,4 @@ def converted_cache_status(spec: WeightSpec = INCEPTION) -> Optional[WeightStatu
     if problem is not None:
         return WeightStatus(INCEPTION, target, "converted", None,
                             f"invalid: {problem}; rebuilt on next use")
-    return WeightStatus(INCEPTION, target, "converted", file_sha256(target), "ok")
+    return WeightStatus(INCEPTION, target, "converted", file_sha256(target), "ok", "verified")

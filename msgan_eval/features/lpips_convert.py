@@ -28,6 +28,7 @@ import os
 import pickle
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -270,11 +271,19 @@ def converted_backbone(spec: WeightSpec) -> Optional[Path]:
     if named and not archive.is_file():
         raise UserError(f"{archive} (from ${ARCHIVE_ENV}): no such file; fix the path or unset it")
     try:
-        return convert_archive(archive, net, target)
+        try:
+            return convert_archive(archive, net, target)
+        except OSError as exc:     # read-only or full cache: convert for this run only
+            fallback = Path(tempfile.gettempdir()) / f"msgan-eval-{os.getuid()}" / target.name
+            print(f"msgan-eval: warning: cannot write {target} ({exc.strerror or exc}); "
+                  f"converting into {fallback} instead", file=sys.stderr)
+            return convert_archive(archive, net, fallback)
     except ValueError as exc:
         if named:
             raise UserError(f"{exc} (from ${ARCHIVE_ENV})") from None
         raise
+    except OSError as exc:
+        raise ValueError(f"cannot write the converted {net} trunk ({exc.strerror or exc})") from None
 
 
 def is_converted_trunk(spec: WeightSpec, path: Path) -> bool:
@@ -296,7 +305,7 @@ def converted_cache_status(spec: WeightSpec) -> Optional[WeightStatus]:
         problem = cached_conversion_problem(net, target)
         if problem is not None:
             return WeightStatus(spec, target, "converted", None, f"invalid: {problem}; rebuilt on next use")
-        return WeightStatus(spec, target, "converted", file_sha256(target), "ok")
+        return WeightStatus(spec, target, "converted", file_sha256(target), "ok", "verified")
     archive, _ = find_archive()
     if archive is None:
         return None
