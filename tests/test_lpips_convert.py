@@ -25,6 +25,7 @@ from msgan_eval.diversity import lpips_diversity
 from msgan_eval.errors import WeightsUnavailable
 from msgan_eval.features import lpips_convert as lc
 from msgan_eval.features.lpips_net import (backbone_validator, expected_backbone_shapes,
+                                           expected_feature_shapes, features_skeleton,
                                            resolve_lpips_backbone, write_random_backbone)
 from msgan_eval.images import scan_images, write_image_folder
 from msgan_eval.weights import LPIPS_BACKBONES, file_sha256, hub_cache_path, resolve_weights
@@ -117,6 +118,7 @@ def test_conversion_is_byte_reproducible_and_recognised(lpips_archive, tmp_path,
     assert file_sha256(paths[0]) == file_sha256(paths[1])
     assert set(torch.load(paths[0], weights_only=True)) == {
         k for k in expected_backbone_shapes("alex") if k.startswith("features.")}
+    assert set(expected_feature_shapes("alex")) == set(torch.load(paths[0], weights_only=True))
     backbone_validator("alex")(paths[0])
     # Copied anywhere, the conversion is still recognised (content digest); a random one is not.
     copy = shutil.copy(paths[0], tmp_path / "mine.pth")
@@ -294,3 +296,31 @@ def test_weights_before_conversion_says_converted_on_first_use(tmp_path, monkeyp
     rows = {r["key"]: r for r in json.loads(CliRunner().invoke(main, ["weights", "--json"]).stdout)["weights"]}
     assert rows["lpips-vgg"]["status"] == "ok: converted on first use"
     assert rows["lpips-squeeze"]["status"] == "missing"
+
+
+@pytest.mark.parametrize("net,builder", [("alex", "alexnet"), ("vgg", "vgg16")])
+def test_features_skeleton_is_torchvisions(net, builder):
+    """LPIPS builds AlexNet/VGG16 features without importing torchvision: same modules, same order."""
+    from torchvision import models
+
+    theirs = getattr(models, builder)(weights=None).features
+    ours = features_skeleton(net)
+    assert repr(ours) == repr(theirs)
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in theirs.state_dict().items()}
+
+
+def test_lpips_does_not_import_torchvision(tmp_path):
+    import subprocess
+    import sys
+
+    other = write_random_backbone("alex", tmp_path / "random.pth")
+    pixels = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
+    write_image_folder(tmp_path / "imgs", pixels, [0, 0], ["c"])
+    code = ("import sys\nfrom msgan_eval.cli import main\n"
+            "try:\n    main(['lpips', sys.argv[1], '--lpips-backbone', sys.argv[2], '--quiet'])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "assert 'torchvision' not in sys.modules, 'torchvision imported'\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "imgs"), str(other)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

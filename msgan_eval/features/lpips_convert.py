@@ -145,10 +145,10 @@ def read_checkpoint(archive: Path, net: str) -> dict:
 
 
 def _conv_indices(net: str) -> list:
-    from .lpips_net import _torchvision_builder
+    from .lpips_net import features_skeleton
 
     with torch.device("meta"):
-        features = _torchvision_builder(net)(weights=None).features
+        features = features_skeleton(net)
     return [i for i, m in enumerate(features) if isinstance(m, torch.nn.Conv2d)]
 
 
@@ -159,10 +159,10 @@ def _oihw(kernel: np.ndarray) -> torch.Tensor:
 
 def trunk_state_dict(tree: dict, net: str) -> Dict[str, torch.Tensor]:
     """torchvision ``features.*`` tensors of ``net`` from the flax tree; ValueError on any mismatch."""
-    from .lpips_net import expected_backbone_shapes
+    from .lpips_net import expected_feature_shapes
 
     root = CHECKPOINTS[net][2]
-    convs, shapes = _conv_indices(net), expected_backbone_shapes(net)
+    convs, shapes = _conv_indices(net), expected_feature_shapes(net)
     layers = tree.get(root)
     if not isinstance(layers, dict) or sorted(layers) != sorted(f"Conv_{k}" for k in range(len(convs))):
         raise ValueError(f"{root} does not hold the {len(convs)} convolutions of {net}")
