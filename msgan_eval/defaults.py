@@ -9,6 +9,9 @@ NUM_WORKERS = 0            # DataLoader workers for decoding (0 = in the main pr
 # the features are the same).
 CPU_INCEPTION_SLICE = 8
 DEVICE = "auto"            # auto | cpu | cuda
+# Largest image accepted, in pixels (64 MP, e.g. 8192x8192: a 192 MB RGB array). PIL only refuses
+# above twice its own 89 MP limit and warns below; two 12000x12000 PNGs took `fid` to 8.9 GB.
+MAX_IMAGE_PIXELS = 8192 * 8192
 
 # FID
 FID_DIMS = 2048

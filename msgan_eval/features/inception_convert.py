@@ -126,8 +126,10 @@ def convert_fid_helper(source: Path, target: Path) -> Path:
     script = _load_torchscript(source)
     state = tf_to_pytorch_fid_state_dict(script.state_dict())
     diff = verify_against_torchscript(state, script)
-    with atomic_path(target, suffix=".pth") as tmp:
-        torch.save(state, tmp)
+    with atomic_path(target, suffix=".pth") as tmp, open(tmp, "wb") as fh:
+        # A file object, not the path: torch.save names the archive's top folder after a path's
+        # (random temporary) file name, which would give each conversion a new SHA-256.
+        torch.save(state, fh)
     note = {"source": str(source), "source_sha256": file_sha256(source),
             "sha256": file_sha256(target), "max_abs_diff": diff, "tool_version": __version__}
     write_json_atomic(_note_path(target), note)
