@@ -45,6 +45,11 @@ SAMPLES_PER_CLASS = 50
 TRAIN_WIDTH = 1.0               # channel multiplier: 1.0 = the official 512/256/128 channels
 TRAIN_CHECKPOINT_EVERY = 1000   # steps between checkpoints (one is always written at the end)
 
+# Cache of reference statistics and bins: a size cap (least recently used entries go first) and
+# whether generated sets are cached too (each set's 2048-d statistics take 33.5 MB).
+CACHE_MAX_MB = 1024
+CACHE_GENERATED = False
+
 # compare / check
 BOOTSTRAP = 200
 CONFIDENCE = 0.95
