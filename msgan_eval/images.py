@@ -189,6 +189,8 @@ def decode_image(path: Path) -> np.ndarray:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError,
             MemoryError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if reason.startswith("cannot identify image file"):   # PIL repeats the name: say why
+            reason = "not an image in a format PIL can read"
         raise UserError(_bad_file_message(path, reason)) from None
 
 
