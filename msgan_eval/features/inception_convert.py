@@ -164,7 +164,18 @@ def converted_inception_weights() -> Optional[Path]:
         if problem is None:
             return target
         print(f"msgan-eval: warning: {target}: {problem}; converting again", file=sys.stderr)
-    return convert_fid_helper(source, target)
+    try:
+        return convert_fid_helper(source, target)
+    except OSError as exc:      # an unwritable cache must not fail the command: convert aside
+        import atexit
+        import shutil
+        import tempfile
+
+        print(f"msgan-eval: warning: could not cache the converted Inception weights in "
+              f"{target.parent} ({exc.strerror or exc}); using a temporary copy", file=sys.stderr)
+        aside = Path(tempfile.mkdtemp(prefix="msgan-eval-inception-"))
+        atexit.register(shutil.rmtree, aside, True)
+        return convert_fid_helper(source, aside / target.name)
 
 
 def converted_cache_status() -> Optional[WeightStatus]:
