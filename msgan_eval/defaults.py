@@ -42,6 +42,7 @@ TRAIN_LR = 2e-4
 TRAIN_BETAS = (0.5, 0.999)
 TRAIN_WEIGHT_DECAY = 1e-4
 SAMPLES_PER_CLASS = 50
+MAX_SAMPLES_PER_CLASS = 100_000  # `sample` holds a class in memory: 100k 32x32 RGB = 0.3 GB
 TRAIN_WIDTH = 1.0               # channel multiplier: 1.0 = the official 512/256/128 channels
 TRAIN_CHECKPOINT_EVERY = 1000   # steps between checkpoints (one is always written at the end)
 

@@ -131,8 +131,11 @@ class ImageSet:
         return h.hexdigest()
 
 
+SKIP_HINT = ", or pass --skip-bad to skip it"
+
+
 def _bad_file_message(path: Path, reason: str) -> str:
-    return f"{path}: not a readable image ({reason}); fix or remove it, or pass --skip-bad to skip it"
+    return f"{path}: not a readable image ({reason}); fix or remove it{SKIP_HINT}"
 
 
 def pil_to_rgb(im: Image.Image) -> np.ndarray:
@@ -308,8 +311,11 @@ def _check_layout(root: Path, files: List[Path]) -> None:
 
 
 def scan_images(path: "str | os.PathLike[str]", *, skip_bad: bool = False,
-                progress_quiet: bool = True) -> ImageSet:
-    """List, check and group the images at ``path`` (see the module docstring)."""
+                progress_quiet: bool = True, offers_skip_bad: bool = True) -> ImageSet:
+    """List, check and group the images at ``path`` (see the module docstring).
+
+    ``offers_skip_bad=False`` drops the "--skip-bad" hint from messages, for commands without it.
+    """
     path = Path(path)
     if not path.exists():
         if path.is_symlink():
@@ -343,7 +349,9 @@ def scan_images(path: "str | os.PathLike[str]", *, skip_bad: bool = False,
             img = decode_image(f)
         except UserError as exc:
             if not skip_bad:
-                raise
+                if offers_skip_bad:
+                    raise
+                raise UserError(str(exc).replace(SKIP_HINT, "")) from None
             skipped.append((str(f), str(exc)))
             continue
         refs.append(ImageRef(condition, rel.as_posix(), f))

@@ -483,3 +483,42 @@ def test_read_only_cache_degrades_to_a_warning(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("MSGAN_EVAL_CACHE", str(blocker / "cache"))      # under a file
     write_cached_stats("k", FidStats(np.zeros(64), np.eye(64), 10, 64, "sha"))
     assert "could not cache statistics" in capsys.readouterr().err
+
+
+def test_full_disk_is_one_line_exit_2_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "o" / "x.png"))
+
+    monkeypatch.setattr("msgan_eval.images.write_png", full)
+    blocker = tmp_path / "elsewhere"
+    blocker.mkdir()
+    if not DEBIAN_FASHION_MNIST.exists():
+        pytest.skip("apt-get install dataset-fashion-mnist")
+    result = run("prepare", "fashion-mnist", "--out", tmp_path / "o", "--per-class", 1, "--quiet")
+    assert_refused(result, "No space left on device", "x.png")
+    assert listing(tmp_path) == ["elsewhere"]
+
+
+def test_prepare_data_root_without_idx_files_never_falls_back(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("prepare", "fashion-mnist", "--out", tmp_path / "o", "--data-root", empty)
+    assert_refused(result, f"--data-root {empty}", "no Fashion-MNIST idx files")
+    assert listing(tmp_path) == ["empty"]
+
+
+def test_train_on_a_corrupt_folder_does_not_suggest_skip_bad(tmp_path):
+    data = tmp_path / "data"
+    write_random_pngs(data / "a", 2, size=(32, 32))
+    (data / "a" / "bad.png").write_bytes(b"junk")
+    result = run("train", "--dataset", "folder", "--data-root", data, "--out", tmp_path / "o",
+                 "--steps", 1, "--quiet")
+    assert_refused(result, "bad.png")
+    assert "--skip-bad" not in result.stderr
+
+
+def test_sample_per_class_is_bounded(tmp_path):
+    result = run("sample", "--run", tmp_path, "--out", tmp_path / "o", "--per-class", 10**8)
+    assert result.exit_code == 2 and "--per-class" in result.output

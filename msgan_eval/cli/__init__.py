@@ -7,6 +7,7 @@ Every command runs inside one guard (:meth:`LazyGroup.invoke`):
 - Python warnings print as one line each, without source lines;
 - ``--threads`` / ``$MSGAN_EVAL_THREADS`` (group or command) sets the CPU threads.
 """
+import errno
 import importlib
 import json
 import sys
@@ -36,6 +37,9 @@ COMMANDS = {
 }
 REPORT_URL = "https://github.com/msgan-eval/msgan-eval/issues"
 _JSON_META = "msgan_eval.json"
+# I/O errors the user fixes (space, permissions, a read-only disk, a path under a file): exit 2.
+_USER_IO_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                   errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.EMFILE}
 
 
 def one_line(message: str) -> str:
@@ -74,7 +78,16 @@ def threads_option(name: str):
                              "not busy with other processes).")
 
 
+def _close_progress_bars() -> None:
+    """Clear progress bars an error interrupted, so the error stays the only line on stderr."""
+    tqdm_std = sys.modules.get("tqdm.std")
+    if tqdm_std is not None:
+        for bar in list(getattr(tqdm_std.tqdm, "_instances", ())):
+            bar.close()
+
+
 def _fail(message: str, exit_code: int, as_json: bool) -> None:
+    _close_progress_bars()
     line = one_line(message)
     click.echo(f"msgan-eval: error: {line}", err=True)
     if as_json:
@@ -100,6 +113,13 @@ def _crash_log(exc: BaseException) -> str:
         except OSError:
             continue
     return "(no writable folder for the log)"
+
+
+def _unexpected(exc: Exception, as_json: bool) -> None:
+    log = _crash_log(exc)
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    _fail(f"unexpected {type(exc).__name__}: {first}; please report it at {REPORT_URL} with the "
+          f"full traceback in {log}", 1, as_json)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -150,14 +170,17 @@ class LazyGroup(click.Group):
                 raise
             except KeyboardInterrupt:
                 _fail("interrupted", 130, as_json)
+            except OSError as exc:
+                if exc.errno not in _USER_IO_ERRNOS:
+                    _unexpected(exc, as_json)
+                where = exc.filename if exc.filename is not None else "a file"
+                _fail(f"{where}: {exc.strerror}; free some space or choose a writable place, "
+                      "then run again (nothing was half-written)", 2, as_json)
             except MemoryError:
                 _fail("out of memory; use fewer or smaller images, or a smaller --batch-size",
                       1, as_json)
             except Exception as exc:
-                log = _crash_log(exc)
-                first = (str(exc).strip().splitlines() or [""])[0][:200]
-                _fail(f"unexpected {type(exc).__name__}: {first}; please report it at "
-                      f"{REPORT_URL} with the full traceback in {log}", 1, as_json)
+                _unexpected(exc, as_json)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -83,7 +83,8 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
               help="Run folder written by `msgan-eval train`.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="New folder for OUT/<class name>/00000.png ...")
-@click.option("--per-class", type=click.IntRange(min=1), default=defaults.SAMPLES_PER_CLASS,
+@click.option("--per-class", type=click.IntRange(min=1, max=defaults.MAX_SAMPLES_PER_CLASS),
+              default=defaults.SAMPLES_PER_CLASS,
               show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=defaults.SEED, show_default=True)
 @click.option("--grid", type=click.Path(dir_okay=False), default=None,
