@@ -73,7 +73,7 @@ def test_stale_parts_of_dead_processes_are_cleaned_on_the_next_write(tmp_path):
     (dead_dir / "sub").mkdir(parents=True)
     alive = tmp_path / f".other.{host}~{os.getpid()}~def456.part"
     alive.write_bytes(b"mine")
-    foreign = tmp_path / f".other.elsewhere~1~ghi789.part"   # another host: only age counts
+    foreign = tmp_path / ".other.elsewhere~1~ghi789.part"   # another host: only age counts
     foreign.write_bytes(b"theirs")
     user_file = tmp_path / ".hidden.part"                      # not our naming: never touched
     user_file.write_bytes(b"user")
