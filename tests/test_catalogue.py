@@ -522,3 +522,21 @@ def test_train_on_a_corrupt_folder_does_not_suggest_skip_bad(tmp_path):
 def test_sample_per_class_is_bounded(tmp_path):
     result = run("sample", "--run", tmp_path, "--out", tmp_path / "o", "--per-class", 10**8)
     assert result.exit_code == 2 and "--per-class" in result.output
+
+
+@pytest.mark.parametrize("which", ["report", "expect", "stats"])
+def test_fifos_given_as_files_are_refused_not_waited_on(tmp_path, which):
+    fifo = tmp_path / ("x.npz" if which == "stats" else "x.json")
+    os.mkfifo(fifo)
+    report, expect = tmp_path / "report.json", tmp_path / "expect.toml"
+    report.write_text("{}")
+    expect.write_text("[candidate.fid]\nmax = 40\n")
+    if which == "stats":
+        from msgan_eval.errors import UserError
+        from msgan_eval.features.stats_cache import load_fid_stats
+
+        with pytest.raises(UserError, match="not a regular file"):
+            load_fid_stats(fifo)
+        return
+    args = (fifo, "--expect", expect) if which == "report" else (report, "--expect", fifo)
+    assert_refused(run("check", *args), fifo, "not a regular file")

@@ -103,6 +103,8 @@ def _bad_stats(path: Path, why: str) -> UserError:
 def load_fid_stats(path: "str | Path") -> FidStats:
     """Read ours or pytorch-fid's ``.npz`` statistics; UserError naming the file if unusable."""
     path = Path(path)
+    if path.exists() and not path.is_file():      # a FIFO would block np.load forever
+        raise _bad_stats(path, "not a regular file")
     try:
         with np.load(path, allow_pickle=False) as data:
             files = set(data.files)

@@ -74,6 +74,8 @@ class RuleResult:
 def load_report(path: "str | os.PathLike[str]") -> dict:
     """A compare report, parsed and validated, or a UserError naming the file."""
     path = Path(path)
+    if path.exists() and not path.is_file():      # a FIFO would block the read forever
+        raise UserError(f"{path}: not a regular file; pass the report.json written by compare")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -109,6 +111,8 @@ def _refuse_constant(name: str):
 def load_rules(path: "str | os.PathLike[str]") -> List[Rule]:
     """Rules from an expectations TOML file, or a UserError naming the file and the bad entry."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise UserError(f"{path}: not a regular file (--expect needs a TOML file)")
     try:
         with open(path, "rb") as fh:
             table = tomllib.load(fh)
