@@ -132,3 +132,16 @@ def write_random_pngs(folder: Path, n: int, size=(32, 32), seed: int = 0, mode: 
         arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
         Image.fromarray(arr).convert(mode).save(folder / f"{i:04d}.png")
     return folder
+
+
+# Modules whose tests compare floats against a reference and could depend on the CPU's kernels
+# (AVX-512 vs AVX2 vs AMX): marked `numerics`, and .ci/run runs them a second time with torch and
+# oneDNN restricted to AVX2, so the developers' CPU is not the only one the suite has seen.
+NUMERICS_MODULES = ("test_inception.py", "test_fid_math.py", "test_ndb.py", "test_lpips.py",
+                    "test_lpips_convert.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in NUMERICS_MODULES:
+            item.add_marker(pytest.mark.numerics)

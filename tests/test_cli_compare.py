@@ -94,7 +94,8 @@ def test_compare_end_to_end_matches_each_metric(inputs, tmp_path):
         # ~30 images for 64 dimensions: singular covariances, so compare at an absolute tolerance
         assert got["fid"]["value"] == pytest.approx(want_fid, rel=1e-6, abs=1e-6)
         lp = lpips_diversity(sets[run], backbone_weights=inputs["alex"], seed=0)
-        assert got["lpips"]["value"] == pytest.approx(lp.score, rel=1e-9)
+        # float32 network: the CLI may run with another --threads count, so not bit-exact
+        assert got["lpips"]["value"] == pytest.approx(lp.score, rel=1e-6)
         nd = evaluate_bins(bins, images_to_vectors(sets[run], sets["ref"]))
         assert (got["ndb"]["value"], got["jsd"]["value"]) == (nd.ndb, pytest.approx(nd.jsd))
         for m in report["metrics"]:

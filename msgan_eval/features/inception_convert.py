@@ -126,8 +126,10 @@ def convert_fid_helper(source: Path, target: Path) -> Path:
     script = _load_torchscript(source)
     state = tf_to_pytorch_fid_state_dict(script.state_dict())
     diff = verify_against_torchscript(state, script)
-    with atomic_path(target, suffix=".pth") as tmp:
-        torch.save(state, tmp)
+    with atomic_path(target, suffix=".pth") as tmp, open(tmp, "wb") as fh:
+        # A file object, not the path: torch.save names the archive's top folder after a path's
+        # (random temporary) file name, which would give each conversion a new SHA-256.
+        torch.save(state, fh)
     note = {"source": str(source), "source_sha256": file_sha256(source),
             "sha256": file_sha256(target), "max_abs_diff": diff, "tool_version": __version__}
     write_json_atomic(_note_path(target), note)
@@ -163,7 +165,18 @@ def converted_inception_weights(spec: WeightSpec = INCEPTION) -> Optional[Path]:
         if problem is None:
             return target
         print(f"msgan-eval: warning: {target}: {problem}; converting again", file=sys.stderr)
-    return convert_fid_helper(source, target)
+    try:
+        return convert_fid_helper(source, target)
+    except OSError as exc:      # an unwritable cache must not fail the command: convert aside
+        import atexit
+        import shutil
+        import tempfile
+
+        print(f"msgan-eval: warning: could not cache the converted Inception weights in "
+              f"{target.parent} ({exc.strerror or exc}); using a temporary copy", file=sys.stderr)
+        aside = Path(tempfile.mkdtemp(prefix="msgan-eval-inception-"))
+        atexit.register(shutil.rmtree, aside, True)
+        return convert_fid_helper(source, aside / target.name)
 
 
 def is_converted_file(spec: WeightSpec, path: Path) -> bool:
