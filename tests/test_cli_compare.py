@@ -73,11 +73,11 @@ def test_compare_end_to_end_matches_each_metric(inputs, tmp_path):
     assert payload["version"] and payload["parameters"]["seed"] == 0
     assert report["metrics"] == ["fid", "lpips", "ndb", "jsd"] and report["skipped"] == {}
 
-    from msgan_eval.diversity import lpips_diversity
+    from msgan_eval.evaluate.lpips import lpips_diversity
     from msgan_eval.features.extract import extract_inception_features
     from msgan_eval.features.inception import resolve_inception_weights
     from msgan_eval.metrics.ndb import evaluate_bins, fit_bins
-    from msgan_eval.ndb_data import images_to_vectors
+    from msgan_eval.evaluate.ndb import images_to_vectors
 
     sets = {k: scan_images(inputs[k]) for k in ("baseline", "candidate", "ref")}
     w = resolve_inception_weights(inputs["inception"])

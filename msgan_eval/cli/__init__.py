@@ -43,7 +43,9 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except UserError as exc:
             # One line, no traceback: the message names the file or option and what to do.
-            click.echo(f"msgan-eval: error: {exc}", err=True)
+            from .options import user_message
+
+            click.echo(f"msgan-eval: error: {user_message(exc)}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("msgan-eval: interrupted", err=True)

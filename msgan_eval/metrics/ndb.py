@@ -33,7 +33,7 @@ Where we deviate from the reference, and why:
 6. A bin empty on both sides (pooled proportion 0) gets z = 0, p = 1 instead of NaN (the reference
    also counts it as not different). Fewer training samples, or fewer distinct ones, than bins is
    an error instead of a shape mismatch.
-7. Bins remember a fingerprint of the training data and their parameters (see ``ndb_data``); the
+7. Bins remember a fingerprint of the training data and their parameters (see ``evaluate.ndb``); the
    reference cached bins under a file name keyed only by K.
 8. K-means runs through ``ndb_kmeans.kmeans_labels``: scikit-learn's k-means++ and a transcribed
    Lloyd loop on fewer (exactly equivalent) columns, with float32 screening and Elkan bounds. Its

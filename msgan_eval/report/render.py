@@ -15,15 +15,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..images import ImageSet
+from ..metrics.registry import FACTS
 from .schema import METRICS, RUNS
 
-LABELS = {"fid": "FID", "lpips": "LPIPS diversity", "ndb": "NDB", "jsd": "JSD"}
-DIGITS = {"fid": 2, "lpips": 4, "ndb": 1, "jsd": 4}
 COLOURS = {"baseline": "#4c72b0", "candidate": "#dd8452", "reference": "#b0b0b0"}
 
 
 def _num(metric: str, x: float) -> str:
-    return f"{x:.{DIGITS[metric]}f}"
+    return f"{x:.{FACTS[metric].digits}f}"
 
 
 def _with_ci(metric: str, entry: dict) -> str:
@@ -33,7 +32,7 @@ def _with_ci(metric: str, entry: dict) -> str:
 
 def _better(metric: str, report: dict) -> str:
     delta = report["deltas"].get(metric)
-    return delta["better"] if delta else ("higher" if metric == "lpips" else "lower")
+    return delta["better"] if delta else FACTS[metric].better
 
 
 SHORT_REASON = 60     # characters of a skip reason that fit a table cell
@@ -58,7 +57,7 @@ def skipped_reasons(report: dict) -> List[Tuple[str, str]]:
     for metric in METRICS:
         reason = report["skipped"].get(metric)
         if reason is not None and _shortened(reason):
-            by_reason.setdefault(reason, []).append(LABELS[metric])
+            by_reason.setdefault(reason, []).append(FACTS[metric].label)
     return [(", ".join(labels), reason) for reason, labels in by_reason.items()]
 
 
@@ -71,10 +70,10 @@ def metric_rows(report: dict) -> List[Tuple[str, ...]]:
     rows = []
     for metric in METRICS:
         if metric in report["skipped"]:
-            rows.append((LABELS[metric], _better(metric, report), "skipped", "skipped", "-",
+            rows.append((FACTS[metric].label, _better(metric, report), "skipped", "skipped", "-",
                          _skipped_verdict(report["skipped"][metric])))
         elif metric in report["runs"]["baseline"]:
-            rows.append((LABELS[metric], _better(metric, report),
+            rows.append((FACTS[metric].label, _better(metric, report),
                          _with_ci(metric, report["runs"]["baseline"][metric]),
                          _with_ci(metric, report["runs"]["candidate"][metric]),
                          _with_ci(metric, report["deltas"][metric]), report["verdicts"][metric]))
@@ -182,7 +181,7 @@ def metric_bar_svg(report: dict, metric: str) -> str:
     def y(v: float) -> float:
         return height - bottom - (v - lo) * scale
     body = [f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">'
-            f'{LABELS[metric]} ({_better(metric, report)} is better)</text>',
+            f'{FACTS[metric].label} ({_better(metric, report)} is better)</text>',
             f'<line x1="20" y1="{y(0):.1f}" x2="{width - 20}" y2="{y(0):.1f}" stroke="#333"/>']
     for k, (run, e) in enumerate(zip(RUNS, entries)):
         x = 45 + k * 90
@@ -195,7 +194,7 @@ def metric_bar_svg(report: dict, metric: str) -> str:
                  f'<text x="{cx}" y="{height - bottom + 14}" text-anchor="middle">{run}</text>',
                  f'<text x="{cx}" y="{height - bottom + 28}" text-anchor="middle">'
                  f'{_num(metric, e["value"])}</text>']
-    return _svg(width, height, body, f"{LABELS[metric]} bar chart with 95% intervals")
+    return _svg(width, height, body, f"{FACTS[metric].label} bar chart with 95% intervals")
 
 
 def ndb_bins_svg(ndb: dict) -> str:
