@@ -77,7 +77,7 @@ def test_compare_end_to_end_matches_each_metric(inputs, tmp_path):
     from msgan_eval.features.extract import extract_inception_features
     from msgan_eval.features.inception import resolve_inception_weights
     from msgan_eval.metrics.ndb import evaluate_bins, fit_bins
-    from msgan_eval.evaluate.ndb import images_to_vectors
+    from msgan_eval.evaluate.ndb_data import images_to_vectors
 
     sets = {k: scan_images(inputs[k]) for k in ("baseline", "candidate", "ref")}
     w = resolve_inception_weights(inputs["inception"])

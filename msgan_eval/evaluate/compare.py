@@ -98,7 +98,8 @@ def _lpips(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
 def _ndb(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
          log: Log) -> MetricOutcome:
     from ..metrics.ndb import assign_bins, bin_counts, ndb_from_counts
-    from .ndb import fit_or_load_bins, images_to_vectors
+    from .ndb import fit_or_load_bins
+    from .ndb_data import images_to_vectors
 
     try:
         bins, _, _ = fit_or_load_bins(ref.images, k=cfg.ndb_bins, seed=cfg.seed, use_cache=True,
