@@ -13,11 +13,12 @@ import torch
 from click.testing import CliRunner
 
 import msgan_eval
-from _fid_fixtures import install_in_hub_cache
 from msgan_eval.cli import main
 from msgan_eval.errors import ParameterError, ParameterTypeError
 from msgan_eval.evaluate.inputs import as_image_set
 from msgan_eval.images import scan_images, write_image_folder
+
+from _fid_fixtures import install_in_hub_cache
 
 pytestmark = [pytest.mark.filterwarnings("ignore:The `disp` argument:DeprecationWarning"),
               pytest.mark.filterwarnings("ignore:Matrix is singular")]

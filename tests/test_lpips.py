@@ -15,12 +15,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from msgan_eval.evaluate.lpips import check_lpips_inputs, lpips_diversity
 from msgan_eval.errors import UserError, WeightsUnavailable
+from msgan_eval.evaluate.lpips import check_lpips_inputs, lpips_diversity
 from msgan_eval.features.lpips_net import MIN_SIZE, resolve_lpips_backbone, write_random_backbone
 from msgan_eval.images import scan_images, write_image_folder
-from msgan_eval.metrics.lpips import (all_pairs, condition_rng, consecutive_pairs, plan_pairs,
-                                      summarize, unrank_pairs)
+from msgan_eval.metrics.lpips import all_pairs, condition_rng, consecutive_pairs, plan_pairs, summarize, unrank_pairs
 from msgan_eval.weights import LPIPS_BACKBONES, hub_cache_path
 
 NETS = ("alex", "vgg", "squeeze")

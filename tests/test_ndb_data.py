@@ -6,10 +6,17 @@ import pytest
 from PIL import Image
 
 from msgan_eval.errors import UserError
+from msgan_eval.evaluate.ndb_data import (
+    BinsInfo,
+    bins_info_for,
+    bins_mismatches,
+    images_to_vectors,
+    load_bins,
+    save_bins,
+)
 from msgan_eval.images import scan_images
 from msgan_eval.metrics.ndb import assign_bins, fit_bins
-from msgan_eval.evaluate.ndb_data import (BinsInfo, bins_info_for, bins_mismatches, images_to_vectors,
-                                      load_bins, save_bins)
+
 from conftest import write_random_pngs
 
 

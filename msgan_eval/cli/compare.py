@@ -5,9 +5,19 @@ from pathlib import Path
 import click
 
 from .. import __version__, defaults
-from .options import (batch_size_option, device_option, dims_option, emit,
-                      inception_weights_option, json_option, lpips_backbone_option,
-                      num_workers_option, quiet_option, seed_option, skip_bad_option)
+from .options import (
+    batch_size_option,
+    device_option,
+    dims_option,
+    emit,
+    inception_weights_option,
+    json_option,
+    lpips_backbone_option,
+    num_workers_option,
+    quiet_option,
+    seed_option,
+    skip_bad_option,
+)
 
 
 def _parse_metrics(text: str):

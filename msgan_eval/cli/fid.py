@@ -6,9 +6,17 @@ import sys
 import click
 
 from .. import __version__
-from .options import (batch_size_option, device_option, dims_option, emit,
-                      inception_weights_option, json_option, num_workers_option, quiet_option,
-                      skip_bad_option)
+from .options import (
+    batch_size_option,
+    device_option,
+    dims_option,
+    emit,
+    inception_weights_option,
+    json_option,
+    num_workers_option,
+    quiet_option,
+    skip_bad_option,
+)
 
 
 def _no_cache_option(f):

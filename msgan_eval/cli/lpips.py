@@ -2,8 +2,16 @@
 import click
 
 from .. import defaults
-from .options import (batch_size_option, device_option, emit, json_option, lpips_backbone_option,
-                      quiet_option, seed_option, skip_bad_option)
+from .options import (
+    batch_size_option,
+    device_option,
+    emit,
+    json_option,
+    lpips_backbone_option,
+    quiet_option,
+    seed_option,
+    skip_bad_option,
+)
 
 
 def _human(result, path: str, skipped: int) -> str:

@@ -42,7 +42,8 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
           subset_per_class, seed, checkpoint_every, resume, device, quiet, as_json):
     """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT."""
     from ..train.runs import checkpoint_step, read_log
-    from ..train.trainer import TrainConfig, config_from_run, train as run_training
+    from ..train.trainer import TrainConfig, config_from_run
+    from ..train.trainer import train as run_training
 
     given = {name: ctx.params[name] for name in _CONFIG_OPTIONS
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}

@@ -18,13 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .. import defaults, distributed
-from ..errors import ParameterError, UserError, WeightsUnavailable
-from ..images import ImageSet
-from ..metrics import bootstrap as bs
-from ..metrics.registry import FAMILIES, family_needs
-from ..report.compare import (CompareConfig, Log, MetricOutcome, Reference, assemble_report,
-                              run_rng, write_report)
+from msgan_eval import defaults, distributed
+from msgan_eval.errors import ParameterError, UserError, WeightsUnavailable
+from msgan_eval.images import ImageSet
+from msgan_eval.metrics import bootstrap as bs
+from msgan_eval.metrics.registry import FAMILIES, family_needs
+from msgan_eval.report.compare import (
+    CompareConfig,
+    Log,
+    MetricOutcome,
+    Reference,
+    assemble_report,
+    run_rng,
+    write_report,
+)
+
 from .inputs import ImagesLike, as_image_set, is_stats_path
 
 MAIN_PROCESS_ONLY = ("ndb",)    # families with no sharded work: rank 0 runs them alone
@@ -36,9 +44,10 @@ NDB_NAMES = {"train": "reference", "k": "ndb_bins"}
 
 def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
          log: Log) -> MetricOutcome:
-    from ..features.extract import extract_inception_features, image_set_statistics
-    from ..features.inception import resolve_inception_weights
-    from ..metrics.fid import RankDeficientCovarianceWarning
+    from msgan_eval.features.extract import extract_inception_features, image_set_statistics
+    from msgan_eval.features.inception import resolve_inception_weights
+    from msgan_eval.metrics.fid import RankDeficientCovarianceWarning
+
     from .fid import load_statistics
 
     weights = resolve_inception_weights(cfg.inception_weights)
@@ -71,7 +80,8 @@ def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
 
 def _lpips(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
            log: Log) -> MetricOutcome:
-    from ..features.lpips_net import heads_sha256, resolve_lpips_backbone
+    from msgan_eval.features.lpips_net import heads_sha256, resolve_lpips_backbone
+
     from .lpips import sharded_pair_distances
 
     backbone = resolve_lpips_backbone(cfg.lpips_net, cfg.lpips_backbone)   # skip before any work
@@ -97,7 +107,8 @@ def _lpips(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
 
 def _ndb(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
          log: Log) -> MetricOutcome:
-    from ..metrics.ndb import assign_bins, bin_counts, ndb_from_counts
+    from msgan_eval.metrics.ndb import assign_bins, bin_counts, ndb_from_counts
+
     from .ndb import fit_or_load_bins
     from .ndb_data import images_to_vectors
 
@@ -136,7 +147,7 @@ def _cannot_run(family: str, reference: Reference) -> Optional[str]:
 
 def _weights_named(family: str, config: CompareConfig) -> bool:
     """Whether the user named this family's weights file (option or environment variable)."""
-    from ..weights import INCEPTION, LPIPS_BACKBONES
+    from msgan_eval.weights import INCEPTION, LPIPS_BACKBONES
 
     needs = family_needs(family)
     if "inception_weights" in needs:

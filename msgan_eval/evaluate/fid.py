@@ -12,10 +12,11 @@ import warnings
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
-from .. import __version__, defaults, distributed
-from ..errors import ParameterError
-from ..features.stats_cache import FidStats as _StoredStats
-from ..weights import ResolvedWeights
+from msgan_eval import __version__, defaults, distributed
+from msgan_eval.errors import ParameterError
+from msgan_eval.features.stats_cache import FidStats as _StoredStats
+from msgan_eval.weights import ResolvedWeights
+
 from .inputs import ImagesLike, as_image_set, describe, is_stats_path
 
 
@@ -71,8 +72,8 @@ def resolve_weights_for(inputs: Sequence[ImagesLike], inception_weights, device:
     statistics file (then no network runs). The device is checked first: it is cheaper."""
     if all(is_stats_path(x) for x in inputs):
         return None
-    from ..device import resolve_device
-    from ..features.inception import resolve_inception_weights
+    from msgan_eval.device import resolve_device
+    from msgan_eval.features.inception import resolve_inception_weights
 
     resolve_device(device)
     return resolve_inception_weights(inception_weights)
@@ -85,7 +86,7 @@ def load_statistics(path, *, param: str, dims: int,
     Statistics of other weights give a FID of nothing in particular, so this is an error (in
     ``fid`` and ``compare`` alike), naming both SHA-256s and what to do.
     """
-    from ..features.stats_cache import load_fid_stats
+    from msgan_eval.features.stats_cache import load_fid_stats
 
     stats = load_fid_stats(path)
     if stats.dims != dims:
@@ -113,7 +114,7 @@ def _agree(stats: Sequence[_StoredStats], params: Sequence[str]) -> None:
 def _image_statistics(x: ImagesLike, *, param: str, weights: ResolvedWeights, dims: int,
                       device: str, batch_size: int, num_workers: int, use_cache: bool,
                       skip_bad: bool, quiet: bool) -> FidStats:
-    from ..features.extract import image_set_statistics
+    from msgan_eval.features.extract import image_set_statistics
 
     image_set = as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
     s = image_set_statistics(image_set, weights=weights, dims=dims, device=device,
@@ -158,7 +159,7 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
                                   batch_size=batch_size, num_workers=num_workers,
                                   use_cache=use_cache, skip_bad=skip_bad, quiet=quiet)
     if out is not None:
-        from ..features.stats_cache import save_fid_stats
+        from msgan_eval.features.stats_cache import save_fid_stats
 
         stats.out = os.fspath(out)
         if distributed.is_main_process():
@@ -175,7 +176,7 @@ def _rank_deficiency_notes(stats_list) -> List[str]:
 
 def frechet_with_notes(a, b) -> Tuple[float, List[str]]:
     """FID of two statistics and the warnings it raised, as text."""
-    from ..metrics.fid import RankDeficientCovarianceWarning, frechet_distance
+    from msgan_eval.metrics.fid import RankDeficientCovarianceWarning, frechet_distance
 
     notes = _rank_deficiency_notes([a, b])
     with warnings.catch_warnings(record=True) as caught:

@@ -32,8 +32,8 @@ from typing import Any, List, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..errors import ParameterError, ParameterTypeError
-from ..images import ROOT_CONDITION, ImageRef, ImageSet, is_stats_file, scan_images
+from msgan_eval.errors import ParameterError, ParameterTypeError
+from msgan_eval.images import ROOT_CONDITION, ImageRef, ImageSet, is_stats_file, scan_images
 
 ImagesLike = Union[str, "os.PathLike[str]", ImageSet, np.ndarray, Any, Mapping[Any, Any]]
 IN_MEMORY = Path("<in-memory>")

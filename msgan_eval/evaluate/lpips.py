@@ -22,11 +22,12 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .. import __version__, defaults
-from ..errors import ParameterError, UserError
-from ..images import ROOT_CONDITION, ImageSet
-from ..metrics.lpips import PAIR_PROTOCOLS, condition_rng, plan_pairs, summarize
-from ..weights import ResolvedWeights
+from msgan_eval import __version__, defaults
+from msgan_eval.errors import ParameterError, UserError
+from msgan_eval.images import ROOT_CONDITION, ImageSet
+from msgan_eval.metrics.lpips import PAIR_PROTOCOLS, condition_rng, plan_pairs, summarize
+from msgan_eval.weights import ResolvedWeights
+
 from .inputs import ImagesLike, as_image_set, describe
 
 
@@ -82,7 +83,7 @@ def _label(condition: str) -> str:
 def check_lpips_inputs(image_set: ImageSet, groups: Dict[str, List[int]], net: str,
                        resize: Optional[int]) -> None:
     """UserError for any condition LPIPS cannot compare: < 2 images, mixed or too small sizes."""
-    from ..features.lpips_net import MIN_SIZE
+    from msgan_eval.features.lpips_net import MIN_SIZE
 
     need = MIN_SIZE[net]
     if resize is not None and resize < need:
@@ -213,9 +214,9 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
         >>> r = msgan_eval.lpips_diversity({"cat": cats, "dog": dogs}, pairs="all")  # doctest: +SKIP
         >>> r.lpips, r.groups                                                       # doctest: +SKIP
     """
-    from ..device import resolve_device
-    from ..features.lpips_net import heads_sha256, load_lpips_net, resolve_lpips_backbone
-    from ..progress import progress
+    from msgan_eval.device import resolve_device
+    from msgan_eval.features.lpips_net import heads_sha256, load_lpips_net, resolve_lpips_backbone
+    from msgan_eval.progress import progress
 
     _check_options(net, pairs, num_pairs, seed, batch_size)
     image_set = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
@@ -261,7 +262,7 @@ def sharded_pair_distances(image_set: ImageSet, *, net: str = defaults.LPIPS_NET
     distance is the one a single process computes. The whole set is checked on every rank first:
     bad input then stops all ranks alike instead of leaving the others waiting in the gather.
     """
-    from .. import distributed
+    from msgan_eval import distributed
 
     _check_options(net, pairs, num_pairs, seed, batch_size)
     groups = image_set.groups()

@@ -8,15 +8,14 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple, Union
 
-from .. import __version__, defaults
-from ..errors import ParameterError, UserError
-from ..images import ImageSet
-from ..metrics.ndb import NDB_KMEANS, Bins
-from ..metrics.ndb import NdbResult as NdbTest
-from .inputs import ImagesLike, as_image_set, describe
-from .ndb_data import (BinsInfo, bins_info_for, images_to_vectors, load_bins, mismatch_templates,
-                       save_bins)
+from msgan_eval import __version__, defaults
+from msgan_eval.errors import ParameterError, UserError
+from msgan_eval.images import ImageSet
+from msgan_eval.metrics.ndb import NDB_KMEANS, Bins
+from msgan_eval.metrics.ndb import NdbResult as NdbTest
 
+from .inputs import ImagesLike, as_image_set, describe
+from .ndb_data import BinsInfo, bins_info_for, images_to_vectors, load_bins, mismatch_templates, save_bins
 
 Log = Callable[[str], None]
 
@@ -27,7 +26,7 @@ def _silent(msg: str) -> None:
 
 def _fit(train: ImageSet, *, k: int, seed: int, whiten: bool, max_dims, kmeans: str,
          quiet: bool, log: Log) -> Bins:
-    from ..metrics.ndb import fit_bins
+    from msgan_eval.metrics.ndb import fit_bins
 
     if len(train) < k:
         raise ParameterError(f"{{train}} {train.source}: {len(train)} training images for {{k}} {k}; "
@@ -57,7 +56,7 @@ def _cached_fit(train: ImageSet, *, k: int, seed: int, kmeans: str, quiet: bool,
     """Bins of ``train`` from our cache when the same file list was binned before."""
     import hashlib
 
-    from ..paths import cache_dir
+    from msgan_eval.paths import cache_dir
 
     # Keyed with modification times too, like the FID statistics cache: a file rewritten in
     # place with the same name and size must not reuse stale bins.
@@ -178,11 +177,11 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
     """
     import sys
 
-    from ..metrics.ndb import evaluate_bins
+    from msgan_eval.metrics.ndb import evaluate_bins
 
     log = _silent if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     if plot:
-        from ..plots import require_matplotlib
+        from msgan_eval.plots import require_matplotlib
 
         require_matplotlib()
     if train is None and bins is None:
@@ -198,7 +197,7 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
     if save_bins:
         _write_bins(save_bins, fitted, info)
     if plot:
-        from ..plots import plot_ndb_bins
+        from msgan_eval.plots import plot_ndb_bins
 
         plot_ndb_bins(plot, test, title=f"NDB {test.ndb}/{test.k}, JSD {test.jsd:.4f}: {describe(x)}")
     skipped = len(gen_set.skipped) + (len(train_set.skipped) if train_set else 0)

@@ -25,12 +25,12 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from .. import __version__
-from ..errors import ParameterError, UserError
-from ..fileio import save_npz_atomic
-from ..images import ImageSet
-from ..metrics.ndb import Bins
-from ..progress import progress
+from msgan_eval import __version__
+from msgan_eval.errors import ParameterError, UserError
+from msgan_eval.fileio import save_npz_atomic
+from msgan_eval.images import ImageSet
+from msgan_eval.metrics.ndb import Bins
+from msgan_eval.progress import progress
 
 BINS_FORMAT = "msgan-eval-ndb-bins/1"
 _ARRAYS = ("centers", "counts", "used_dims", "mean", "std")

@@ -33,7 +33,6 @@ from .ndb import Bins, bin_counts, ndb_from_counts
 from .registry import BASELINE_BETTER, CANDIDATE_BETTER, NO_DIFFERENCE
 
 
-
 @dataclass(frozen=True)
 class BootstrapEstimate:
     """A metric on all the samples, with its re-centred percentile interval."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, List
 
-from ..metrics.registry import METRIC_NAMES as METRICS     # every metric a report can hold
+from ..metrics.registry import METRIC_NAMES as METRICS  # every metric a report can hold
 from ..metrics.registry import VERDICTS as VERDICT_NAMES
 
 SCHEMA_ID = "msgan-eval/report/v1"

@@ -11,8 +11,13 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..datasets import (DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, balanced_subset,
-                        fashion_mnist_root, load_fashion_mnist)
+from ..datasets import (
+    DEBIAN_FASHION_MNIST,
+    FASHION_MNIST_CLASSES,
+    balanced_subset,
+    fashion_mnist_root,
+    load_fashion_mnist,
+)
 from ..errors import UserError
 from ..images import ROOT_CONDITION, scan_images
 from ..paths import cache_dir
