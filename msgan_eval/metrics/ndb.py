@@ -55,7 +55,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from .. import defaults
-from .ndb_kmeans import kmeans_labels
+from .ndb_kmeans import cluster_sums, kmeans_labels
 from .ndb_kmeans_fast import fast_kmeans_labels
 
 MaxDims = Union[int, Literal["all"], None]
@@ -191,18 +191,6 @@ def _check_samples(x: np.ndarray, what: str, d: Optional[int] = None) -> np.ndar
     return x
 
 
-def _cluster_sums(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Per-cluster sums over all dimensions in one pass (a sparse one-hot product).
-
-    Rows are added in index order, as ``np.mean(x[labels == i], axis=0)`` adds them.
-    """
-    from scipy import sparse
-
-    onehot = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))),
-                               shape=(k, len(labels)))
-    return np.asarray(onehot @ x)
-
-
 def _whitened(x: np.ndarray, mean: np.ndarray, std: np.ndarray, whiten: bool) -> np.ndarray:
     """The reference's ``(x - mean) / std`` elementwise; without whitening (mean 0, std 1) that is
     ``x`` itself, bit for bit, so the two passes are skipped."""
@@ -238,7 +226,7 @@ def fit_bins(train: np.ndarray, k: int = defaults.NDB_BINS, seed: int = defaults
     if np.any(counts == 0):
         raise ValueError(f"K-means found only {np.count_nonzero(counts)} non-empty bins of {k}: "
                          "the training samples have fewer distinct values than bins; use fewer bins")
-    centers = (_cluster_sums(train, labels, k) / counts[:, None] - mean) / std
+    centers = (cluster_sums(train, labels, k) / counts[:, None] - mean) / std
     order = np.argsort(-counts, kind="stable")
     return Bins(centers=centers[order], counts=counts[order], used_dims=used, mean=mean, std=std,
                 whiten=whiten, seed=seed, max_dims=max_dims, n_init=n_init, max_iter=max_iter)
