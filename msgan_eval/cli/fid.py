@@ -32,12 +32,6 @@ def _extraction_options(f):
     return f
 
 
-def _warn(message: str) -> None:
-    from .options import warn
-
-    warn(message)
-
-
 @click.command()
 @click.argument("path_a", metavar="A", type=click.Path())
 @click.argument("path_b", metavar="B", type=click.Path())
@@ -49,6 +43,7 @@ def fid(path_a, path_b, dims, device, batch_size, num_workers, inception_weights
     """FID between A and B (image folders/arrays or .npz statistics files), same as pytorch-fid."""
     from .. import distributed
     from ..evaluate.fid import fid as evaluate_fid
+    from ..progress import warn
 
     distributed.init_distributed()
     result = evaluate_fid(path_a, path_b, dims=int(dims), device=device, batch_size=batch_size,
@@ -56,9 +51,9 @@ def fid(path_a, path_b, dims, device, batch_size, num_workers, inception_weights
                           use_cache=not no_cache, skip_bad=skip_bad, quiet=quiet)
     if distributed.is_main_process():   # rank 0 alone prints
         for bad_file, _ in result.skipped_files:
-            _warn(f"skipped unreadable {bad_file}")
+            warn(f"skipped unreadable {bad_file}")
         for note in result.warnings:
-            _warn(note)
+            warn(note)
         emit(result.to_dict(), as_json,
              f"FID: {result.fid:.6f}  (n = {result.n[0]} / {result.n[1]}, dims {result.dims})")
     distributed.close_distributed()
@@ -76,6 +71,7 @@ def stats(path, out, dims, device, batch_size, num_workers, inception_weights, n
     """Write FID statistics (mu, sigma + n, dims, weights sha256, version) of PATH to OUT."""
     from .. import distributed
     from ..evaluate.fid import statistics
+    from ..progress import warn
 
     if not out.lower().endswith(".npz"):
         raise click.BadParameter("must end with .npz (pytorch-fid only reads .npz statistics)",
@@ -86,7 +82,7 @@ def stats(path, out, dims, device, batch_size, num_workers, inception_weights, n
                    use_cache=not no_cache, skip_bad=skip_bad, quiet=quiet)
     if distributed.is_main_process():
         for bad_file, _ in s.skipped_files:
-            _warn(f"skipped unreadable {bad_file}")
+            warn(f"skipped unreadable {bad_file}")
         emit(s.to_dict(), as_json, f"wrote {s.dims}-d statistics of {s.n} images to {out}")
     distributed.close_distributed()
 

@@ -100,8 +100,3 @@ def user_message(exc: Exception) -> str:
     from ..errors import ParameterError
 
     return exc.render(flag_of) if isinstance(exc, ParameterError) else str(exc)
-
-
-def warn(message: str) -> None:
-    """A warning on stderr, one line, in the form every command uses."""
-    click.echo(f"msgan-eval: warning: {message}", err=True)

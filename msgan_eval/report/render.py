@@ -136,22 +136,37 @@ def _md_skipped(report: dict) -> List[str]:
 
 # ---- images -------------------------------------------------------------------------------------
 
+def image_grid(rows: Sequence[Sequence[np.ndarray]], *, pad: int = 2, background: int = 255,
+               size: Optional[Tuple[int, int]] = None, columns: Optional[int] = None) -> np.ndarray:
+    """Images tiled in rows (one per condition or class), ``pad`` pixels apart, uint8.
+
+    Every image is shown at ``size`` (H, W), by default the first image's; an image of another
+    size is resized with PIL's bilinear filter (thumbnails only: the metrics never see it).
+    ``columns`` (default: the longest row) fixes the width; shorter rows leave background cells.
+    """
+    from PIL import Image
+
+    first = rows[0][0]
+    h, w = size or first.shape[:2]
+    channels = first.shape[2] if first.ndim == 3 else 1
+    cols = columns or max(len(r) for r in rows)
+    grid = np.full((len(rows) * (h + pad) + pad, cols * (w + pad) + pad, channels), background,
+                   np.uint8)
+    for r, images in enumerate(rows):
+        for c, img in enumerate(images[:cols]):
+            if img.shape[:2] != (h, w):
+                img = np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
+            y, x = pad + r * (h + pad), pad + c * (w + pad)
+            grid[y:y + h, x:x + w] = img.reshape(h, w, channels)
+    return grid
+
+
 def sample_grid(image_set: ImageSet, per_condition: int = 8, max_conditions: int = 10,
                 pad: int = 2) -> np.ndarray:
     """One row per condition (first ``per_condition`` images in sorted order), RGB uint8."""
-    from PIL import Image
-
     groups = list(image_set.groups().items())[:max_conditions]
-    h, w = image_set.sizes[groups[0][1][0]]
-    grid = np.full((len(groups) * (h + pad) + pad, per_condition * (w + pad) + pad, 3), 255, np.uint8)
-    for r, (_, idx) in enumerate(groups):
-        for c, i in enumerate(idx[:per_condition]):
-            img = image_set[i]
-            if img.shape[:2] != (h, w):   # thumbnails only: the metrics never see this resize
-                img = np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
-            y, x = pad + r * (h + pad), pad + c * (w + pad)
-            grid[y:y + h, x:x + w] = img
-    return grid
+    rows = [[image_set[i] for i in idx[:per_condition]] for _, idx in groups]
+    return image_grid(rows, pad=pad, size=image_set.sizes[groups[0][1][0]], columns=per_condition)
 
 
 def png_base64(image: np.ndarray) -> str:
