@@ -40,11 +40,9 @@ Where we deviate from the reference, and why:
    labels equal ``KMeans``'s on real data (tests); only exact distance ties (e.g. tiny integer
    grids) can be broken the other way, since the float64 sums are rounded in another order.
    That is ``kmeans="exact"``. The default ``kmeans="fast"`` (``ndb_kmeans_fast``) runs the same
-   seeded steps with float32 distances, bounds and seeding: on the 60k Fashion-MNIST benchmark
-   (benchmarks/bench_ndb.py, seeds 0-5) it gave the exact path's bins every time, in about a
-   sixth of the reference's time; near-ties can make it differ elsewhere (NDB within 2 in the
-   tests). Both paths differed from the reference on seed 3, where KMeans stops at max_iter
-   without converging (see ``ndb_kmeans``): same NDB, JSD 1.431e-3 vs 1.491e-3.
+   seeded steps with float32 distances, bounds and seeding; near-ties can make its bins differ
+   (NDB within 2 in the tests). Measured speed and agreement: README, Results
+   (``benchmarks/bench_ndb.py``).
 """
 from __future__ import annotations
 
@@ -61,8 +59,7 @@ from .ndb_kmeans_fast import fast_kmeans_labels
 MaxDims = Union[int, Literal["all"], None]
 KMeansPath = Literal["fast", "exact"]
 KMEANS_PATHS = ("fast", "exact")
-# Default K-means path: "fast" gave the reference's NDB on the
-# 60k Fashion-MNIST benchmark for seeds 0-5 (benchmarks/bench_ndb.py), 5-8x faster.
+# Default K-means path: "fast" (its agreement with the reference is in the README's Results).
 NDB_KMEANS: KMeansPath = defaults.NDB_KMEANS
 
 

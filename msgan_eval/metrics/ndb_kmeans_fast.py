@@ -16,8 +16,8 @@ E-step), with these changes for speed:
 - BLAS runs on one thread (see :func:`fast_kmeans_labels`).
 
 Labels are therefore scikit-learn's except where float32 rounding of a bound or of the seeding's
-cumulative potential decides differently; benchmarks/bench_ndb.py and tests/test_ndb.py measure
-NDB and JSD against the reference (issue 7: NDB within 2).
+cumulative potential decides differently; tests/test_ndb.py holds NDB within 2 of the reference
+(measured figures: README, Results, from benchmarks/bench_ndb.py).
 """
 from __future__ import annotations
 
@@ -152,8 +152,8 @@ def fast_kmeans_labels(x: np.ndarray, k: int, rng: np.random.RandomState, n_init
     run of lowest float64 inertia is kept, as ``KMeans`` keeps it.
 
     BLAS runs on one thread here: the products are skinny (k-means++ multiplies 2 + ln k rows by
-    all the data; Lloyd re-labels chunks of rows), and OpenBLAS's spinning second thread made
-    them 1.5-2.5x slower on the shared 2-core benchmark machine (benchmarks/bench_ndb.py).
+    all the data; Lloyd re-labels chunks of rows), and OpenBLAS's spinning second thread makes
+    them slower (benchmarks/bench_ndb.py).
     """
     from threadpoolctl import threadpool_limits
 
