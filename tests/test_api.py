@@ -193,6 +193,7 @@ def test_statistics_of_other_weights_are_refused_alike(tmp_path, fid_sets, rando
         assert result.exit_code == 2 and "Traceback" not in result.output
         assert other in result.output and ours in result.output, result.output
         assert "--inception-weights" in result.output
+        assert ("error: A " in result.output) if argv[0] == "fid" else ("error: --ref " in result.output)
     save_fid_stats(tmp_path / "mine.npz", FidStats(np.zeros(64), np.eye(64), 10, 64, ours))
     with pytest.raises(ParameterError, match="different Inception weights"):
         msgan_eval.fid(tmp_path / "mine.npz", tmp_path / "other.npz", dims=64)
@@ -334,3 +335,11 @@ def test_package_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert out.stdout.strip() == "False"
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import msgan_eval.evaluate.inputs as inputs
+
+    assert doctest.testmod(inputs, raise_on_error=True).attempted >= 1

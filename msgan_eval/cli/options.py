@@ -83,6 +83,8 @@ def _jsonable(obj):
 # Python parameter -> command-line flag, for the parameters whose flag is not ``--`` + the name
 # with dashes. Used once, where a library error reaches the user (cli/__init__.py).
 PARAMETER_FLAGS = {
+    "a": "A",                      # fid's positional arguments
+    "b": "B",
     "k": "--bins",
     "bins": "--bins-file",
     "reference": "--ref",

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple, Union
 
@@ -22,6 +23,10 @@ Log = Callable[[str], None]
 
 def _silent(msg: str) -> None:
     pass
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def _fit(train: ImageSet, *, k: int, seed: int, whiten: bool, max_dims, kmeans: str,
@@ -166,7 +171,6 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
         alpha / z_threshold: a bin differs when p < alpha, or |z| > z_threshold when given.
         kmeans: ``fast`` (float32 screening) or ``exact`` (scikit-learn's bins exactly).
         save_bins: write the bins here for reuse; plot: a PNG of the bin proportions.
-
     Returns:
         NdbResult: ``.ndb``, ``.jsd``, ``.ndb_ratio``, ``.k``, ``.per_bin``...; ``to_dict()`` is
         ``msgan-eval ndb --json``.
@@ -175,11 +179,9 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
         >>> r = msgan_eval.ndb("fake/", train="train/", k=50, save_bins="bins.npz")  # doctest: +SKIP
         >>> msgan_eval.ndb(fake_uint8, bins="bins.npz").jsd                          # doctest: +SKIP
     """
-    import sys
-
     from msgan_eval.metrics.ndb import evaluate_bins
 
-    log = _silent if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    log = _silent if quiet else _stderr
     if plot:
         from msgan_eval.plots import require_matplotlib
 
