@@ -304,24 +304,25 @@ def test_ndb_equals_the_reference_and_the_cli(tmp_path):
 
 # ---- compare -----------------------------------------------------------------------------------
 
-def test_compare_equals_the_cli(tmp_path, random_weights, one_torch_thread):
+def test_compare_equals_the_cli(tmp_path, random_weights, alex, one_torch_thread):
     sets = {"base": {"a": images(6, seed=51), "b": images(6, seed=52)},
             "cand": {"a": images(6, seed=53), "b": images(6, seed=54)},
             "ref": {"a": images(8, seed=55), "b": images(8, seed=56)}}
     folders = {k: as_folder(tmp_path / k, v) for k, v in sets.items()}
-    args = dict(metrics=("fid", "ndb"), dims=64, inception_weights=str(random_weights), ndb_bins=3,
-                bootstrap=20)
+    args = dict(metrics=("fid", "lpips", "ndb"), dims=64, inception_weights=str(random_weights),
+                lpips_backbone=str(alex[0]), ndb_bins=3, bootstrap=20)
     api = msgan_eval.compare(folders["base"], folders["cand"], folders["ref"], **args)
     cli = run_cli("compare", "--baseline", folders["base"], "--candidate", folders["cand"],
-                  "--ref", folders["ref"], "--metrics", "fid,ndb", "--dims", 64,
-                  "--inception-weights", random_weights, "--ndb-bins", 3, "--bootstrap", 20,
+                  "--ref", folders["ref"], "--metrics", "fid,lpips,ndb", "--dims", 64,
+                  "--inception-weights", random_weights, "--lpips-backbone", alex[0],
+                  "--ndb-bins", 3, "--bootstrap", 20,
                   "--json", "--quiet")
     got = jsonable(api.to_dict())
     for key in ("metrics", "runs", "deltas", "verdicts", "skipped", "inputs", "bootstrap", "details"):
         if key == "details":
             got[key].pop("seconds"), cli[key].pop("seconds")
         assert got[key] == cli[key], key
-    assert api.verdicts == cli["verdicts"] and set(api.runs["baseline"]) == {"fid", "ndb", "jsd"}
+    assert api.verdicts == cli["verdicts"] and set(api.runs["baseline"]) == {"fid", "lpips", "ndb", "jsd"}
     in_memory = msgan_eval.compare(sets["base"], sets["cand"], sets["ref"], **args)
     assert in_memory.runs == api.runs and in_memory.verdicts == api.verdicts
 
