@@ -63,7 +63,7 @@ def main() -> int:
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     warnings.simplefilter("ignore")
 
-    from msgan_eval.diversity import lpips_diversity
+    from msgan_eval.evaluate.lpips import lpips_diversity
     from msgan_eval.features.lpips_net import write_random_backbone
     from msgan_eval.images import scan_images
     from msgan_eval.weights import LPIPS_BACKBONES

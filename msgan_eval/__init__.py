@@ -1,13 +1,36 @@
 """msgan-eval: is a generative model diverse or collapsing?
 
-Top-level names are imported lazily so ``msgan-eval --help`` does not pay for torch.
+The Python API (each function takes paths, ImageSets, uint8 arrays, tensors or mappings
+condition -> those; each result's ``to_dict()`` is the matching command's ``--json`` object)::
+
+    import msgan_eval
+    msgan_eval.fid("real/", "fake/").fid
+    msgan_eval.statistics("real/", out="real.npz")
+    msgan_eval.lpips_diversity({"cat": cats, "dog": dogs}).lpips
+    msgan_eval.ndb("fake/", train="train/").jsd
+    msgan_eval.compare("dcgan/", "msgan/", "real/").verdicts
+
+Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
+for torch.
 """
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    # evaluation: inputs in, typed results out
+    "fid": "msgan_eval.evaluate.fid",
+    "statistics": "msgan_eval.evaluate.fid",
+    "lpips_diversity": "msgan_eval.evaluate.lpips",
+    "ndb": "msgan_eval.evaluate.ndb",
+    "compare": "msgan_eval.evaluate.compare",
+    "FidResult": "msgan_eval.evaluate.fid",
+    "FidStats": "msgan_eval.evaluate.fid",
+    "LpipsResult": "msgan_eval.evaluate.lpips",
+    "NdbResult": "msgan_eval.evaluate.ndb",
+    "Report": "msgan_eval.evaluate.compare",
+    "as_image_set": "msgan_eval.evaluate.inputs",
+    # lower layers
     "scan_images": "msgan_eval.images",
     "frechet_distance": "msgan_eval.metrics.fid",
-    "lpips_diversity": "msgan_eval.diversity",
     "fit_bins": "msgan_eval.metrics.ndb",
     "evaluate_bins": "msgan_eval.metrics.ndb",
     "mode_seeking_loss": "msgan_eval.train.losses",
@@ -22,3 +45,7 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'msgan_eval' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

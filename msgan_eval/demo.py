@@ -143,8 +143,9 @@ def _moved(path: Path, build: Path, out: Path) -> Path:
 def _train_sample_compare(out: Path, config: DemoConfig, *, quiet: bool, log: Callable[[str], None],
                           command: List[str]) -> tuple:
     """The demo's work, written into ``out``: (report, the two runs' ImageSets)."""
+    from .evaluate.compare import compare_runs
     from .images import scan_images
-    from .report.compare import CompareConfig, Reference, compare_runs
+    from .report.compare import CompareConfig, Reference
     from .train.sampler import sample_run
     from .train.trainer import TrainConfig, train
 

@@ -25,14 +25,20 @@ def is_distributed() -> bool:
         return False
 
 
-def init_distributed() -> None:
-    """Join the process group from torchrun's environment (gloo); no-op in a single process."""
+def init_distributed(backend: str = "gloo") -> bool:
+    """Join the process group from torchrun's environment; no-op in a single process.
+
+    Evaluation gathers numpy arrays, so gloo (CPU tensors); the trainer asks for nccl on GPUs.
+    Returns whether this call created the group (and so should destroy it).
+    """
     if not is_distributed():
-        return
+        return False
     import torch.distributed as dist
 
-    if not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
+    if dist.is_initialized():
+        return False
+    dist.init_process_group(backend=backend)
+    return True
 
 
 def close_distributed() -> None:

@@ -11,3 +11,44 @@ class WeightsUnavailable(UserError):
     """Pretrained weights could not be found, verified or downloaded. Exit code 3."""
 
     exit_code = 3
+
+
+class ParameterError(UserError, ValueError):
+    """A bad value of a named parameter. The message names each parameter as ``{name}``.
+
+    Library code names Python parameters (``resize 8: ...``); the command line renders the same
+    message with its flags (``--resize 8: ...``) through one table (``msgan_eval.cli.options``).
+    ``renamed`` lets a caller that exposes a parameter under another name (``compare``'s
+    ``lpips_resize`` for ``lpips_diversity``'s ``resize``) speak of its own name.
+    """
+
+    def __init__(self, template: str, *params: str):
+        self.template, self.params = template, tuple(params)
+        super().__init__(self.render(lambda name: name))
+
+    def render(self, name_of) -> str:
+        """The message with each ``{param}`` written as ``name_of(param)``."""
+        out = self.template
+        for param in self.params:
+            out = out.replace("{" + param + "}", name_of(param))
+        return out
+
+    def renamed(self, names: "dict[str, str]") -> "ParameterError":
+        params = [names.get(p, p) for p in self.params]
+        template = self.template
+        for old, new in zip(self.params, params):
+            template = template.replace("{" + old + "}", "{" + new + "}")
+        err = type(self).__new__(type(self))
+        ParameterError.__init__(err, template, *params)
+        err.exit_code = self.exit_code
+        return err
+
+
+class ParameterTypeError(ParameterError, TypeError):
+    """A parameter of a type the function does not accept."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type name when it has none."""
+    text = str(exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__

@@ -1,4 +1,4 @@
-"""Progress bars: tqdm on stderr, hidden by ``--quiet``."""
+"""What runs tell the user on stderr: progress bars (tqdm, hidden by ``--quiet``) and warnings."""
 import sys
 from typing import Iterable, Optional
 
@@ -9,3 +9,8 @@ def progress(iterable: Optional[Iterable] = None, *, total: Optional[int] = None
              quiet: bool = False, unit: str = "it"):
     return tqdm(iterable, total=total, desc=desc, disable=quiet, file=sys.stderr, unit=unit,
                 leave=False, dynamic_ncols=True)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr, in the form every command uses (``msgan-eval: warning: ...``)."""
+    print(f"msgan-eval: warning: {message}", file=sys.stderr, flush=True)

@@ -45,8 +45,9 @@ def converted_weights_once(tmp_path_factory) -> Path:
     Kept under the session's base temp dir (not a per-module one), so every test module shares one
     conversion. The JSON note beside it lets a test copy both into its own cache dir.
     """
-    from conftest import fid_helper_torchscript
     from msgan_eval.features.inception_convert import CONVERTED_NAME, convert_fid_helper
+
+    from conftest import fid_helper_torchscript
 
     source = fid_helper_torchscript()
     target = tmp_path_factory.getbasetemp() / "fid-converted" / CONVERTED_NAME

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_random_pngs
 from msgan_eval.cli import main
 from msgan_eval.datasets import DEBIAN_FASHION_MNIST
+
+from conftest import write_random_pngs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -204,8 +205,7 @@ def test_stats_never_writes_a_nan_file(tmp_path):
 
 
 def test_cache_entry_whose_dims_do_not_match_its_key_is_ignored(capsys):
-    from msgan_eval.features.stats_cache import (FidStats, cache_key, read_cached_stats,
-                                                 save_fid_stats, cache_path)
+    from msgan_eval.features.stats_cache import FidStats, cache_key, cache_path, read_cached_stats, save_fid_stats
 
     key = cache_key("fp", "sha", 2048, True)
     save_fid_stats(cache_path(key), FidStats(np.zeros(64), np.eye(64), 10, 64, "sha"))
@@ -455,8 +455,7 @@ def test_bad_threads_value_is_refused():
 # --- the cache ------------------------------------------------------------------------------
 
 def test_cache_is_capped_least_recently_used_first(monkeypatch):
-    from msgan_eval.features.stats_cache import (FidStats, cache_key, cache_path,
-                                                 read_cached_stats, write_cached_stats)
+    from msgan_eval.features.stats_cache import FidStats, cache_key, cache_path, read_cached_stats, write_cached_stats
 
     keys = [cache_key(f"set{i}", "sha", 64, True) for i in range(3)]
     for i, key in enumerate(keys):

@@ -1,14 +1,13 @@
 """The command group itself: help, version, errors as one line with exit code 2."""
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from msgan_eval import __version__
 from msgan_eval.cli import main
 from msgan_eval.datasets import DEBIAN_FASHION_MNIST
 from msgan_eval.images import scan_images
-
-import pytest
 
 
 def test_help_lists_every_command_without_importing_torch():

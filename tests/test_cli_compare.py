@@ -15,8 +15,7 @@ from click.testing import CliRunner
 from pytorch_fid.fid_score import calculate_frechet_distance
 
 from msgan_eval.cli import main
-from msgan_eval.datasets import (DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, balanced_subset,
-                                 load_fashion_mnist)
+from msgan_eval.datasets import DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, balanced_subset, load_fashion_mnist
 from msgan_eval.images import scan_images, write_image_folder
 from msgan_eval.report.schema import validate_report
 
@@ -77,11 +76,11 @@ def test_compare_end_to_end_matches_each_metric(inputs, tmp_path):
     assert any("UNVERIFIED backbone" in n for n in report["notes"])
     assert "UNVERIFIED backbone" in (tmp_path / "out" / "report.md").read_text()
 
-    from msgan_eval.diversity import lpips_diversity
+    from msgan_eval.evaluate.lpips import lpips_diversity
+    from msgan_eval.evaluate.ndb_data import images_to_vectors
     from msgan_eval.features.extract import extract_inception_features
     from msgan_eval.features.inception import resolve_inception_weights
     from msgan_eval.metrics.ndb import evaluate_bins, fit_bins
-    from msgan_eval.ndb_data import images_to_vectors
 
     sets = {k: scan_images(inputs[k]) for k in ("baseline", "candidate", "ref")}
     w = resolve_inception_weights(inputs["inception"])

@@ -9,11 +9,12 @@ import torch
 from click.testing import CliRunner
 from pytorch_fid import fid_score
 
-from _fid_fixtures import install_in_hub_cache
-from conftest import write_random_pngs
 from msgan_eval import __version__
 from msgan_eval.cli import main
 from msgan_eval.features import inception_convert
+
+from _fid_fixtures import install_in_hub_cache
+from conftest import write_random_pngs
 
 DIMS = "64"    # the first Inception block: the full CLI road, at a fraction of the cost
 

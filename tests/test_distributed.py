@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from conftest import write_random_pngs
 from click.testing import CliRunner
 
 from msgan_eval import distributed
 from msgan_eval.cli import main
 from msgan_eval.features.stats_cache import load_fid_stats
+
+from conftest import write_random_pngs
 
 VENV_BIN = Path(sys.executable).parent
 

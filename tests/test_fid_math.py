@@ -6,8 +6,13 @@ import pytest
 from scipy import linalg
 
 import msgan_eval
-from msgan_eval.metrics.fid import (FidRoundingWarning, RankDeficientCovarianceWarning, RunningStats,
-                                    feature_statistics, frechet_distance)
+from msgan_eval.metrics.fid import (
+    FidRoundingWarning,
+    RankDeficientCovarianceWarning,
+    RunningStats,
+    feature_statistics,
+    frechet_distance,
+)
 
 
 def reference_frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):

@@ -16,12 +16,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from msgan_eval.diversity import check_lpips_inputs, lpips_diversity
 from msgan_eval.errors import UserError, WeightsUnavailable
+from msgan_eval.evaluate.lpips import check_lpips_inputs, lpips_diversity
 from msgan_eval.features.lpips_net import MIN_SIZE, resolve_lpips_backbone, write_random_backbone
 from msgan_eval.images import scan_images, write_image_folder
-from msgan_eval.metrics.lpips import (all_pairs, condition_rng, consecutive_pairs, plan_pairs,
-                                      summarize, unrank_pairs)
+from msgan_eval.metrics.lpips import all_pairs, condition_rng, consecutive_pairs, plan_pairs, summarize, unrank_pairs
 from msgan_eval.weights import LPIPS_BACKBONES, hub_cache_path
 
 NETS = ("alex", "vgg", "squeeze")
@@ -170,7 +169,7 @@ def test_min_sizes_are_those_of_lpips(tmp_path, reference, net):
     ok = make_set(tmp_path / "ok", [2], (need, need + 5))
     check_lpips_inputs(ok, ok.groups(), net, None)
     small = make_set(tmp_path / "small", [2], (need + 5, need - 1))
-    with pytest.raises(UserError, match="--resize"):
+    with pytest.raises(UserError, match="pass resize N"):
         check_lpips_inputs(small, small.groups(), net, None)
 
 

@@ -21,12 +21,17 @@ import torch
 from click.testing import CliRunner
 
 from msgan_eval.cli import main
-from msgan_eval.diversity import lpips_diversity
 from msgan_eval.errors import WeightsUnavailable
+from msgan_eval.evaluate.lpips import lpips_diversity
 from msgan_eval.features import lpips_convert as lc
-from msgan_eval.features.lpips_net import (backbone_validator, expected_backbone_shapes,
-                                           expected_feature_shapes, features_skeleton,
-                                           resolve_lpips_backbone, write_random_backbone)
+from msgan_eval.features.lpips_net import (
+    backbone_validator,
+    expected_backbone_shapes,
+    expected_feature_shapes,
+    features_skeleton,
+    resolve_lpips_backbone,
+    write_random_backbone,
+)
 from msgan_eval.images import scan_images, write_image_folder
 from msgan_eval.weights import LPIPS_BACKBONES, file_sha256, hub_cache_path, resolve_weights
 

@@ -6,10 +6,17 @@ import pytest
 from PIL import Image
 
 from msgan_eval.errors import UserError
+from msgan_eval.evaluate.ndb_data import (
+    BinsInfo,
+    bins_info_for,
+    bins_mismatches,
+    images_to_vectors,
+    load_bins,
+    save_bins,
+)
 from msgan_eval.images import scan_images
 from msgan_eval.metrics.ndb import assign_bins, fit_bins
-from msgan_eval.ndb_data import (BinsInfo, bins_info_for, bins_mismatches, images_to_vectors,
-                                 load_bins, save_bins)
+
 from conftest import write_random_pngs
 
 
@@ -80,8 +87,8 @@ def test_bins_mismatches_name_the_difference(tmp_path, fitted):
     other = scan_images(write_random_pngs(tmp_path / "other", 41, size=(8, 8), seed=6))
     assert any("different training file list" in p for p in bins_mismatches(loaded, info, other, {}))
     problems = bins_mismatches(loaded, info, train, {"k": 5, "seed": 3, "max_dims": None})
-    assert problems == ["it was fitted with --bins 4, not 5",
-                        "it was fitted with --max-dims 50, not auto (all, or d // 6 above 1000)"]
+    assert problems == ["it was fitted with k 4, not 5",
+                        "it was fitted with max_dims 50, not auto (all, or d // 6 above 1000)"]
 
 
 def test_unusable_bins_files_are_refused(tmp_path, fitted):

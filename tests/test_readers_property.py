@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from msgan_eval.errors import UserError
+from msgan_eval.evaluate.ndb_data import BINS_FORMAT, load_bins
 from msgan_eval.features.stats_cache import load_fid_stats, stats_problem
 from msgan_eval.images import decode_image, scan_images
-from msgan_eval.ndb_data import BINS_FORMAT, load_bins
 
 FAST = settings(max_examples=40, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -129,8 +129,8 @@ def test_random_bins_files_load_valid_or_are_refused(tmp_path, meta, arrays):
 
 def test_a_valid_bins_file_survives_the_property_checks(tmp_path):
     """The refusals above are not everything: a real bins file still loads."""
+    from msgan_eval.evaluate.ndb_data import BinsInfo, save_bins
     from msgan_eval.metrics.ndb import fit_bins
-    from msgan_eval.ndb_data import BinsInfo, save_bins
 
     train = np.random.default_rng(0).random((20, 2 * 2 * 3))
     bins = fit_bins(train, 3, seed=0)

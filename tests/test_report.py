@@ -5,9 +5,9 @@ network weights; tests/test_cli_compare.py runs the real metrics end to end.
 """
 import base64
 import io
-from html import escape as html_escape
 import json
 import re
+from html import escape as html_escape
 
 import numpy as np
 import pytest
@@ -16,8 +16,14 @@ from PIL import Image
 from msgan_eval.images import scan_images
 from msgan_eval.metrics import bootstrap as bs
 from msgan_eval.report import compare as cmp
-from msgan_eval.report.render import (render_html, render_markdown, render_table, sample_grid,
-                                      short_reason, skipped_reasons)
+from msgan_eval.report.render import (
+    render_html,
+    render_markdown,
+    render_table,
+    sample_grid,
+    short_reason,
+    skipped_reasons,
+)
 from msgan_eval.report.schema import ReportInvalid, validate_report
 
 
@@ -45,7 +51,7 @@ def _outcomes():
     mu, sigma = ref.mean(0), np.cov(ref, rowvar=False)
     fid = {"baseline": bs.bootstrap_fid(rng.normal(2.0, 1.0, (80, 3)), mu, sigma, rng=rng, n_boot=50),
            "candidate": bs.bootstrap_fid(rng.normal(0.1, 1.0, (80, 3)), mu, sigma, rng=rng, n_boot=50)}
-    from msgan_eval.metrics.ndb import fit_bins, assign_bins
+    from msgan_eval.metrics.ndb import assign_bins, fit_bins
 
     bins = fit_bins(rng.uniform(size=(100, 2)), k=5, seed=0)
     ndb, jsd = {}, {}

@@ -161,7 +161,9 @@ class LazyGroup(click.Group):
                 return super().invoke(ctx)
             except UserError as exc:
                 # One line, no traceback: the message names the file or option and what to do.
-                _fail(str(exc), exc.exit_code, as_json)
+                from .options import user_message
+
+                _fail(user_message(exc), exc.exit_code, as_json)
             except click.ClickException as exc:
                 if not as_json:
                     raise

@@ -4,7 +4,8 @@ import time
 import click
 
 from .. import __version__
-from ..cache import EVICTABLE, KINDS, clear as clear_entries, list_entries, max_bytes
+from ..cache import EVICTABLE, KINDS, list_entries, max_bytes
+from ..cache import clear as clear_entries
 from ..paths import cache_dir
 from .options import emit, json_option
 

@@ -5,24 +5,23 @@ from pathlib import Path
 import click
 
 from .. import __version__, defaults
-from ..errors import UserError
-from .options import (batch_size_option, device_option, dims_option, emit,
-                      inception_weights_option, json_option, lpips_backbone_option,
-                      num_workers_option, quiet_option, seed_option, skip_bad_option)
-
-
-def _scan(option: str, path: str, skip_bad: bool, quiet: bool):
-    """An input through the one image road; its errors name the option too."""
-    from ..images import scan_images
-
-    try:
-        return scan_images(path, skip_bad=skip_bad, progress_quiet=quiet)
-    except UserError as exc:
-        raise UserError(f"{option} {exc}") from None
+from .options import (
+    batch_size_option,
+    device_option,
+    dims_option,
+    emit,
+    inception_weights_option,
+    json_option,
+    lpips_backbone_option,
+    num_workers_option,
+    quiet_option,
+    seed_option,
+    skip_bad_option,
+)
 
 
 def _parse_metrics(text: str):
-    from ..report.compare import FAMILIES
+    from ..metrics.registry import FAMILIES
 
     names = tuple(m.strip() for m in text.split(",") if m.strip())
     bad = [m for m in names if m not in FAMILIES]
@@ -85,29 +84,20 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, inceptio
     run (e.g. weights missing offline) is reported as skipped, with the reason.
     """
     from .. import distributed
-    from ..images import is_stats_file
-    from ..report.compare import CompareConfig, Reference, compare_runs, stderr_log, write_report
+    from ..evaluate.compare import compare as evaluate_compare
+    from ..report.compare import stderr_log
 
-    config = CompareConfig(metrics=_parse_metrics(metrics), bootstrap=n_boot, seed=seed,
-                           dims=int(dims), inception_weights=inception_weights, lpips_net=lpips_net,
-                           lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs,
-                           lpips_resize=lpips_resize, lpips_backbone=lpips_backbone,
-                           ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
-                           batch_size=batch_size, num_workers=num_workers)
     distributed.init_distributed()
     quiet = quiet or not distributed.is_main_process()    # under torchrun rank 0 alone speaks
-    runs = {"baseline": _scan("--baseline", baseline, skip_bad, quiet),
-            "candidate": _scan("--candidate", candidate, skip_bad, quiet)}
-    reference = (Reference(stats_path=Path(ref)) if is_stats_file(Path(ref))
-                 else Reference(images=_scan("--ref", ref, skip_bad, quiet)))
-    report = compare_runs(runs["baseline"], runs["candidate"], reference, config, quiet=quiet,
-                          log=stderr_log(quiet), command=[Path(sys.argv[0]).name, *sys.argv[1:]])
-    if report is None:             # another torchrun rank: rank 0 writes and prints the report
-        distributed.close_distributed()
-        return
-    files = write_report(out, report, runs) if out else {}
-    payload = {**report, "files": {k: str(v) for k, v in files.items()}}
-    emit(payload, as_json, human_summary(report, files))
+    result = evaluate_compare(
+        baseline, candidate, ref, metrics=_parse_metrics(metrics), bootstrap=n_boot, seed=seed,
+        dims=int(dims), inception_weights=inception_weights, lpips_net=lpips_net,
+        lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs, lpips_resize=lpips_resize,
+        lpips_backbone=lpips_backbone, ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
+        batch_size=batch_size, num_workers=num_workers, out=out, skip_bad=skip_bad, quiet=quiet,
+        log=stderr_log(quiet), command=[Path(sys.argv[0]).name, *sys.argv[1:]])
+    if result is not None:         # another torchrun rank: rank 0 writes and prints the report
+        emit(result.to_dict(), as_json, human_summary(result.report, result.files))
     distributed.close_distributed()
 
 

@@ -1,9 +1,17 @@
 """``msgan-eval lpips``: LPIPS diversity within each condition (sub-folder) of an image set."""
 import click
 
-from .. import __version__, defaults
-from .options import (batch_size_option, device_option, emit, json_option, lpips_backbone_option,
-                      quiet_option, seed_option, skip_bad_option)
+from .. import defaults
+from .options import (
+    batch_size_option,
+    device_option,
+    emit,
+    json_option,
+    lpips_backbone_option,
+    quiet_option,
+    seed_option,
+    skip_bad_option,
+)
 
 
 def _human(result, path: str, skipped: int) -> str:
@@ -52,14 +60,9 @@ def _human(result, path: str, skipped: int) -> str:
 def lpips(path, pairs, num_pairs, seed, net, device, batch_size, resize, backbone, skip_bad,
           as_json, quiet):
     """LPIPS diversity of the images at PATH, per condition (sub-folder), as the lpips package."""
-    from ..diversity import lpips_diversity
-    from ..images import scan_images
+    from ..evaluate.lpips import lpips_diversity
 
-    image_set = scan_images(path, skip_bad=skip_bad, progress_quiet=quiet)
-    result = lpips_diversity(image_set, net=net, pairs=pairs, num_pairs=num_pairs, seed=seed,
+    result = lpips_diversity(path, net=net, pairs=pairs, num_pairs=num_pairs, seed=seed,
                              device=device, batch_size=batch_size, resize=resize,
-                             backbone_weights=backbone, quiet=quiet)
-    payload = {"metric": "lpips", "path": path, **result.as_dict(),
-               "skipped": len(image_set.skipped), "batch_size": batch_size,
-               "version": __version__}
-    emit(payload, as_json, _human(result, path, len(image_set.skipped)))
+                             backbone_weights=backbone, skip_bad=skip_bad, quiet=quiet)
+    emit(result.to_dict(), as_json, _human(result, path, result.skipped))

@@ -145,3 +145,27 @@ def _jsonable(obj):
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+# Python parameter -> command-line flag, for the parameters whose flag is not ``--`` + the name
+# with dashes. Used once, where a library error reaches the user (cli/__init__.py).
+PARAMETER_FLAGS = {
+    "a": "A",                      # fid's positional arguments
+    "b": "B",
+    "k": "--bins",
+    "bins": "--bins-file",
+    "reference": "--ref",
+    "backbone_weights": "--lpips-backbone",
+    "use_cache": "--no-cache",
+}
+
+
+def flag_of(param: str) -> str:
+    return PARAMETER_FLAGS.get(param, "--" + param.replace("_", "-"))
+
+
+def user_message(exc: Exception) -> str:
+    """The one-line message of a UserError, with parameters written as flags."""
+    from ..errors import ParameterError
+
+    return exc.render(flag_of) if isinstance(exc, ParameterError) else str(exc)

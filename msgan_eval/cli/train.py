@@ -5,8 +5,8 @@ import click
 
 from .. import __version__, defaults
 from ..distributed import is_main_process
-from ..train import DATASETS
 from ..fileio import check_writable
+from ..train import DATASETS
 from .options import FiniteFloat, device_option, emit, json_option, quiet_option
 
 # Options a resumed run takes from its config.json unless given again on the command line.
@@ -43,7 +43,8 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
           subset_per_class, seed, checkpoint_every, resume, device, quiet, as_json):
     """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT."""
     from ..train.runs import checkpoint_step, read_log
-    from ..train.trainer import TrainConfig, config_from_run, train as run_training
+    from ..train.trainer import TrainConfig, config_from_run
+    from ..train.trainer import train as run_training
 
     given = {name: ctx.params[name] for name in _CONFIG_OPTIONS
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}

@@ -30,12 +30,7 @@ import numpy as np
 from .. import defaults
 from .fid import feature_statistics, frechet_distance
 from .ndb import Bins, bin_counts, ndb_from_counts
-
-HIGHER_IS_BETTER = {"fid": False, "lpips": True, "ndb": False, "jsd": False}
-CANDIDATE_BETTER = "candidate-better"
-BASELINE_BETTER = "baseline-better"
-NO_DIFFERENCE = "no-significant-difference"
-VERDICTS = (CANDIDATE_BETTER, BASELINE_BETTER, NO_DIFFERENCE)
+from .registry import BASELINE_BETTER, CANDIDATE_BETTER, NO_DIFFERENCE
 
 
 @dataclass(frozen=True)

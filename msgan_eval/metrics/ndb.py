@@ -33,18 +33,16 @@ Where we deviate from the reference, and why:
 6. A bin empty on both sides (pooled proportion 0) gets z = 0, p = 1 instead of NaN (the reference
    also counts it as not different). Fewer training samples, or fewer distinct ones, than bins is
    an error instead of a shape mismatch.
-7. Bins remember a fingerprint of the training data and their parameters (see ``ndb_data``); the
+7. Bins remember a fingerprint of the training data and their parameters (see ``evaluate.ndb``); the
    reference cached bins under a file name keyed only by K.
 8. K-means runs through ``ndb_kmeans.kmeans_labels``: scikit-learn's k-means++ and a transcribed
    Lloyd loop on fewer (exactly equivalent) columns, with float32 screening and Elkan bounds. Its
    labels equal ``KMeans``'s on real data (tests); only exact distance ties (e.g. tiny integer
    grids) can be broken the other way, since the float64 sums are rounded in another order.
    That is ``kmeans="exact"``. The default ``kmeans="fast"`` (``ndb_kmeans_fast``) runs the same
-   seeded steps with float32 distances, bounds and seeding: on the 60k Fashion-MNIST benchmark
-   (benchmarks/bench_ndb.py, seeds 0-5) it gave the exact path's bins every time, in about a
-   sixth of the reference's time; near-ties can make it differ elsewhere (NDB within 2 in the
-   tests). Both paths differed from the reference on seed 3, where KMeans stops at max_iter
-   without converging (see ``ndb_kmeans``): same NDB, JSD 1.431e-3 vs 1.491e-3.
+   seeded steps with float32 distances, bounds and seeding; near-ties can make its bins differ
+   (NDB within 2 in the tests). Measured speed and agreement: README, Results
+   (``benchmarks/bench_ndb.py``).
 """
 from __future__ import annotations
 
@@ -55,14 +53,13 @@ import numpy as np
 from scipy.special import ndtr
 
 from .. import defaults
-from .ndb_kmeans import kmeans_labels
+from .ndb_kmeans import cluster_sums, kmeans_labels
 from .ndb_kmeans_fast import fast_kmeans_labels
 
 MaxDims = Union[int, Literal["all"], None]
 KMeansPath = Literal["fast", "exact"]
 KMEANS_PATHS = ("fast", "exact")
-# Default K-means path: "fast" gave the reference's NDB on the
-# 60k Fashion-MNIST benchmark for seeds 0-5 (benchmarks/bench_ndb.py), 5-8x faster.
+# Default K-means path: "fast" (its agreement with the reference is in the README's Results).
 NDB_KMEANS: KMeansPath = defaults.NDB_KMEANS
 
 
@@ -191,18 +188,6 @@ def _check_samples(x: np.ndarray, what: str, d: Optional[int] = None) -> np.ndar
     return x
 
 
-def _cluster_sums(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Per-cluster sums over all dimensions in one pass (a sparse one-hot product).
-
-    Rows are added in index order, as ``np.mean(x[labels == i], axis=0)`` adds them.
-    """
-    from scipy import sparse
-
-    onehot = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))),
-                               shape=(k, len(labels)))
-    return np.asarray(onehot @ x)
-
-
 def _whitened(x: np.ndarray, mean: np.ndarray, std: np.ndarray, whiten: bool) -> np.ndarray:
     """The reference's ``(x - mean) / std`` elementwise; without whitening (mean 0, std 1) that is
     ``x`` itself, bit for bit, so the two passes are skipped."""
@@ -238,7 +223,7 @@ def fit_bins(train: np.ndarray, k: int = defaults.NDB_BINS, seed: int = defaults
     if np.any(counts == 0):
         raise ValueError(f"K-means found only {np.count_nonzero(counts)} non-empty bins of {k}: "
                          "the training samples have fewer distinct values than bins; use fewer bins")
-    centers = (_cluster_sums(train, labels, k) / counts[:, None] - mean) / std
+    centers = (cluster_sums(train, labels, k) / counts[:, None] - mean) / std
     order = np.argsort(-counts, kind="stable")
     return Bins(centers=centers[order], counts=counts[order], used_dims=used, mean=mean, std=std,
                 whiten=whiten, seed=seed, max_dims=max_dims, n_init=n_init, max_iter=max_iter)

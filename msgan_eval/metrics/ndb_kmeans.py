@@ -137,9 +137,17 @@ def _relocate_empty(x: np.ndarray, centers_old: np.ndarray, sums: np.ndarray, we
         weight[old_id] -= 1.0
 
 
-def _cluster_sums(x_t: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Per-cluster column sums; ``x_t`` is the data transposed (contiguous columns)."""
-    return np.stack([np.bincount(labels, weights=col, minlength=k) for col in x_t], axis=1)
+def cluster_sums(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Per-cluster sums over all dimensions in one pass (a sparse one-hot product).
+
+    Rows are added in index order, as ``np.mean(x[labels == i], axis=0)`` and scikit-learn's
+    Lloyd step add them, so the sums are theirs bit for bit.
+    """
+    from scipy import sparse
+
+    onehot = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))),
+                               shape=(k, len(labels)))
+    return np.asarray(onehot @ x)
 
 
 def recentre(x: np.ndarray, centers: np.ndarray, member_sums: np.ndarray,
@@ -152,40 +160,81 @@ def recentre(x: np.ndarray, centers: np.ndarray, member_sums: np.ndarray,
     return new, np.sqrt(((new - centers) ** 2).sum(axis=1))
 
 
-def _lloyd(x: np.ndarray, centers: np.ndarray, max_iter: int, tol: float) -> np.ndarray:
-    """Labels of ``_kmeans_single_lloyd`` (unit sample weights) from ``centers``."""
+class LloydSteps:
+    """What differs between the Lloyd loops (exact float64 / fast float32 distances): labelling
+    with Elkan bounds, updating the member sums for the few rows that moved, and widening the
+    bounds by each centre's shift. :func:`lloyd` is the loop they share."""
+
+    def nearest_all(self, centers: np.ndarray) -> tuple:
+        """(labels, upper, lower) of every row against ``centers``."""
+        raise NotImplementedError
+
+    def relabel(self, centers: np.ndarray, labels, upper, lower) -> None:
+        """Re-label in place the rows whose bounds say they may have moved."""
+        raise NotImplementedError
+
+    def add_moved(self, member_sums: np.ndarray, rows: np.ndarray, to: np.ndarray,
+                  came_from: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def widen(self, shift: np.ndarray, labels, upper, lower) -> None:
+        raise NotImplementedError
+
+
+class _ExactSteps(LloydSteps):
+    def __init__(self, x: np.ndarray):
+        self.x, self.x32 = x, x.astype(np.float32)
+        self.x_sq = np.einsum("ij,ij->i", x, x)
+
+    def nearest_all(self, centers):
+        c_sq = np.einsum("ij,ij->i", centers, centers)
+        return _nearest(self.x, self.x32, self.x_sq, centers, c_sq, np.arange(len(self.x)))
+
+    def relabel(self, centers, labels, upper, lower):
+        c_sq = np.einsum("ij,ij->i", centers, centers)
+        _update_labels(self.x, self.x32, self.x_sq, centers, c_sq, labels, upper, lower)
+
+    def add_moved(self, member_sums, rows, to, came_from):
+        # Rounding differs from a fresh sum at the 1e-16 level only.
+        np.add.at(member_sums, to, rows)
+        np.subtract.at(member_sums, came_from, rows)
+        return member_sums
+
+    def widen(self, shift, labels, upper, lower):
+        moved = shift * (1.0 + 1e-9)
+        upper += moved[labels]
+        lower -= moved[None, :]
+
+
+def lloyd(x: np.ndarray, centers: np.ndarray, max_iter: int, tol: float,
+          steps: LloydSteps) -> np.ndarray:
+    """Labels of ``_kmeans_single_lloyd`` (unit sample weights) from ``centers``: label, recentre,
+    stop on unchanged labels (strict convergence) or summed squared shift <= tol, then a final
+    E-step, as scikit-learn does."""
     k = len(centers)
-    x32 = x.astype(np.float32)
-    x_t = np.ascontiguousarray(x.T)
-    x_sq = np.einsum("ij,ij->i", x, x)
-    c_sq = np.einsum("ij,ij->i", centers, centers)
-    labels, upper, lower = _nearest(x, x32, x_sq, centers, c_sq, np.arange(len(x)))
+    labels, upper, lower = steps.nearest_all(centers)
     labels_old = np.full(len(x), -1)
     member_sums = np.zeros_like(centers)
     for it in range(max_iter):
         if it:
             labels = labels.copy()
-            _update_labels(x, x32, x_sq, centers, c_sq, labels, upper, lower)
+            steps.relabel(centers, labels, upper, lower)
         changed = np.flatnonzero(labels != labels_old)
         if len(changed) > len(x) // 8:
-            member_sums = _cluster_sums(x_t, labels, k)
+            member_sums = cluster_sums(x, labels, k)
         else:
-            # Late iterations move few points: update the sums instead of re-adding everything
-            # (rounding differs from a fresh sum at the 1e-16 level only).
-            np.add.at(member_sums, labels[changed], x[changed])
-            np.subtract.at(member_sums, labels_old[changed], x[changed])
+            # Late iterations move few points: update the sums instead of re-adding everything.
+            member_sums = steps.add_moved(member_sums, x[changed], labels[changed],
+                                          labels_old[changed])
         centers, shift = recentre(x, centers, member_sums, labels)
-        c_sq = np.einsum("ij,ij->i", centers, centers)
-        moved = shift * (1.0 + 1e-9)
-        upper += moved[labels]
-        lower -= moved[None, :]
+        steps.widen(shift, labels, upper, lower)
         if np.array_equal(labels, labels_old):
             return labels                      # strict convergence: labels match the centres
         if (shift ** 2).sum() <= tol:
             break
         labels_old = labels
     labels = labels.copy()
-    _update_labels(x, x32, x_sq, centers, c_sq, labels, upper, lower)   # final E-step
+    steps.relabel(centers, labels, upper, lower)   # final E-step
     return labels
 
 
@@ -217,5 +266,5 @@ def kmeans_labels(x: np.ndarray, k: int, rng: np.random.RandomState, n_init: int
     centred -= centred.mean(axis=0)
     x_sq = row_norms(centred, squared=True)
     centers, _ = kmeans_plusplus(centred, k, x_squared_norms=x_sq, random_state=rng)
-    return _lloyd(centred, centers, max_iter, abs_tol)
+    return lloyd(centred, centers, max_iter, abs_tol, _ExactSteps(centred))
 

@@ -16,14 +16,14 @@ E-step), with these changes for speed:
 - BLAS runs on one thread (see :func:`fast_kmeans_labels`).
 
 Labels are therefore scikit-learn's except where float32 rounding of a bound or of the seeding's
-cumulative potential decides differently; benchmarks/bench_ndb.py and tests/test_ndb.py measure
-NDB and JSD against the reference (issue 7: NDB within 2).
+cumulative potential decides differently; tests/test_ndb.py holds NDB within 2 of the reference
+(measured figures: README, Results, from benchmarks/bench_ndb.py).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .ndb_kmeans import SKLEARN_TOL, _cluster_sums, distinct_columns, recentre
+from .ndb_kmeans import SKLEARN_TOL, LloydSteps, cluster_sums, distinct_columns, lloyd
 
 _SLACK = 1e-4          # relative slack on float32 bounds, far above float32 rounding of a distance
 
@@ -123,37 +123,26 @@ def _moved_sums(rows: np.ndarray, to: np.ndarray, came_from: np.ndarray, k: int)
     return np.asarray(moves @ rows)
 
 
-def _lloyd32(x: np.ndarray, x32: np.ndarray, centers: np.ndarray, max_iter: int,
-             tol: float) -> np.ndarray:
-    """``_lloyd`` with float32 distances and Elkan bounds (kept in float32); sums and shifts stay
-    float64 so the stopping rule (unchanged labels, or summed squared shift <= tol) is
-    scikit-learn's."""
-    k = len(centers)
-    x_t = np.ascontiguousarray(x.T)
-    x_sq32 = np.einsum("ij,ij->i", x32, x32)
-    labels, upper, lower = _nearest32(x, x32, x_sq32, centers, np.arange(len(x)))
-    labels_old = np.full(len(x), -1)
-    member_sums = np.zeros_like(centers)
-    for it in range(max_iter):
-        if it:
-            labels = labels.copy()
-            _update_labels32(x, x32, x_sq32, centers, labels, upper, lower)
-        changed = np.flatnonzero(labels != labels_old)
-        if len(changed) > len(x) // 8:
-            member_sums = _cluster_sums(x_t, labels, k)
-        else:
-            member_sums += _moved_sums(x[changed], labels[changed], labels_old[changed], k)
-        centers, shift = recentre(x, centers, member_sums, labels)
+class _Float32Steps(LloydSteps):
+    """float32 distances and Elkan bounds (kept in float32); sums and shifts stay float64 so the
+    stopping rule (unchanged labels, or summed squared shift <= tol) is scikit-learn's."""
+
+    def __init__(self, x: np.ndarray, x32: np.ndarray):
+        self.x, self.x32 = x, x32
+        self.x_sq32 = np.einsum("ij,ij->i", x32, x32)
+
+    def nearest_all(self, centers):
+        return _nearest32(self.x, self.x32, self.x_sq32, centers, np.arange(len(self.x)))
+
+    def relabel(self, centers, labels, upper, lower):
+        _update_labels32(self.x, self.x32, self.x_sq32, centers, labels, upper, lower)
+
+    def add_moved(self, member_sums, rows, to, came_from):
+        return member_sums + _moved_sums(rows, to, came_from, len(member_sums))
+
+    def widen(self, shift, labels, upper, lower):
         upper += shift[labels]
         lower -= shift.astype(np.float32)[:, None]
-        if np.array_equal(labels, labels_old):
-            return labels
-        if (shift ** 2).sum() <= tol:
-            break
-        labels_old = labels
-    labels = labels.copy()
-    _update_labels32(x, x32, x_sq32, centers, labels, upper, lower)   # final E-step
-    return labels
 
 
 def fast_kmeans_labels(x: np.ndarray, k: int, rng: np.random.RandomState, n_init: int = 1,
@@ -163,8 +152,8 @@ def fast_kmeans_labels(x: np.ndarray, k: int, rng: np.random.RandomState, n_init
     run of lowest float64 inertia is kept, as ``KMeans`` keeps it.
 
     BLAS runs on one thread here: the products are skinny (k-means++ multiplies 2 + ln k rows by
-    all the data; Lloyd re-labels chunks of rows), and OpenBLAS's spinning second thread made
-    them 1.5-2.5x slower on the shared 2-core benchmark machine (benchmarks/bench_ndb.py).
+    all the data; Lloyd re-labels chunks of rows), and OpenBLAS's spinning second thread makes
+    them slower (benchmarks/bench_ndb.py).
     """
     from threadpoolctl import threadpool_limits
 
@@ -182,8 +171,8 @@ def fast_kmeans_labels(x: np.ndarray, k: int, rng: np.random.RandomState, n_init
     best, best_inertia = None, np.inf
     with threadpool_limits(limits=1, user_api="blas"):
         for _ in range(n_init):
-            labels = _lloyd32(centred, x32, centred[_kmeans_plusplus32(x32, x_sq, k, rng)],
-                              max_iter, abs_tol)
+            labels = lloyd(centred, centred[_kmeans_plusplus32(x32, x_sq, k, rng)], max_iter,
+                           abs_tol, _Float32Steps(centred, x32))
             inertia = _inertia(centred, labels, k) if n_init > 1 else 0.0
             if best is None or inertia < best_inertia:
                 best, best_inertia = labels, inertia
@@ -193,5 +182,5 @@ def fast_kmeans_labels(x: np.ndarray, k: int, rng: np.random.RandomState, n_init
 def _inertia(x: np.ndarray, labels: np.ndarray, k: int) -> float:
     """Summed squared distance of each row to its cluster mean (float64)."""
     counts = np.bincount(labels, minlength=k)[:, None]
-    means = _cluster_sums(np.ascontiguousarray(x.T), labels, k) / np.maximum(counts, 1)
+    means = cluster_sums(x, labels, k) / np.maximum(counts, 1)
     return float(((x - means[labels]) ** 2).sum())

@@ -15,15 +15,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..images import ImageSet
+from ..metrics.registry import FACTS
 from .schema import METRICS, RUNS
 
-LABELS = {"fid": "FID", "lpips": "LPIPS diversity", "ndb": "NDB", "jsd": "JSD"}
-DIGITS = {"fid": 2, "lpips": 4, "ndb": 1, "jsd": 4}
 COLOURS = {"baseline": "#4c72b0", "candidate": "#dd8452", "reference": "#b0b0b0"}
 
 
 def _num(metric: str, x: float) -> str:
-    return f"{x:.{DIGITS[metric]}f}"
+    return f"{x:.{FACTS[metric].digits}f}"
 
 
 def _with_ci(metric: str, entry: dict) -> str:
@@ -33,7 +32,7 @@ def _with_ci(metric: str, entry: dict) -> str:
 
 def _better(metric: str, report: dict) -> str:
     delta = report["deltas"].get(metric)
-    return delta["better"] if delta else ("higher" if metric == "lpips" else "lower")
+    return delta["better"] if delta else FACTS[metric].better
 
 
 SHORT_REASON = 60     # characters of a skip reason that fit a table cell
@@ -58,7 +57,7 @@ def skipped_reasons(report: dict) -> List[Tuple[str, str]]:
     for metric in METRICS:
         reason = report["skipped"].get(metric)
         if reason is not None and _shortened(reason):
-            by_reason.setdefault(reason, []).append(LABELS[metric])
+            by_reason.setdefault(reason, []).append(FACTS[metric].label)
     return [(", ".join(labels), reason) for reason, labels in by_reason.items()]
 
 
@@ -71,10 +70,10 @@ def metric_rows(report: dict) -> List[Tuple[str, ...]]:
     rows = []
     for metric in METRICS:
         if metric in report["skipped"]:
-            rows.append((LABELS[metric], _better(metric, report), "skipped", "skipped", "-",
+            rows.append((FACTS[metric].label, _better(metric, report), "skipped", "skipped", "-",
                          _skipped_verdict(report["skipped"][metric])))
         elif metric in report["runs"]["baseline"]:
-            rows.append((LABELS[metric], _better(metric, report),
+            rows.append((FACTS[metric].label, _better(metric, report),
                          _with_ci(metric, report["runs"]["baseline"][metric]),
                          _with_ci(metric, report["runs"]["candidate"][metric]),
                          _with_ci(metric, report["deltas"][metric]), report["verdicts"][metric]))
@@ -137,22 +136,37 @@ def _md_skipped(report: dict) -> List[str]:
 
 # ---- images -------------------------------------------------------------------------------------
 
+def image_grid(rows: Sequence[Sequence[np.ndarray]], *, pad: int = 2, background: int = 255,
+               size: Optional[Tuple[int, int]] = None, columns: Optional[int] = None) -> np.ndarray:
+    """Images tiled in rows (one per condition or class), ``pad`` pixels apart, uint8.
+
+    Every image is shown at ``size`` (H, W), by default the first image's; an image of another
+    size is resized with PIL's bilinear filter (thumbnails only: the metrics never see it).
+    ``columns`` (default: the longest row) fixes the width; shorter rows leave background cells.
+    """
+    from PIL import Image
+
+    first = rows[0][0]
+    h, w = size or first.shape[:2]
+    channels = first.shape[2] if first.ndim == 3 else 1
+    cols = columns or max(len(r) for r in rows)
+    grid = np.full((len(rows) * (h + pad) + pad, cols * (w + pad) + pad, channels), background,
+                   np.uint8)
+    for r, images in enumerate(rows):
+        for c, img in enumerate(images[:cols]):
+            if img.shape[:2] != (h, w):
+                img = np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
+            y, x = pad + r * (h + pad), pad + c * (w + pad)
+            grid[y:y + h, x:x + w] = img.reshape(h, w, channels)
+    return grid
+
+
 def sample_grid(image_set: ImageSet, per_condition: int = 8, max_conditions: int = 10,
                 pad: int = 2) -> np.ndarray:
     """One row per condition (first ``per_condition`` images in sorted order), RGB uint8."""
-    from PIL import Image
-
     groups = list(image_set.groups().items())[:max_conditions]
-    h, w = image_set.sizes[groups[0][1][0]]
-    grid = np.full((len(groups) * (h + pad) + pad, per_condition * (w + pad) + pad, 3), 255, np.uint8)
-    for r, (_, idx) in enumerate(groups):
-        for c, i in enumerate(idx[:per_condition]):
-            img = image_set[i]
-            if img.shape[:2] != (h, w):   # thumbnails only: the metrics never see this resize
-                img = np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
-            y, x = pad + r * (h + pad), pad + c * (w + pad)
-            grid[y:y + h, x:x + w] = img
-    return grid
+    rows = [[image_set[i] for i in idx[:per_condition]] for _, idx in groups]
+    return image_grid(rows, pad=pad, size=image_set.sizes[groups[0][1][0]], columns=per_condition)
 
 
 def png_base64(image: np.ndarray) -> str:
@@ -182,7 +196,7 @@ def metric_bar_svg(report: dict, metric: str) -> str:
     def y(v: float) -> float:
         return height - bottom - (v - lo) * scale
     body = [f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">'
-            f'{LABELS[metric]} ({_better(metric, report)} is better)</text>',
+            f'{FACTS[metric].label} ({_better(metric, report)} is better)</text>',
             f'<line x1="20" y1="{y(0):.1f}" x2="{width - 20}" y2="{y(0):.1f}" stroke="#333"/>']
     for k, (run, e) in enumerate(zip(RUNS, entries)):
         x = 45 + k * 90
@@ -195,7 +209,7 @@ def metric_bar_svg(report: dict, metric: str) -> str:
                  f'<text x="{cx}" y="{height - bottom + 14}" text-anchor="middle">{run}</text>',
                  f'<text x="{cx}" y="{height - bottom + 28}" text-anchor="middle">'
                  f'{_num(metric, e["value"])}</text>']
-    return _svg(width, height, body, f"{LABELS[metric]} bar chart with 95% intervals")
+    return _svg(width, height, body, f"{FACTS[metric].label} bar chart with 95% intervals")
 
 
 def ndb_bins_svg(ndb: dict) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any, List
 
+from ..metrics.registry import METRIC_NAMES as METRICS  # every metric a report can hold
+from ..metrics.registry import VERDICTS as VERDICT_NAMES
+
 SCHEMA_ID = "msgan-eval/report/v1"
-METRICS = ("fid", "lpips", "ndb", "jsd")          # every metric a report can hold
 RUNS = ("baseline", "candidate")
-VERDICT_NAMES = ("candidate-better", "baseline-better", "no-significant-difference")
 
 _NUMBER = {"type": "number"}
 _INTERVAL = {"type": "array", "items": _NUMBER, "minItems": 2, "maxItems": 2}

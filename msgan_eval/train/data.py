@@ -11,9 +11,14 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..datasets import (DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, balanced_subset,
-                        fashion_mnist_root, load_fashion_mnist)
-from ..errors import UserError
+from ..datasets import (
+    DEBIAN_FASHION_MNIST,
+    FASHION_MNIST_CLASSES,
+    balanced_subset,
+    fashion_mnist_root,
+    load_fashion_mnist,
+)
+from ..errors import UserError, first_line
 from ..images import ROOT_CONDITION, scan_images
 from ..paths import cache_dir
 from ..weights import offline
@@ -126,7 +131,7 @@ def _torchvision_call(cls_name: str, root: str, download: bool):
         return getattr(tvd, cls_name)(root, train=True, download=download)
     except (RuntimeError, OSError) as exc:
         how = "could not be downloaded" if download else "downloads are off (MSGAN_EVAL_OFFLINE=1)"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         raise UserError(f"{cls_name} training data not found in {root} and {how} ({reason}); pass "
                         f"--data-root DIR holding torchvision's {cls_name} files, or run once "
                         "online") from None

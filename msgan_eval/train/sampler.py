@@ -20,6 +20,7 @@ from ..images import write_image_folder, write_png
 from ..progress import progress
 from .models import Generator, one_hot
 from .runs import CHECKPOINT_FILE, damaged_checkpoint, load_checkpoint, load_state
+from .seeding import keyed_generator
 
 GRID_COLUMNS = 10
 GRID_PADDING = 2
@@ -41,9 +42,7 @@ def load_generator(run_dir: "str | os.PathLike[str]", device: torch.device):
 
 def class_noise(seed: int, class_index: int, n: int, z_dim: int) -> torch.Tensor:
     """The latent codes of one class, keyed by (seed, class) so classes do not depend on each other."""
-    key = int(np.random.SeedSequence([seed, class_index]).generate_state(1, dtype=np.uint64)[0])
-    gen = torch.Generator().manual_seed(key & ((1 << 63) - 1))
-    return torch.randn(n, z_dim, generator=gen)
+    return torch.randn(n, z_dim, generator=keyed_generator(seed, class_index))
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -65,15 +64,11 @@ def generate_class(G: Generator, class_index: int, z: torch.Tensor,
 def make_grid(per_class: List[np.ndarray], columns: int = GRID_COLUMNS,
               padding: int = GRID_PADDING) -> np.ndarray:
     """One row per class of its first ``columns`` samples, on a black background."""
-    n, h, w, c = per_class[0].shape
-    cols = min(columns, n)
-    grid = np.zeros((padding + len(per_class) * (h + padding), padding + cols * (w + padding), c),
-                    dtype=np.uint8)
-    for r, images in enumerate(per_class):
-        for k in range(cols):
-            y, x = padding + r * (h + padding), padding + k * (w + padding)
-            grid[y:y + h, x:x + w] = images[k]
-    return grid
+    from ..report.render import image_grid
+
+    cols = min(columns, len(per_class[0]))
+    return image_grid([list(images[:cols]) for images in per_class], pad=padding, background=0,
+                      columns=cols)
 
 
 def sample_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]",

@@ -27,6 +27,7 @@ from . import runs
 from .data import TrainData, batch_to_tensor, data_summary, load_training_data
 from .losses import discriminator_loss, generator_loss
 from .models import IMAGE_SIZE, Discriminator, Generator, init_weights, one_hot
+from .seeding import keyed_generator
 
 
 @dataclass
@@ -70,18 +71,16 @@ class Gan:
 
 def setup_distributed(device: str) -> Dist:
     """Under torchrun (WORLD_SIZE > 1) join the process group: gloo on CPU, nccl on GPU."""
-    dev = resolve_device(device)
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return Dist(0, 1, dev, False)
-    import torch.distributed as dist
+    from .. import distributed
 
+    dev = resolve_device(device)
+    if not distributed.is_distributed():
+        return Dist(0, 1, dev, False)
     if dev.type == "cuda":
-        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        dev = distributed.local_device(torch.device("cuda"))    # cuda:$LOCAL_RANK
         torch.cuda.set_device(dev)
-    owns = not dist.is_initialized()
-    if owns:
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
-    return Dist(dist.get_rank(), dist.get_world_size(), dev, owns)
+    owns = distributed.init_distributed(backend="nccl" if dev.type == "cuda" else "gloo")
+    return Dist(distributed.rank(), distributed.world_size(), dev, owns)
 
 
 def steps_per_epoch(n_train: int, batch_size: int, world_size: int) -> int:
@@ -106,9 +105,7 @@ def epoch_order(n_train: int, seed: int, epoch: int, rank: int, world_size: int)
 def step_noise(seed: int, rank: int, step: int, batch_size: int,
                z_dim: int) -> Tuple[torch.Tensor, torch.Tensor]:
     """z1, z2 ~ N(0, I) for one step, drawn on the CPU from a generator keyed by (seed, rank, step)."""
-    key = int(np.random.SeedSequence([seed, rank, step]).generate_state(1, dtype=np.uint64)[0])
-    gen = torch.Generator().manual_seed(key & ((1 << 63) - 1))
-    z = torch.randn(2, batch_size, z_dim, generator=gen)
+    z = torch.randn(2, batch_size, z_dim, generator=keyed_generator(seed, rank, step))
     return z[0], z[1]
 
 

@@ -20,17 +20,17 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
-from . import __version__
-from .errors import UserError
-from .fileio import save_npz_atomic
-from .images import ImageSet
-from .metrics.ndb import Bins
-from .progress import progress
+from msgan_eval import __version__
+from msgan_eval.errors import ParameterError, UserError
+from msgan_eval.fileio import save_npz_atomic
+from msgan_eval.images import ImageSet
+from msgan_eval.metrics.ndb import Bins
+from msgan_eval.progress import progress
 
 BINS_FORMAT = "msgan-eval-ndb-bins/1"
 _ARRAYS = ("centers", "counts", "used_dims", "mean", "std")
@@ -93,7 +93,7 @@ def load_bins(path: "str | os.PathLike[str]") -> Tuple[Bins, BinsInfo]:
     """A bins file's bins and provenance; UserError naming the file when anything in it is off."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such bins file (given with --bins-file)")
+        raise ParameterError(f"{path}: no such bins file (given with {{bins}})", "bins")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("meta", *_ARRAYS) if k not in data.files]
@@ -148,26 +148,32 @@ def _bins_problem(bins: Bins, meta: dict, h: int, w: int) -> Optional[str]:
     return None
 
 
+def mismatch_templates(bins: Bins, info: BinsInfo, train: ImageSet,
+                       requested: Dict[str, object]) -> List[str]:
+    """:func:`bins_mismatches` with each parameter written ``{name}`` (see ParameterError)."""
+    problems = []
+    if info.fingerprint != train.fingerprint(with_mtime=False):
+        problems.append(f"it was fitted on a different training file list ({info.train_source})")
+    for name, value in requested.items():
+        stored = bins.k if name == "k" else getattr(bins, name)
+        if stored != value:
+            shown = ["auto (all, or d // 6 above 1000)" if v is None else v for v in (stored, value)]
+            problems.append(f"it was fitted with {{{name}}} {shown[0]}, not {shown[1]}")
+    return problems
+
+
 def bins_mismatches(bins: Bins, info: BinsInfo, train: ImageSet,
-                    requested: Dict[str, object]) -> list:
+                    requested: Dict[str, object]) -> List[str]:
     """Why ``bins`` were not fitted on ``train`` with the ``requested`` parameters ([] if they were).
 
     ``requested`` maps parameter names (k, seed, whiten, max_dims) to the values the user asked
     for explicitly; parameters left at their defaults are taken from the file.
     """
-    problems = []
-    if info.fingerprint != train.fingerprint(with_mtime=False):
-        problems.append(f"it was fitted on a different training file list ({info.train_source})")
-    options = {"k": "--bins", "seed": "--seed", "whiten": "--whiten", "max_dims": "--max-dims"}
-    for name, value in requested.items():
-        stored = bins.k if name == "k" else getattr(bins, name)
-        if stored != value:
-            shown = ["auto (all, or d // 6 above 1000)" if v is None else v for v in (stored, value)]
-            problems.append(f"it was fitted with {options.get(name, name)} {shown[0]}, "
-                            f"not {shown[1]}")
-    return problems
+    return [ParameterError(t, *requested).render(lambda n: n)
+            for t in mismatch_templates(bins, info, train, requested)]
 
 
 def bins_info_for(train: ImageSet) -> BinsInfo:
     return BinsInfo(fingerprint=train.fingerprint(with_mtime=False), image_size=training_size(train),
                     train_source=str(train.source), version=__version__)
+

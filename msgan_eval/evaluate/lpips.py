@@ -19,15 +19,17 @@ import contextlib
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from . import defaults
-from .errors import UserError
-from .images import ROOT_CONDITION, ImageSet, scan_images
-from .metrics.lpips import PAIR_PROTOCOLS, condition_rng, plan_pairs, summarize
-from .weights import ResolvedWeights
+from msgan_eval import __version__, defaults
+from msgan_eval.errors import ParameterError, UserError
+from msgan_eval.images import ROOT_CONDITION, ImageSet
+from msgan_eval.metrics.lpips import PAIR_PROTOCOLS, condition_rng, plan_pairs, summarize
+from msgan_eval.weights import ResolvedWeights
+
+from .inputs import ImagesLike, as_image_set, describe
 
 
 @dataclass
@@ -51,9 +53,20 @@ class LpipsResult:
     n_images: int = 0
     lpips_version: str = "0.1"
     device: str = "cpu"
+    path: str = ""                         # the input, as given (or <in-memory>)
+    skipped: int = 0                       # unreadable files skipped (skip_bad)
+    batch_size: int = defaults.BATCH_SIZE
 
-    def as_dict(self) -> dict:
-        """JSON-ready summary (without the per-pair arrays)."""
+    @property
+    def lpips(self) -> float:
+        return self.score
+
+    def to_dict(self) -> dict:
+        """``msgan-eval lpips --json``'s object (without the per-pair arrays)."""
+        return {"metric": "lpips", "path": self.path, **self.summary(), "skipped": self.skipped,
+                "batch_size": self.batch_size, "version": __version__}
+
+    def summary(self) -> dict:
         return {"lpips": self.score, "std": self.std, "std_over_conditions": self.std_over_conditions,
                 "pairs": self.n_pairs, "groups": self.groups, "pairs_per_group": self.pairs_per_group,
                 "net": self.net, "lpips_version": self.lpips_version, "seed": self.seed,
@@ -71,12 +84,12 @@ def _label(condition: str) -> str:
 def check_lpips_inputs(image_set: ImageSet, groups: Dict[str, List[int]], net: str,
                        resize: Optional[int]) -> None:
     """UserError for any condition LPIPS cannot compare: < 2 images, mixed or too small sizes."""
-    from .features.lpips_net import MIN_SIZE
+    from msgan_eval.features.lpips_net import MIN_SIZE
 
     need = MIN_SIZE[net]
     if resize is not None and resize < need:
-        raise UserError(f"--resize {resize}: the {net} backbone needs images of at least "
-                        f"{need}x{need}; use --resize {need} or more")
+        raise ParameterError(f"{{resize}} {resize}: the {net} backbone needs images of at least "
+                             f"{need}x{need}; use {{resize}} {need} or more", "resize")
     for cond, idx in groups.items():
         if len(idx) < 2:
             names = ", ".join(image_set.refs[i].name for i in idx)
@@ -89,15 +102,15 @@ def check_lpips_inputs(image_set: ImageSet, groups: Dict[str, List[int]], net: s
         for i in idx:
             if image_set.sizes[i] != first:
                 a, b = image_set.refs[idx[0]].name, image_set.refs[i].name
-                raise UserError(
+                raise ParameterError(
                     f"{image_set.source}: condition {_label(cond)} mixes image sizes ({a} is "
                     f"{first[1]}x{first[0]}, {b} is {image_set.sizes[i][1]}x{image_set.sizes[i][0]}); "
-                    "pass --resize N to compare them at N x N (bilinear)")
+                    "pass {resize} N to compare them at N x N (bilinear)", "resize")
         if min(first) < need:
-            raise UserError(
+            raise ParameterError(
                 f"{image_set.source}: images of condition {_label(cond)} are {first[1]}x{first[0]} "
                 f"({image_set.refs[idx[0]].name}), smaller than the {need}x{need} the {net} backbone "
-                f"accepts; pass --resize N with N >= {need} (bilinear upsampling)")
+                f"accepts; pass {{resize}} N with N >= {need} (bilinear upsampling)", "resize")
 
 
 def images_to_tensor(images: Sequence[np.ndarray], resize: Optional[int]):
@@ -176,33 +189,50 @@ def condition_distances(model, image_set: ImageSet, indices: Sequence[int], pair
 
 def _check_options(net: str, pairs: str, num_pairs: int, seed: int, batch_size: int) -> None:
     if net not in defaults.LPIPS_NET_CHOICES:
-        raise UserError(f"--net {net}: use one of {', '.join(defaults.LPIPS_NET_CHOICES)}")
+        raise ParameterError(f"{{net}} {net}: use one of {', '.join(defaults.LPIPS_NET_CHOICES)}", "net")
     if pairs not in PAIR_PROTOCOLS:
-        raise UserError(f"--pairs {pairs}: use one of {', '.join(PAIR_PROTOCOLS)}")
+        raise ParameterError(f"{{pairs}} {pairs}: use one of {', '.join(PAIR_PROTOCOLS)}", "pairs")
     if num_pairs < 1 or batch_size < 1:
-        raise UserError("--num-pairs and --batch-size must be at least 1")
+        raise ParameterError("{num_pairs} and {batch_size} must be at least 1", "num_pairs",
+                             "batch_size")
     if seed < 0:
-        raise UserError(f"--seed {seed}: use a seed >= 0")
+        raise ParameterError(f"{{seed}} {seed}: use a seed >= 0", "seed")
 
 
-def lpips_diversity(image_set: Union[ImageSet, str, "os.PathLike[str]"], *, net: str = defaults.LPIPS_NET,
+def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
                     pairs: str = defaults.LPIPS_PAIRS, num_pairs: int = defaults.LPIPS_NUM_PAIRS,
-                    seed: int = defaults.SEED, device: str = "cpu", batch_size: int = defaults.BATCH_SIZE,
-                    resize: Optional[int] = None,
+                    seed: int = defaults.SEED, device: str = defaults.DEVICE,
+                    batch_size: int = defaults.BATCH_SIZE, resize: Optional[int] = None,
                     backbone_weights: "str | os.PathLike[str] | None" = None,
-                    quiet: bool = True) -> LpipsResult:
-    """LPIPS diversity per condition of ``image_set`` (an ImageSet, or a path to scan).
+                    skip_bad: bool = False, quiet: bool = True) -> LpipsResult:
+    """LPIPS diversity per condition of ``x``: the mean ``lpips.LPIPS`` distance of pairs.
 
-    ``backbone_weights`` names the torchvision backbone file explicitly; otherwise it is resolved
-    from ``$MSGAN_EVAL_LPIPS_BACKBONE``, the torch hub cache (hash-checked) or a download.
+    Args:
+        x: images: a folder (sub-folders are conditions), .npy/.npz, ImageSet, uint8 array
+            (N, H, W, C), tensor (N, C, H, W) uint8 or float in [0, 1], or a mapping
+            condition -> array/tensor (see ``msgan_eval.evaluate.inputs``).
+        net: ``alex``, ``vgg`` or ``squeeze`` (lpips v0.1 linear heads).
+        pairs: ``random`` (``num_pairs`` distinct pairs per condition, MSGAN), ``all`` or
+            ``consecutive`` (BicycleGAN).
+        seed: seeds the random pairs of each condition (with its name).
+        resize: compare at N x N (bilinear, antialiased); None keeps the size.
+        backbone_weights: the torchvision backbone file; None resolves it from
+            ``$MSGAN_EVAL_LPIPS_BACKBONE``, the torch hub cache (hash-checked) or a download.
+
+    Returns:
+        LpipsResult: ``.lpips`` (mean over conditions), ``.groups`` (per condition),
+        ``.pair_distances``...; ``to_dict()`` is ``msgan-eval lpips --json``.
+
+    Example:
+        >>> r = msgan_eval.lpips_diversity({"cat": cats, "dog": dogs}, pairs="all")  # doctest: +SKIP
+        >>> r.lpips, r.groups                                                       # doctest: +SKIP
     """
-    from .device import resolve_device
-    from .features.lpips_net import heads_sha256, load_lpips_net, resolve_lpips_backbone
-    from .progress import progress
+    from msgan_eval.device import resolve_device
+    from msgan_eval.features.lpips_net import heads_sha256, load_lpips_net, resolve_lpips_backbone
+    from msgan_eval.progress import progress
 
     _check_options(net, pairs, num_pairs, seed, batch_size)
-    if not isinstance(image_set, ImageSet):
-        image_set = scan_images(image_set, progress_quiet=quiet)
+    image_set = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
     groups = image_set.groups()
     check_lpips_inputs(image_set, groups, net, resize)
     plans = {c: plan_pairs(len(idx), pairs, num_pairs, condition_rng(seed, c)) for c, idx in groups.items()}
@@ -227,7 +257,8 @@ def lpips_diversity(image_set: Union[ImageSet, str, "os.PathLike[str]"], *, net:
         pair_indices={c: np.asarray(groups[c], dtype=np.int64)[plans[c].pairs] for c in groups},
         std_over_conditions=summary.std_over_conditions, pairs_per_group=summary.pairs_per_group,
         all_pairs_used=[c for c in groups if plans[c].all_pairs_used], resize=resize,
-        heads_sha256=heads_sha256(net), n_images=len(image_set), device=str(dev))
+        heads_sha256=heads_sha256(net), n_images=len(image_set), device=str(dev),
+        path=describe(x), skipped=len(image_set.skipped), batch_size=batch_size)
 
 
 def sharded_pair_distances(image_set: ImageSet, *, net: str = defaults.LPIPS_NET,
@@ -244,7 +275,7 @@ def sharded_pair_distances(image_set: ImageSet, *, net: str = defaults.LPIPS_NET
     distance is the one a single process computes. The whole set is checked on every rank first:
     bad input then stops all ranks alike instead of leaving the others waiting in the gather.
     """
-    from . import distributed
+    from msgan_eval import distributed
 
     _check_options(net, pairs, num_pairs, seed, batch_size)
     groups = image_set.groups()

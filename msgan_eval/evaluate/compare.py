@@ -1,0 +1,320 @@
+"""Baseline vs candidate: every metric with a bootstrap interval, a verdict each, one report.
+
+The reference set is read once: its FID statistics (cached like ``msgan-eval fid``'s), its NDB
+bins and its pixel vectors serve both runs. A metric that cannot run (weights missing offline, a
+statistics file given where NDB needs images) is *skipped with its reason* in the report; the
+other metrics still run. Nothing here imports training code.
+
+Under torchrun every rank calls :func:`compare_runs`: FID features and LPIPS distances are measured
+in shards and gathered, so rank 0 bootstraps exactly what one process would; NDB (one K-means fit)
+runs on rank 0 alone, last, after the collectives. Rank 0 gets the report, the other ranks None.
+"""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from msgan_eval import defaults, distributed
+from msgan_eval.errors import ParameterError, UserError, WeightsUnavailable
+from msgan_eval.images import ImageSet
+from msgan_eval.metrics import bootstrap as bs
+from msgan_eval.metrics.registry import FAMILIES, family_needs
+from msgan_eval.report.compare import (
+    CompareConfig,
+    Log,
+    MetricOutcome,
+    Reference,
+    assemble_report,
+    run_rng,
+    write_report,
+)
+
+from .inputs import ImagesLike, as_image_set, is_stats_path
+
+MAIN_PROCESS_ONLY = ("ndb",)    # families with no sharded work: rank 0 runs them alone
+# lpips_diversity's parameters under the names compare gives them
+LPIPS_NAMES = {"resize": "lpips_resize", "net": "lpips_net", "pairs": "lpips_pairs",
+               "num_pairs": "lpips_num_pairs", "backbone_weights": "lpips_backbone"}
+NDB_NAMES = {"train": "reference", "k": "ndb_bins"}
+
+
+def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
+         log: Log) -> MetricOutcome:
+    from msgan_eval.features.extract import extract_inception_features, image_set_statistics
+    from msgan_eval.features.inception import resolve_inception_weights
+    from msgan_eval.metrics.fid import RankDeficientCovarianceWarning
+
+    from .fid import load_statistics
+
+    weights = resolve_inception_weights(cfg.inception_weights)
+    out = MetricOutcome(weights={"inception": weights.as_dict()})
+    if ref.stats_path is not None:
+        stats = load_statistics(ref.stats_path, param="reference", dims=cfg.dims, weights=weights)
+    else:
+        log("fid: reference statistics (cached after the first run)")
+        stats = image_set_statistics(ref.images, weights=weights, dims=cfg.dims, device=cfg.device,
+                                     batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                                     quiet=quiet)
+    est = {}
+    for run, images in runs.items():
+        log(f"fid: {run} features ({len(images)} images)")
+        feats = extract_inception_features(images, weights=weights, dims=cfg.dims,
+                                           device=cfg.device, batch_size=cfg.batch_size,
+                                           num_workers=cfg.num_workers, quiet=quiet)
+        if not distributed.is_main_process():
+            continue                      # rank 0 alone bootstraps
+        if len(feats) <= cfg.dims:
+            out.notes.append(f"fid: {run} has {len(feats)} images for {cfg.dims} feature dimensions; "
+                             "its FID is biased upwards (compare runs of equal size only)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
+            est[run] = bs.bootstrap_fid(feats, stats.mu, stats.sigma, rng=run_rng(cfg.seed, run, "fid"),
+                                        n_boot=cfg.bootstrap, confidence=cfg.confidence)
+    out.estimates["fid"] = est
+    return out
+
+
+def _lpips(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
+           log: Log) -> MetricOutcome:
+    from msgan_eval.features.lpips_net import heads_sha256, resolve_lpips_backbone
+
+    from .lpips import sharded_pair_distances
+
+    backbone = resolve_lpips_backbone(cfg.lpips_net, cfg.lpips_backbone)   # skip before any work
+    out = MetricOutcome(weights={backbone.spec.key: backbone.as_dict(),
+                                 f"lpips-{cfg.lpips_net}-heads": {"sha256": heads_sha256(cfg.lpips_net)}})
+    if backbone.status != "verified":
+        out.notes.append(f"lpips: UNVERIFIED backbone {backbone.path} (neither torchvision's "
+                         "published file nor our conversion): not standard LPIPS numbers")
+    est = {}
+    for run, images in runs.items():
+        log(f"lpips: {run} ({cfg.lpips_net}, {cfg.lpips_pairs} pairs)")
+        try:
+            distances = sharded_pair_distances(images, net=cfg.lpips_net, pairs=cfg.lpips_pairs,
+                                               num_pairs=cfg.lpips_num_pairs, seed=cfg.seed,
+                                               device=cfg.device, batch_size=cfg.batch_size,
+                                               resize=cfg.lpips_resize,
+                                               backbone_weights=backbone.path, quiet=quiet)
+        except ParameterError as exc:
+            raise exc.renamed(LPIPS_NAMES) from None
+        if distributed.is_main_process():     # rank 0 alone bootstraps
+            est[run] = bs.bootstrap_lpips(distances, rng=run_rng(cfg.seed, run, "lpips"),
+                                          n_boot=cfg.bootstrap, confidence=cfg.confidence)
+    out.estimates["lpips"] = est
+    return out
+
+
+def _ndb(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
+         log: Log) -> MetricOutcome:
+    from msgan_eval.metrics.ndb import assign_bins, bin_counts, ndb_from_counts
+
+    from .ndb import fit_or_load_bins
+    from .ndb_data import images_to_vectors
+
+    try:
+        bins, _, _ = fit_or_load_bins(ref.images, k=cfg.ndb_bins, seed=cfg.seed, use_cache=True,
+                                      quiet=quiet, log=lambda msg: log(f"ndb: {msg}"))
+    except ParameterError as exc:
+        raise exc.renamed(NDB_NAMES) from None
+    out = MetricOutcome()
+    details = {"k": bins.k, "reference": bins.proportions.tolist()}
+    ndb, jsd = {}, {}
+    for run, images in runs.items():
+        log(f"ndb: {run} bin assignments")
+        labels = assign_bins(bins, images_to_vectors(images, ref.images, quiet=quiet))
+        full = ndb_from_counts(bins, bin_counts(labels, bins.k), cfg.ndb_alpha)
+        details[run] = [b.generated_proportion for b in full.per_bin]
+        details[f"{run}_different"] = [b.different for b in full.per_bin]
+        ndb[run], jsd[run] = bs.bootstrap_ndb(bins, labels, rng=run_rng(cfg.seed, run, "ndb"),
+                                              n_boot=cfg.bootstrap, alpha=cfg.ndb_alpha,
+                                              confidence=cfg.confidence)
+    out.estimates.update(ndb=ndb, jsd=jsd)
+    out.details["ndb"] = details
+    return out
+
+
+RUNNERS = {"fid": _fid, "lpips": _lpips, "ndb": _ndb}
+assert set(RUNNERS) == set(FAMILIES), "every metric family of the registry needs a runner"
+
+
+def _cannot_run(family: str, reference: Reference) -> Optional[str]:
+    if "reference_images" in family_needs(family) and reference.images is None:
+        return (f"--ref {reference.stats_path} is a FID statistics file; "
+                f"{family.upper()} needs reference images")
+    return None
+
+
+def _weights_named(family: str, config: CompareConfig) -> bool:
+    """Whether the user named this family's weights file (option or environment variable)."""
+    from msgan_eval.weights import INCEPTION, LPIPS_BACKBONES
+
+    needs = family_needs(family)
+    if "inception_weights" in needs:
+        return bool(config.inception_weights or os.environ.get(INCEPTION.env_var))
+    if "lpips_backbone" in needs:
+        spec = LPIPS_BACKBONES[config.lpips_net]
+        return bool(config.lpips_backbone or os.environ.get(spec.env_var))
+    return False
+
+
+def _check_config(config: CompareConfig) -> None:
+    unknown = [m for m in config.metrics if m not in FAMILIES]
+    if unknown or not config.metrics:
+        raise ParameterError(f"{{metrics}} {','.join(config.metrics)}: use a comma-separated subset "
+                             f"of {', '.join(FAMILIES)}", "metrics")
+    if config.seed < 0:
+        raise ParameterError(f"{{seed}} {config.seed}: use a seed >= 0", "seed")
+    if config.bootstrap < 1 or not 0 < config.confidence < 1:
+        raise ParameterError("{bootstrap} must be at least 1 and the confidence between 0 and 1",
+                             "bootstrap")
+
+
+def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
+                 config: CompareConfig, *, quiet: bool = True, log: Optional[Log] = None,
+                 command: Optional[List[str]] = None) -> Optional[dict]:
+    """Run every requested metric on both runs and return the report dict (see ``schema``).
+
+    Under torchrun every rank must call this with the same inputs; rank 0 gets the report and the
+    other ranks None.
+    """
+    log = log or (lambda msg: None)
+    _check_config(config)
+    runs = {"baseline": baseline, "candidate": candidate}
+    outcomes: Dict[str, MetricOutcome] = {}
+    skipped: Dict[str, str] = {}
+    seconds: Dict[str, float] = {}
+    for family in (f for f in FAMILIES if f in config.metrics):
+        if family in MAIN_PROCESS_ONLY and not distributed.is_main_process():
+            continue
+        reason = _cannot_run(family, reference)
+        start = time.perf_counter()
+        if reason is None:
+            try:
+                outcomes[family] = RUNNERS[family](runs, reference, config, quiet, log)
+            except WeightsUnavailable as exc:     # offline without weights: skip, keep going
+                if _weights_named(family, config):
+                    raise                         # a file the user named must work
+                reason = str(exc)
+        if reason is not None:
+            log(f"{family}: skipped: {reason}")
+            skipped.update({metric: reason for metric in FAMILIES[family]})
+        seconds[family] = round(time.perf_counter() - start, 3)
+    if not distributed.is_main_process():
+        return None
+    return assemble_report(runs, reference, config, outcomes, skipped, seconds, command or [],
+                           processes=distributed.world_size())
+
+
+@dataclass
+class Report:
+    """A compare report: ``report`` is the schema'd dict (``report.json``); ``to_dict()`` is
+    ``msgan-eval compare --json`` (the report and the files written)."""
+
+    report: dict
+    files: Dict[str, Path] = field(default_factory=dict)
+    sets: Dict[str, ImageSet] = field(default_factory=dict, repr=False)
+
+    @property
+    def verdicts(self) -> Dict[str, str]:
+        return self.report["verdicts"]
+
+    @property
+    def deltas(self) -> Dict[str, dict]:
+        return self.report["deltas"]
+
+    @property
+    def runs(self) -> Dict[str, Dict[str, dict]]:
+        return self.report["runs"]
+
+    @property
+    def skipped(self) -> Dict[str, str]:
+        return self.report["skipped"]
+
+    def __getitem__(self, key: str):
+        return self.report[key]
+
+    def write(self, out_dir: "str | os.PathLike[str]") -> Dict[str, Path]:
+        """Write report.json, report.md and report.html to ``out_dir`` (atomically)."""
+        self.files = write_report(out_dir, self.report, self.sets)
+        return self.files
+
+    def to_dict(self) -> dict:
+        return {**self.report, "files": {k: str(v) for k, v in self.files.items()}}
+
+
+def _inputs(baseline, candidate, reference, skip_bad: bool,
+            quiet: bool) -> Tuple[Dict[str, ImageSet], Reference]:
+    """The three inputs through the one road; errors of a path name its parameter too."""
+    def load(param: str, x) -> ImageSet:
+        try:
+            return as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
+        except ParameterError:
+            raise
+        except UserError as exc:
+            raise ParameterError(f"{{{param}}} {exc}", param) from None
+
+    sets = {"baseline": load("baseline", baseline), "candidate": load("candidate", candidate)}
+    ref = (Reference(stats_path=Path(reference)) if is_stats_path(reference)
+           else Reference(images=load("reference", reference)))
+    return sets, ref
+
+
+def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, *,
+            metrics: Sequence[str] = tuple(FAMILIES), bootstrap: int = defaults.BOOTSTRAP,
+            seed: int = defaults.SEED, confidence: float = defaults.CONFIDENCE,
+            dims: int = defaults.FID_DIMS, inception_weights: Optional[str] = None,
+            lpips_net: str = defaults.LPIPS_NET, lpips_pairs: str = defaults.LPIPS_PAIRS,
+            lpips_num_pairs: int = defaults.LPIPS_NUM_PAIRS, lpips_resize: Optional[int] = None,
+            lpips_backbone: Optional[str] = None, ndb_bins: int = defaults.NDB_BINS,
+            ndb_alpha: float = defaults.NDB_ALPHA, device: str = defaults.DEVICE,
+            batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
+            out: "str | os.PathLike[str] | None" = None, skip_bad: bool = False,
+            quiet: bool = True, log: Optional[Log] = None,
+            command: Optional[List[str]] = None) -> Optional[Report]:
+    """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
+
+    Args:
+        baseline, candidate: generated images (path, ImageSet, uint8 array, tensor, or mapping
+            condition -> array/tensor; see ``msgan_eval.evaluate.inputs``).
+        reference: real images, or a FID statistics ``.npz`` (then NDB/JSD are skipped).
+        metrics: a subset of ``fid``, ``lpips``, ``ndb`` (``ndb`` also gives ``jsd``).
+        bootstrap, seed, confidence: resamples per run and metric, their seed, the interval level.
+        dims, inception_weights: as for :func:`msgan_eval.fid`.
+        lpips_*: as ``net``, ``pairs``, ``num_pairs``, ``resize``, ``backbone_weights`` of
+            :func:`msgan_eval.lpips_diversity`; ndb_bins, ndb_alpha: ``k`` and ``alpha`` of
+            :func:`msgan_eval.ndb` (bins fitted on the reference).
+        out: write report.json, report.md and report.html to this folder.
+        command: recorded in the report's provenance (the CLI passes its argv).
+
+    Returns:
+        Report: ``.verdicts``, ``.deltas``, ``.runs`` (estimates with intervals), ``.skipped``;
+        ``to_dict()`` is ``msgan-eval compare --json``. None on torchrun ranks other than 0.
+
+    Example:
+        >>> r = msgan_eval.compare("dcgan/", "msgan/", "real/", metrics=("fid", "ndb"))  # doctest: +SKIP
+        >>> r.verdicts                                                              # doctest: +SKIP
+        {'fid': 'candidate-better', 'ndb': 'no-significant-difference', ...}
+    """
+    config = CompareConfig(metrics=tuple(m for m in FAMILIES if m in metrics) or tuple(metrics),
+                           bootstrap=bootstrap, seed=seed, confidence=confidence, dims=int(dims),
+                           inception_weights=inception_weights, lpips_net=lpips_net,
+                           lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs,
+                           lpips_resize=lpips_resize, lpips_backbone=lpips_backbone,
+                           ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
+                           batch_size=batch_size, num_workers=num_workers)
+    if any(m not in FAMILIES for m in metrics):
+        config.metrics = tuple(metrics)               # refused by _check_config, by name
+    _check_config(config)
+    sets, ref = _inputs(baseline, candidate, reference, skip_bad, quiet)
+    report = compare_runs(sets["baseline"], sets["candidate"], ref, config, quiet=quiet, log=log,
+                          command=command)
+    if report is None:
+        return None
+    result = Report(report, sets=sets)
+    if out is not None:
+        result.write(out)
+    return result

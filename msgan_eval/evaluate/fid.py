@@ -1,0 +1,238 @@
+"""FID of two inputs, and FID statistics of one: images in, a typed result out.
+
+The numbers are pytorch-fid's (``calculate_fid_given_paths``): Inception pool3 features (or the
+64/192/768-d blocks) of every image, their mean and covariance, and the Fréchet distance. Inputs
+are anything :func:`msgan_eval.evaluate.inputs.as_image_set` takes, or a statistics ``.npz``
+(``msgan-eval stats`` or pytorch-fid's ``--save-stats``).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple
+
+from msgan_eval import __version__, defaults, distributed
+from msgan_eval.errors import ParameterError
+from msgan_eval.features.stats_cache import FidStats as _StoredStats
+from msgan_eval.weights import ResolvedWeights
+
+from .inputs import ImagesLike, as_image_set, describe, is_stats_path
+
+
+@dataclass
+class FidResult:
+    """``msgan-eval fid --json``'s fields; ``to_dict()`` is that object."""
+
+    fid: float
+    n: List[Optional[int]]
+    dims: int
+    weights_sha256: Optional[str]
+    weights: Optional[dict]
+    inputs: List[str]
+    cached: List[bool]
+    skipped: List[int]
+    device: str
+    batch_size: int
+    num_workers: int
+    processes: int
+    warnings: List[str]
+    version: str = __version__
+    skipped_files: List[Tuple[str, str]] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"fid": self.fid, "n": self.n, "dims": self.dims,
+                "weights_sha256": self.weights_sha256, "weights": self.weights,
+                "version": self.version, "inputs": self.inputs, "cached": self.cached,
+                "skipped": self.skipped, "device": self.device, "batch_size": self.batch_size,
+                "num_workers": self.num_workers, "processes": self.processes,
+                "warnings": self.warnings}
+
+
+@dataclass
+class FidStats(_StoredStats):
+    """FID statistics (mu, sigma, n, ...) with ``msgan-eval stats --json``'s fields."""
+
+    weights: Optional[dict] = None
+    input: str = ""
+    skipped: int = 0
+    out: Optional[str] = None
+    processes: int = 1
+    skipped_files: List[Tuple[str, str]] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"out": self.out, "n": self.n, "dims": self.dims,
+                "weights_sha256": self.weights_sha256, "weights": self.weights,
+                "version": __version__, "input": self.input, "cached": self.cached,
+                "skipped": self.skipped, "processes": self.processes}
+
+
+def resolve_weights_for(inputs: Sequence[ImagesLike], inception_weights, device: str):
+    """The Inception weights, resolved before any long work, or None when every input is a
+    statistics file (then no network runs). The device is checked first: it is cheaper."""
+    if all(is_stats_path(x) for x in inputs):
+        return None
+    from msgan_eval.device import resolve_device
+    from msgan_eval.features.inception import resolve_inception_weights
+
+    resolve_device(device)
+    return resolve_inception_weights(inception_weights)
+
+
+def load_statistics(path, *, param: str, dims: int,
+                    weights: Optional[ResolvedWeights] = None) -> _StoredStats:
+    """A statistics file, refused when its dims or its Inception weights differ from the run's.
+
+    Statistics of other weights give a FID of nothing in particular, so this is an error (in
+    ``fid`` and ``compare`` alike), naming both SHA-256s and what to do.
+    """
+    from msgan_eval.features.stats_cache import load_fid_stats
+
+    stats = load_fid_stats(path)
+    if stats.dims != dims:
+        raise ParameterError(f"{path}: holds {stats.dims}-d statistics but {{dims}} is {dims}; "
+                             f"pass {{dims}} {stats.dims} or re-create the file", "dims")
+    if weights is not None and stats.weights_sha256 and stats.weights_sha256 != weights.sha256:
+        raise ParameterError(
+            f"{{{param}}} {path}: computed with Inception weights sha256 {stats.weights_sha256}, "
+            f"but this run uses {weights.sha256} ({weights.path}); recompute the statistics with "
+            "these weights, or pass the weights they were made with as {inception_weights}",
+            param, "inception_weights")
+    return stats
+
+
+def _agree(stats: Sequence[_StoredStats], params: Sequence[str]) -> None:
+    """Two statistics files made with different weights (no network run to compare them with)."""
+    known = [(p, s) for p, s in zip(params, stats) if s.weights_sha256]
+    if len(known) == 2 and known[0][1].weights_sha256 != known[1][1].weights_sha256:
+        (pa, a), (pb, b) = known
+        raise ParameterError(f"{{{pa}}} {a.source} and {{{pb}}} {b.source} were computed with "
+                             f"different Inception weights (sha256 {a.weights_sha256} and "
+                             f"{b.weights_sha256}); recompute one with the other's weights", pa, pb)
+
+
+def _image_statistics(x: ImagesLike, *, param: str, weights: ResolvedWeights, dims: int,
+                      device: str, batch_size: int, num_workers: int, use_cache: bool,
+                      skip_bad: bool, quiet: bool) -> FidStats:
+    from msgan_eval.features.extract import image_set_statistics
+
+    image_set = as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
+    s = image_set_statistics(image_set, weights=weights, dims=dims, device=device,
+                             batch_size=batch_size, num_workers=num_workers, quiet=quiet,
+                             use_cache=use_cache)
+    return FidStats(s.mu, s.sigma, s.n, s.dims, s.weights_sha256, describe(x), s.cached,
+                    weights=weights.as_dict(), input=describe(x), skipped=len(image_set.skipped),
+                    processes=distributed.world_size(), skipped_files=list(image_set.skipped))
+
+
+def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
+               dims: int = defaults.FID_DIMS, device: str = defaults.DEVICE,
+               batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
+               inception_weights: "str | os.PathLike[str] | None" = None, use_cache: bool = True,
+               skip_bad: bool = False, quiet: bool = True) -> FidStats:
+    """FID statistics (mu, sigma) of the images ``x``, written to ``out`` when given.
+
+    Args:
+        x: images (path, ImageSet, uint8 array, tensor, mapping; see ``evaluate.inputs``) or a
+            statistics ``.npz`` (loaded and checked).
+        out: a ``.npz`` to write (pytorch-fid reads it), atomically; None writes nothing.
+        dims: 64, 192, 768 or 2048 (pool3, standard FID).
+        inception_weights: the FID Inception state dict; None resolves it as ``msgan-eval`` does.
+        use_cache: read and write the statistics cache (keyed by file list or pixels).
+
+    Returns:
+        FidStats: ``.mu``, ``.sigma``, ``.n``, ``.dims``, ``.weights_sha256``; ``to_dict()`` is
+        ``msgan-eval stats --json``.
+
+    Example:
+        >>> s = msgan_eval.statistics("real/", out="real.npz", dims=2048)   # doctest: +SKIP
+        >>> s.n, s.mu.shape                                                 # doctest: +SKIP
+    """
+    dims = int(dims)
+    weights = resolve_weights_for([x], inception_weights, device)
+    if weights is None:
+        s = load_statistics(x, param="x", dims=dims)
+        stats = FidStats(s.mu, s.sigma, s.n, s.dims, s.weights_sha256, s.source, s.cached,
+                         input=describe(x), processes=distributed.world_size())
+    else:
+        stats = _image_statistics(x, param="x", weights=weights, dims=dims, device=device,
+                                  batch_size=batch_size, num_workers=num_workers,
+                                  use_cache=use_cache, skip_bad=skip_bad, quiet=quiet)
+    if out is not None:
+        from msgan_eval.features.stats_cache import save_fid_stats
+
+        stats.out = os.fspath(out)
+        if distributed.is_main_process():
+            save_fid_stats(out, stats)
+    return stats
+
+
+def _rank_deficiency_notes(stats_list) -> List[str]:
+    return [f"{s.source}: {s.n} images for {s.dims} dimensions: the covariance is rank-deficient, "
+            "so the FID is biased and noisy (use more images than dimensions"
+            + (", or a smaller --dims)" if s.dims > 64 else ")")
+            for s in stats_list if s.n is not None and s.n <= s.dims]
+
+
+def frechet_with_notes(a, b) -> Tuple[float, List[str]]:
+    """FID of two statistics and the warnings it raised, as text."""
+    from msgan_eval.metrics.fid import RankDeficientCovarianceWarning, frechet_distance
+
+    notes = _rank_deficiency_notes([a, b])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+    for w in caught:
+        # The per-set note above already says it better when n is known.
+        if issubclass(w.category, RankDeficientCovarianceWarning) and notes:
+            continue
+        notes.append(str(w.message))
+    return value, notes
+
+
+def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
+        device: str = defaults.DEVICE, batch_size: int = defaults.BATCH_SIZE,
+        num_workers: int = defaults.NUM_WORKERS,
+        inception_weights: "str | os.PathLike[str] | None" = None, use_cache: bool = True,
+        skip_bad: bool = False, quiet: bool = True) -> FidResult:
+    """FID between ``a`` and ``b``, the number pytorch-fid gives on the same images.
+
+    Args:
+        a, b: images (a folder, .npy/.npz, ImageSet, uint8 array (N, H, W, C), tensor
+            (N, C, H, W) uint8 or float in [0, 1], or a mapping condition -> those) or a
+            statistics ``.npz``. Conditions do not matter to FID: all images are pooled.
+        dims: 64, 192, 768 or 2048 (pool3, standard FID).
+        device: ``auto``, ``cpu`` or ``cuda[:N]``.
+        inception_weights: the FID Inception state dict; None resolves it as ``msgan-eval``
+            does (``$MSGAN_EVAL_INCEPTION_WEIGHTS``, hub cache, offline conversion, download).
+        use_cache: reuse cached statistics of an input seen before.
+
+    Returns:
+        FidResult: ``.fid``, ``.n`` (both sets), ``.warnings``...; ``to_dict()`` is
+        ``msgan-eval fid --json``.
+
+    Example:
+        >>> msgan_eval.fid("real/", "fake/").fid                     # doctest: +SKIP
+        12.3
+    """
+    dims, params = int(dims), ("a", "b")
+    weights = resolve_weights_for([a, b], inception_weights, device)
+    stats = []
+    for param, x in zip(params, (a, b)):
+        if is_stats_path(x):
+            stats.append(load_statistics(x, param=param, dims=dims, weights=weights))
+        else:
+            stats.append(_image_statistics(x, param=param, weights=weights, dims=dims,
+                                           device=device, batch_size=batch_size,
+                                           num_workers=num_workers, use_cache=use_cache,
+                                           skip_bad=skip_bad, quiet=quiet))
+    _agree(stats, params)
+    value, notes = frechet_with_notes(*stats)
+    sha = weights.sha256 if weights else next((s.weights_sha256 for s in stats if s.weights_sha256), None)
+    return FidResult(fid=value, n=[s.n for s in stats], dims=dims, weights_sha256=sha,
+                     weights=weights.as_dict() if weights else None,
+                     inputs=[describe(x) for x in (a, b)], cached=[s.cached for s in stats],
+                     skipped=[getattr(s, "skipped", 0) for s in stats], device=device,
+                     batch_size=batch_size, num_workers=num_workers,
+                     processes=distributed.world_size(), warnings=notes,
+                     skipped_files=[f for s in stats for f in getattr(s, "skipped_files", [])])
