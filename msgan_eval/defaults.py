@@ -62,3 +62,6 @@ DEMO_WIDTH = 0.25
 DEMO_PER_CLASS = 40
 DEMO_REF_PER_CLASS = 50
 DEMO_NDB_BINS = 20
+
+# The metric families `compare` runs when --metrics is not given; the others are asked for by name.
+COMPARE_METRICS = ("fid", "lpips", "ndb")

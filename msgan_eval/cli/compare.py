@@ -46,7 +46,7 @@ def human_summary(report: dict, files) -> str:
 @click.option("--candidate", required=True, type=click.Path(), help="Candidate samples, e.g. MSGAN.")
 @click.option("--ref", "ref", required=True, type=click.Path(),
               help="Reference (real) images; a FID statistics .npz works for FID only.")
-@click.option("--metrics", default="fid,lpips,ndb", show_default=True,
+@click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
               help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd).")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=defaults.BOOTSTRAP,
               show_default=True, help="Bootstrap resamples per run and metric.")

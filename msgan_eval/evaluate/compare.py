@@ -44,10 +44,11 @@ NDB_NAMES = {"train": "reference", "k": "ndb_bins"}
 
 def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
          log: Log) -> MetricOutcome:
-    from msgan_eval.features.extract import extract_inception_features, image_set_statistics
+    from msgan_eval.features.extract import image_set_statistics
     from msgan_eval.features.inception import resolve_inception_weights
     from msgan_eval.metrics.fid import RankDeficientCovarianceWarning
 
+    from .features import inception_features
     from .fid import load_statistics
 
     weights = resolve_inception_weights(cfg.inception_weights)
@@ -62,9 +63,9 @@ def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
     est = {}
     for run, images in runs.items():
         log(f"fid: {run} features ({len(images)} images)")
-        feats = extract_inception_features(images, weights=weights, dims=cfg.dims,
-                                           device=cfg.device, batch_size=cfg.batch_size,
-                                           num_workers=cfg.num_workers, quiet=quiet)
+        feats = inception_features(images, weights=weights, dims=cfg.dims, device=cfg.device,
+                                   batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                                   quiet=quiet)
         if not distributed.is_main_process():
             continue                      # rank 0 alone bootstraps
         if len(feats) <= cfg.dims:
@@ -264,7 +265,7 @@ def _inputs(baseline, candidate, reference, skip_bad: bool,
 
 
 def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, *,
-            metrics: Sequence[str] = tuple(FAMILIES), bootstrap: int = defaults.BOOTSTRAP,
+            metrics: Sequence[str] = defaults.COMPARE_METRICS, bootstrap: int = defaults.BOOTSTRAP,
             seed: int = defaults.SEED, confidence: float = defaults.CONFIDENCE,
             dims: int = defaults.FID_DIMS, inception_weights: Optional[str] = None,
             lpips_net: str = defaults.LPIPS_NET, lpips_pairs: str = defaults.LPIPS_PAIRS,

@@ -29,7 +29,7 @@ CI_METHOD = "percentile, re-centred on the estimate"
 class CompareConfig:
     """Every parameter of a comparison (recorded in the report's ``parameters``)."""
 
-    metrics: Tuple[str, ...] = ("fid", "lpips", "ndb")
+    metrics: Tuple[str, ...] = defaults.COMPARE_METRICS
     bootstrap: int = defaults.BOOTSTRAP
     seed: int = defaults.SEED
     confidence: float = defaults.CONFIDENCE
