@@ -53,3 +53,15 @@ DEMO_WIDTH = 0.25
 DEMO_PER_CLASS = 40
 DEMO_REF_PER_CLASS = 50
 DEMO_NDB_BINS = 20
+
+# Image-to-image trainer (pix2pix with noise / its MSGAN twin; official Pix2Pix-Mode-Seeking options)
+P2P_NZ = 8                 # --nz
+P2P_NUM_D = 2              # --num_Ds
+P2P_LAMBDA_L1 = 10.0       # --lambda_L1
+P2P_LR = 2e-4              # --lr (Adam, betas (0.5, 0.999), no weight decay)
+P2P_BETAS = (0.5, 0.999)
+P2P_BATCH_SIZE = 16        # official: 1; 16 keeps a CPU busy with fewer steps
+P2P_WIDTH = 1.0            # ngf = ndf = 64 * width
+P2P_EDGE_THRESHOLD = 16    # fashion-mnist-edges: silhouette = pixels >= this grey level
+P2P_INPUTS = 20            # sample --inputs: test inputs (conditions)
+P2P_PER_INPUT = 10         # sample --per-input: samples per input (the paper: 10 for LPIPS)
