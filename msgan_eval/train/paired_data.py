@@ -24,7 +24,7 @@ from ..errors import UserError
 from ..images import ROOT_CONDITION, ImageSet, scan_images
 from .data import to_training_layout
 
-PAIRED_DATASETS = ("fashion-mnist-edges", "paired-folder")
+from . import PAIRED_DATASETS
 SPLIT_FOLDERS = {"train": ("train",), "test": ("test", "val")}
 IMAGE_SIZES = (32, 64, 128, 256)
 

@@ -31,7 +31,7 @@ from .paired_data import PairedData, load_paired_data, paired_summary
 from .pix2pix_models import MultiScaleDiscriminator, UnetGenerator, init_weights
 from .trainer import Dist, Gan, Task, train
 
-TASK_NAME = "image-to-image"
+from . import IMAGE_TO_IMAGE as TASK_NAME
 
 
 @dataclass
