@@ -6,6 +6,7 @@ import click
 
 from .. import __version__, defaults
 from ..errors import UserError
+from .multirun import SeveralPaths, expand_runs
 from .options import (batch_size_option, device_option, dims_option, emit,
                       inception_weights_option, json_option, lpips_backbone_option,
                       num_workers_option, quiet_option, seed_option, skip_bad_option)
@@ -35,7 +36,9 @@ def _parse_metrics(text: str):
 def human_summary(report: dict, files) -> str:
     from ..report.render import render_table
 
-    lines = [render_table(report)]
+    from ..report.multirun import multirun_lines
+
+    lines = [render_table(report), *multirun_lines(report)]
     lines += [f"note: {n}" for n in report["notes"]]
     if files:
         lines.append(f"report: {files['html']} (also {files['md'].name}, {files['json'].name})")
@@ -43,8 +46,10 @@ def human_summary(report: dict, files) -> str:
 
 
 @click.command()
-@click.option("--baseline", required=True, type=click.Path(), help="Baseline samples (folder or array).")
-@click.option("--candidate", required=True, type=click.Path(), help="Candidate samples, e.g. MSGAN.")
+@click.option("--baseline", required=True, multiple=True, cls=SeveralPaths, type=click.Path(),
+              help="Baseline samples (folder or array); several runs (or a glob) pool over seeds.")
+@click.option("--candidate", required=True, multiple=True, cls=SeveralPaths, type=click.Path(),
+              help="Candidate samples, e.g. MSGAN; several runs (or a glob) as for --baseline.")
 @click.option("--ref", "ref", required=True, type=click.Path(),
               help="Reference (real) images; a FID statistics .npz works for FID only.")
 @click.option("--metrics", default="fid,lpips,ndb", show_default=True,
@@ -94,14 +99,25 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, inceptio
                            lpips_resize=lpips_resize, lpips_backbone=lpips_backbone,
                            ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
                            batch_size=batch_size, num_workers=num_workers)
+    baseline, candidate = expand_runs("--baseline", baseline), expand_runs("--candidate", candidate)
     distributed.init_distributed()
     quiet = quiet or not distributed.is_main_process()    # under torchrun rank 0 alone speaks
-    runs = {"baseline": _scan("--baseline", baseline, skip_bad, quiet),
-            "candidate": _scan("--candidate", candidate, skip_bad, quiet)}
+    arms = {"baseline": [_scan("--baseline", p, skip_bad, quiet) for p in baseline],
+            "candidate": [_scan("--candidate", p, skip_bad, quiet) for p in candidate]}
+    runs = {arm: sets[0] for arm, sets in arms.items()}
     reference = (Reference(stats_path=Path(ref)) if is_stats_file(Path(ref))
                  else Reference(images=_scan("--ref", ref, skip_bad, quiet)))
-    report = compare_runs(runs["baseline"], runs["candidate"], reference, config, quiet=quiet,
-                          log=stderr_log(quiet), command=[Path(sys.argv[0]).name, *sys.argv[1:]])
+    command = [Path(sys.argv[0]).name, *sys.argv[1:]]
+    if len(baseline) > 1 or len(candidate) > 1:
+        from ..report.multirun import compare_multirun
+
+        if distributed.world_size() > 1:
+            raise UserError("several runs per arm are compared in one process; run without torchrun")
+        report = compare_multirun(arms["baseline"], arms["candidate"], reference, config,
+                                  quiet=quiet, log=stderr_log(quiet), command=command)
+    else:
+        report = compare_runs(runs["baseline"], runs["candidate"], reference, config, quiet=quiet,
+                              log=stderr_log(quiet), command=command)
     if report is None:             # another torchrun rank: rank 0 writes and prints the report
         distributed.close_distributed()
         return
