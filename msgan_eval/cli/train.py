@@ -26,9 +26,10 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Train this many steps.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Or this many epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=defaults.TRAIN_BATCH_SIZE,
-              show_default=True, help="Per process under torchrun.")
+              show_default=True, help="Per process under torchrun (image-to-image default: 16).")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=defaults.TRAIN_WIDTH,
-              show_default=True, help="Channel multiplier (1.0 = the official 512/256/128).")
+              show_default=True,
+              help="Channel multiplier (1.0 = the official DCGAN 512/256/128; pix2pix ngf = ndf = 64).")
 @click.option("--subset-per-class", type=click.IntRange(min=1), default=None,
               help="Train on this many seeded random images per class.")
 @click.option("--seed", type=click.IntRange(min=0), default=defaults.SEED, show_default=True)
