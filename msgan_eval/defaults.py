@@ -65,3 +65,20 @@ DEMO_NDB_BINS = 20
 
 # The metric families `compare` runs when --metrics is not given; the others are asked for by name.
 COMPARE_METRICS = ("fid", "lpips", "ndb")
+
+# Image-to-image trainer (pix2pix with noise / its MSGAN twin; official Pix2Pix-Mode-Seeking options)
+P2P_NZ = 8                 # --nz
+P2P_NUM_D = 2              # --num_Ds
+P2P_LAMBDA_L1 = 10.0       # --lambda_L1
+P2P_LR = 2e-4              # --lr (Adam, betas (0.5, 0.999), no weight decay)
+P2P_BETAS = (0.5, 0.999)
+P2P_BATCH_SIZE = 16        # official: 1; 16 keeps a CPU busy with fewer steps
+P2P_WIDTH = 1.0            # ngf = ndf = 64 * width
+P2P_EDGE_THRESHOLD = 16    # fashion-mnist-edges: silhouette = pixels >= this grey level
+P2P_INPUTS = 20            # sample --inputs: test inputs (conditions)
+P2P_PER_INPUT = 10         # sample --per-input: samples per input (the paper: 10 for LPIPS)
+# image-to-image demo: sized for <= 10 minutes on 2 CPU cores, evaluation included (README)
+P2P_DEMO_STEPS = 1500
+P2P_DEMO_WIDTH = 0.25
+P2P_DEMO_REF_PER_CLASS = 50
+DEMO_SEEDS = 1                  # --seeds: training runs per arm (seed, seed + 1, ...)

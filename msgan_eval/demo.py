@@ -35,6 +35,31 @@ class DemoConfig:
     lpips_backbone: Optional[str] = None
     dims: int = defaults.FID_DIMS
     device: str = defaults.DEVICE
+    seeds: int = defaults.DEMO_SEEDS
+
+
+def arm_name(arm: str, seed: int, seeds: int) -> str:
+    """Run / sample folder of one arm: ``baseline`` with one seed, ``baseline-s3`` with several."""
+    return arm if seeds == 1 else f"{arm}-s{seed}"
+
+
+def compare_arms(samples: Dict[str, list], ref, compare_config, *, quiet: bool, log, command):
+    """(report, the ImageSets shown) of one run per arm, or the pooled compare of several."""
+    from .evaluate.compare import compare_runs
+    from .evaluate.multirun import compare_multirun
+    from .images import scan_images
+    from .report.compare import Reference
+
+    arms = {arm: [scan_images(p) for p in paths] for arm, paths in samples.items()}
+    runs = {"baseline": arms["baseline"][0], "candidate": arms["msgan"][0]}
+    reference = Reference(images=scan_images(ref))
+    if len(arms["baseline"]) == 1:
+        report = compare_runs(runs["baseline"], runs["candidate"], reference, compare_config,
+                              quiet=quiet, log=log, command=command)
+    else:
+        report = compare_multirun(arms["baseline"], arms["msgan"], reference, compare_config,
+                                  quiet=quiet, log=log, command=command)
+    return report, runs
 
 
 def write_demo_reference(out_dir: Path, per_class: int, seed: int, data_root) -> Path:
@@ -109,8 +134,8 @@ def check_out_folder(out: Path) -> bool:
                     "(which would be replaced); choose a new folder or delete it")
 
 
-def run_demo(out: Path, config: DemoConfig, *, quiet: bool, log: Callable[[str], None],
-             command: List[str]) -> Tuple[dict, Dict[str, Path]]:
+def run_demo(out: Path, config, *, quiet: bool, log: Callable[[str], None],
+             command: List[str], work: Optional[Callable] = None) -> Tuple[dict, Dict[str, Path]]:
     """Train both GANs (same seed, data order and steps; only the mode-seeking weight differs),
     sample them, compare them against held-out images; returns the report and its files.
 
@@ -124,11 +149,12 @@ def run_demo(out: Path, config: DemoConfig, *, quiet: bool, log: Callable[[str],
     if check_out_folder(out):
         log(f"demo: {out} holds a previous demo's output; it is replaced when this run completes")
     with atomic_dir(out) as build:
-        report, runs = _train_sample_compare(build, config, quiet=quiet, log=log, command=command)
+        report, runs, *extra = (work or _train_sample_compare)(build, config, quiet=quiet, log=log,
+                                                               command=command)
         for entry in report["inputs"].values():
             entry["path"] = str(_moved(Path(entry["path"]), build, out))
         check_out_folder(out)     # refuses, keeping both, if someone wrote into out meanwhile
-        files = write_report(build, report, runs)
+        files = write_report(build, report, runs, *extra)
     return report, {kind: _moved(path, build, out) for kind, path in files.items()}
 
 
@@ -143,41 +169,42 @@ def _moved(path: Path, build: Path, out: Path) -> Path:
 def _train_sample_compare(out: Path, config: DemoConfig, *, quiet: bool, log: Callable[[str], None],
                           command: List[str]) -> tuple:
     """The demo's work, written into ``out``: (report, the two runs' ImageSets)."""
-    from .evaluate.compare import compare_runs
-    from .images import scan_images
-    from .report.compare import CompareConfig, Reference
+    from .report.compare import CompareConfig
     from .train.sampler import sample_run
     from .train.trainer import TrainConfig, train
 
-    t0, seconds, samples = time.perf_counter(), {}, {}
+    t0, seconds = time.perf_counter(), {}
+    samples: Dict[str, list] = {"baseline": [], "msgan": []}
     preflight_weights(config.inception_weights, config.lpips_backbone, log)
-    for run, ms_weight in (("baseline", 0.0), ("msgan", 1.0)):
-        log(f"demo: training {run} (ms-weight {ms_weight:g}, {config.steps} steps, width {config.width:g})")
-        start = time.perf_counter()
-        train_config = TrainConfig(dataset="fashion-mnist", data_root=config.data_root,
-                                   ms_weight=ms_weight, steps=config.steps, width=config.width,
-                                   seed=config.seed, checkpoint_every=config.steps)
-        # The reduced DCGAN's layers are too small to split across threads: on 2 busy cores one
-        # thread measured 0.17 s/step against 1.9 s/step with two (thread hand-offs dominate).
-        with torch_threads(1):
-            train(train_config, out / "runs" / run, quiet=quiet, device=config.device)
-        log(f"demo: sampling {config.per_class} images per class from {run}")
-        samples[run] = sample_run(out / "runs" / run, out / "samples" / run, per_class=config.per_class,
-                                  seed=config.seed, device=config.device, quiet=quiet)
-        seconds[run] = round(time.perf_counter() - start, 1)
+    for seed in range(config.seed, config.seed + config.seeds):
+        for arm, ms_weight in (("baseline", 0.0), ("msgan", 1.0)):
+            run = arm_name(arm, seed, config.seeds)
+            log(f"demo: training {run} (ms-weight {ms_weight:g}, {config.steps} steps, width "
+                f"{config.width:g}, seed {seed})")
+            start = time.perf_counter()
+            train_config = TrainConfig(dataset="fashion-mnist", data_root=config.data_root,
+                                       ms_weight=ms_weight, steps=config.steps, width=config.width,
+                                       seed=seed, checkpoint_every=config.steps)
+            # The reduced DCGAN's layers are too small to split across threads: on 2 busy cores one
+            # thread measured 0.17 s/step against 1.9 s/step with two (thread hand-offs dominate).
+            with torch_threads(1):
+                train(train_config, out / "runs" / run, quiet=quiet, device=config.device)
+            log(f"demo: sampling {config.per_class} images per class from {run}")
+            samples[arm].append(sample_run(out / "runs" / run, out / "samples" / run,
+                                           per_class=config.per_class, seed=config.seed,
+                                           device=config.device, quiet=quiet))
+            seconds[run] = round(time.perf_counter() - start, 1)
     log(f"demo: writing {config.ref_per_class} held-out test images per class as the reference")
     ref = write_demo_reference(out / "reference", config.ref_per_class, config.seed, config.data_root)
     compare_config = CompareConfig(bootstrap=config.bootstrap, seed=config.seed,
                                    ndb_bins=config.ndb_bins, device=config.device, dims=config.dims,
                                    inception_weights=config.inception_weights,
                                    lpips_backbone=config.lpips_backbone)
-    runs = {"baseline": scan_images(samples["baseline"]), "candidate": scan_images(samples["msgan"])}
     start = time.perf_counter()
-    report = compare_runs(runs["baseline"], runs["candidate"], Reference(images=scan_images(ref)),
-                          compare_config, quiet=quiet, log=log, command=command)
+    report, runs = compare_arms(samples, ref, compare_config, quiet=quiet, log=log, command=command)
     seconds["compare"] = round(time.perf_counter() - start, 1)
     seconds["total"] = round(time.perf_counter() - t0, 1)
-    report["details"]["demo"] = {"steps": config.steps, "width": config.width,
-                                 "per_class": config.per_class,
+    report["details"]["demo"] = {"task": "categorical", "steps": config.steps, "width": config.width,
+                                 "per_class": config.per_class, "seeds": config.seeds,
                                  "ref_per_class": config.ref_per_class, "seconds": seconds}
     return report, runs

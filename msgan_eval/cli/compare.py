@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from .. import __version__, defaults
+from .multirun import SeveralPaths, expand_runs
 from .options import (
     batch_size_option,
     device_option,
@@ -32,9 +33,10 @@ def _parse_metrics(text: str):
 
 
 def human_summary(report: dict, files) -> str:
+    from ..evaluate.multirun import multirun_lines
     from ..report.render import render_table
 
-    lines = [render_table(report)]
+    lines = [render_table(report), *multirun_lines(report)]
     lines += [f"note: {n}" for n in report["notes"]]
     if files:
         lines.append(f"report: {files['html']} (also {files['md'].name}, {files['json'].name})")
@@ -42,8 +44,10 @@ def human_summary(report: dict, files) -> str:
 
 
 @click.command()
-@click.option("--baseline", required=True, type=click.Path(), help="Baseline samples (folder or array).")
-@click.option("--candidate", required=True, type=click.Path(), help="Candidate samples, e.g. MSGAN.")
+@click.option("--baseline", required=True, multiple=True, cls=SeveralPaths, type=click.Path(),
+              help="Baseline samples (folder or array); several runs (or a glob) pool over seeds.")
+@click.option("--candidate", required=True, multiple=True, cls=SeveralPaths, type=click.Path(),
+              help="Candidate samples, e.g. MSGAN; several runs (or a glob) as for --baseline.")
 @click.option("--ref", "ref", required=True, type=click.Path(),
               help="Reference (real) images; a FID statistics .npz works for FID only.")
 @click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
@@ -87,10 +91,12 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, inceptio
     from ..evaluate.compare import compare as evaluate_compare
     from ..report.compare import stderr_log
 
+    baseline, candidate = expand_runs("--baseline", baseline), expand_runs("--candidate", candidate)
     distributed.init_distributed()
     quiet = quiet or not distributed.is_main_process()    # under torchrun rank 0 alone speaks
     result = evaluate_compare(
-        baseline, candidate, ref, metrics=_parse_metrics(metrics), bootstrap=n_boot, seed=seed,
+        baseline if len(baseline) > 1 else baseline[0],
+        candidate if len(candidate) > 1 else candidate[0], ref, metrics=_parse_metrics(metrics), bootstrap=n_boot, seed=seed,
         dims=int(dims), inception_weights=inception_weights, lpips_net=lpips_net,
         lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs, lpips_resize=lpips_resize,
         lpips_backbone=lpips_backbone, ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
@@ -128,18 +134,27 @@ def check(report, expect, as_json, quiet):
 
 
 @click.command()
+@click.option("--task", type=click.Choice(["categorical", "image-to-image"]), default="categorical",
+              show_default=True,
+              help="categorical: class-conditional DCGAN vs MSGAN; image-to-image: pix2pix with "
+                   "noise vs MSGAN on fashion-mnist-edges (outline -> item).")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="msgan-eval-demo",
               show_default=True,
               help="Folder for the runs, samples, reference and report: new, empty, or a previous "
                    "demo's output (replaced once the new one is complete).")
-@click.option("--steps", type=click.IntRange(min=1), default=defaults.DEMO_STEPS,
-              show_default=True,
-              help="Training steps of each GAN.")
-@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=defaults.DEMO_WIDTH,
-              show_default=True, help="Channel multiplier of both GANs (1.0 = the paper's).")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help=f"Training steps of each GAN [default: {defaults.DEMO_STEPS} categorical, "
+                   f"{defaults.P2P_DEMO_STEPS} image-to-image].")
+@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=None,
+              help=f"Channel multiplier of both GANs (1.0 = the paper's) [default: "
+                   f"{defaults.DEMO_WIDTH} categorical, {defaults.P2P_DEMO_WIDTH} image-to-image].")
 @click.option("--per-class", type=click.IntRange(min=2), default=defaults.DEMO_PER_CLASS,
               show_default=True,
-              help="Samples per class of each run.")
+              help="Samples per class of each run (categorical).")
+@click.option("--inputs", type=click.IntRange(min=1), default=defaults.P2P_INPUTS, show_default=True,
+              help="Test inputs, one condition each (image-to-image).")
+@click.option("--per-input", type=click.IntRange(min=2), default=defaults.P2P_PER_INPUT,
+              show_default=True, help="Samples per input (image-to-image).")
 @click.option("--ref-per-class", type=click.IntRange(min=2), default=defaults.DEMO_REF_PER_CLASS,
               show_default=True, help="Held-out test images per class in the reference.")
 @click.option("--ndb-bins", type=click.IntRange(min=2), default=defaults.DEMO_NDB_BINS,
@@ -147,6 +162,9 @@ def check(report, expect, as_json, quiet):
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=defaults.BOOTSTRAP,
               show_default=True)
 @seed_option
+@click.option("--seeds", type=click.IntRange(min=1), default=defaults.DEMO_SEEDS, show_default=True,
+              help="Training runs per arm (seeds SEED, SEED+1, ...); above 1 the verdicts pool "
+                   "the runs (two-level bootstrap) and the report lists each run's values.")
 @click.option("--data-root", type=click.Path(), default=None, help="Folder with the idx files.")
 @inception_weights_option
 @dims_option
@@ -154,23 +172,34 @@ def check(report, expect, as_json, quiet):
 @device_option
 @json_option
 @quiet_option
-def demo(out, steps, width, per_class, ref_per_class, ndb_bins, n_boot, seed, data_root,
-         inception_weights, dims, lpips_backbone, device, as_json, quiet):
-    """Train a DCGAN and its MSGAN twin on Fashion-MNIST, sample, compare: offline, on a CPU.
+def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, ndb_bins, n_boot,
+         seed, seeds, data_root, inception_weights, dims, lpips_backbone, device, as_json, quiet):
+    """Train a GAN and its MSGAN twin on Fashion-MNIST, sample, compare: offline, on a CPU.
 
     Both GANs share seed, data order and steps; only the mode seeking weight differs (0 vs 1).
-    About 7 minutes on 2 quiet CPU cores with the defaults (under 15 when busy).
+    categorical: about 7 minutes on 2 quiet CPU cores with the defaults (under 15 when busy).
+    image-to-image: pix2pix ignores its noise, MSGAN does not; under 10 minutes on 2 cores.
     """
     from ..demo import DemoConfig, run_demo
     from ..report.compare import stderr_log
 
-    config = DemoConfig(steps=steps, width=width, per_class=per_class, ref_per_class=ref_per_class,
-                        ndb_bins=ndb_bins, bootstrap=n_boot, seed=seed, data_root=data_root,
-                        inception_weights=inception_weights, lpips_backbone=lpips_backbone,
-                        dims=int(dims), device=device)
+    common = dict(ref_per_class=ref_per_class, ndb_bins=ndb_bins, bootstrap=n_boot, seed=seed,
+                  seeds=seeds, data_root=data_root, inception_weights=inception_weights,
+                  lpips_backbone=lpips_backbone, dims=int(dims), device=device)
+    if task == "image-to-image":
+        from ..demo_pairs import PairsDemoConfig, train_sample_compare_pairs
+
+        config = PairsDemoConfig(steps=steps or defaults.P2P_DEMO_STEPS,
+                                 width=width or defaults.P2P_DEMO_WIDTH, inputs=inputs,
+                                 per_input=per_input, **common)
+        work, arms = train_sample_compare_pairs, "pix2pix with noise (ms-weight 0), candidate = MSGAN"
+    else:
+        config = DemoConfig(steps=steps or defaults.DEMO_STEPS, width=width or defaults.DEMO_WIDTH,
+                            per_class=per_class, **common)
+        work, arms = None, "DCGAN (ms-weight 0), candidate = MSGAN"
     report, files = run_demo(Path(out), config, quiet=quiet, log=stderr_log(quiet),
-                             command=[Path(sys.argv[0]).name, *sys.argv[1:]])
+                             command=[Path(sys.argv[0]).name, *sys.argv[1:]], work=work)
     payload = {**report, "files": {k: str(v) for k, v in files.items()}}
     seconds = report["details"]["demo"]["seconds"]
-    emit(payload, as_json, "baseline = DCGAN (ms-weight 0), candidate = MSGAN (ms-weight 1)\n"
+    emit(payload, as_json, f"baseline = {arms} (ms-weight 1)\n"
                            + human_summary(report, files) + f"\ndemo: {seconds['total']:.0f} s in all")

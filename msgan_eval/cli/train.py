@@ -16,7 +16,8 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
 
 @click.command()
 @click.option("--dataset", type=click.Choice(DATASETS), default="fashion-mnist", show_default=True,
-              help="Training data; 'folder' reads --data-root/<class name>/*.png.")
+              help="Training data; 'folder' reads --data-root/<class name>/*.png; "
+                   "fashion-mnist-edges and paired-folder train the image-to-image model.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="Run folder: config.json, log.jsonl, checkpoint.pt.")
 @click.option("--data-root", type=click.Path(), default=None,
@@ -26,9 +27,10 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Train this many steps.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Or this many epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=defaults.TRAIN_BATCH_SIZE,
-              show_default=True, help="Per process under torchrun.")
+              show_default=True, help="Per process under torchrun (image-to-image default: 16).")
 @click.option("--width", type=FiniteFloat(min=1 / 128, max=16), default=defaults.TRAIN_WIDTH,
-              show_default=True, help="Channel multiplier (1.0 = the official 512/256/128).")
+              show_default=True,
+              help="Channel multiplier (1.0 = the official DCGAN 512/256/128; pix2pix ngf = ndf = 64).")
 @click.option("--subset-per-class", type=click.IntRange(min=1), default=None,
               help="Train on this many seeded random images per class.")
 @click.option("--seed", type=click.IntRange(min=0), default=defaults.SEED, show_default=True)
@@ -41,22 +43,25 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
 @click.pass_context
 def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, width,
           subset_per_class, seed, checkpoint_every, resume, device, quiet, as_json):
-    """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT."""
+    """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT.
+
+    With --dataset fashion-mnist-edges or paired-folder: pix2pix with noise (--ms-weight 0) or
+    its MSGAN twin (image-to-image).
+    """
     from ..train.runs import checkpoint_step, read_log
-    from ..train.trainer import TrainConfig, config_from_run
-    from ..train.trainer import train as run_training
 
     given = {name: ctx.params[name] for name in _CONFIG_OPTIONS
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     if "steps" in given and "epochs" in given:
         raise click.UsageError("give --steps or --epochs, not both")
     check_writable(out, "--out", folder=True)
+    config_from_run, new_config, run_training = _trainer(out if resume else None, dataset)
     if resume:
         config = config_from_run(out)
         if "steps" in given or "epochs" in given:
             config.steps = config.epochs = None
     else:
-        config = TrainConfig()
+        config = new_config()
     for name, value in given.items():
         setattr(config, name, value)
     start = checkpoint_step(out) if resume else 0
@@ -79,6 +84,25 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
                            f"{seconds:.1f}s; {losses}")
 
 
+def _trainer(resume_dir, dataset: str):
+    """(config_from_run, config class, train function) of the run's task."""
+    from ..train import IMAGE_TO_IMAGE, PAIRED_DATASETS
+
+    if resume_dir is not None:
+        from ..train.runs import read_run_config
+
+        paired = read_run_config(resume_dir, option="--resume").get("task") == IMAGE_TO_IMAGE
+    else:
+        paired = dataset in PAIRED_DATASETS
+    if paired:
+        from ..train import pix2pix
+
+        return pix2pix.config_from_run, pix2pix.Pix2PixConfig, pix2pix.train_pix2pix
+    from ..train import trainer
+
+    return trainer.config_from_run, trainer.TrainConfig, trainer.train
+
+
 @click.command()
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder written by `msgan-eval train`.")
@@ -90,18 +114,39 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
 @click.option("--seed", type=click.IntRange(min=0), default=defaults.SEED, show_default=True)
 @click.option("--grid", type=click.Path(dir_okay=False), default=None,
               help="Also write a PNG grid (one row per class).")
+@click.option("--inputs", type=click.IntRange(min=1), default=defaults.P2P_INPUTS, show_default=True,
+              help="Image-to-image runs: this many test inputs (one condition each).")
+@click.option("--per-input", type=click.IntRange(min=1), default=defaults.P2P_PER_INPUT,
+              show_default=True, help="Image-to-image runs: samples per input.")
 @device_option
 @quiet_option
 @json_option
-def sample(run_dir, out, per_class, seed, grid, device, quiet, as_json):
-    """Write PER_CLASS samples of each class of a trained run as image folders."""
+def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet, as_json):
+    """Write PER_CLASS samples of each class of a trained run as image folders.
+
+    Image-to-image runs: OUT/samples/<input>/ holds PER_INPUT samples of each of INPUTS test
+    inputs (the folder lpips, ndb, fid and compare read), OUT/inputs/ and OUT/targets/ the
+    inputs and their ground truth.
+    """
+    from ..train import IMAGE_TO_IMAGE
     from ..train.runs import read_run_config
     from ..train.sampler import sample_run
 
-    classes = read_run_config(run_dir)["class_names"]
+    config = read_run_config(run_dir)
     check_writable(out, "--out", folder=True)
     if grid:
         check_writable(grid, "--grid")
+    if config.get("task") == IMAGE_TO_IMAGE:
+        from ..train.pix2pix_sampler import sample_pix2pix_run
+
+        sample_pix2pix_run(run_dir, out, inputs=inputs, per_input=per_input, seed=seed,
+                           device=device, quiet=quiet)
+        payload = {"version": __version__, "run": run_dir, "out": out, "inputs": inputs,
+                   "per_input": per_input, "seed": seed, "n": inputs * per_input}
+        emit(payload, as_json, f"wrote {per_input} samples for each of {inputs} test inputs to "
+                               f"{out}/samples (inputs and targets beside it)")
+        return
+    classes = config["class_names"]
     sample_run(run_dir, out, per_class=per_class, seed=seed, grid=grid, device=device, quiet=quiet)
     payload = {"version": __version__, "run": run_dir, "out": out, "per_class": per_class,
                "seed": seed, "classes": classes, "n": per_class * len(classes), "grid": grid}

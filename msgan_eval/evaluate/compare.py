@@ -247,21 +247,47 @@ class Report:
         return {**self.report, "files": {k: str(v) for k, v in self.files.items()}}
 
 
+def _load(param: str, x, skip_bad: bool, quiet: bool) -> ImageSet:
+    """One input through the one road; errors of a path name its parameter too."""
+    try:
+        return as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
+    except ParameterError:
+        raise
+    except UserError as exc:
+        raise ParameterError(f"{{{param}}} {exc}", param) from None
+
+
+def _reference(reference, skip_bad: bool, quiet: bool) -> Reference:
+    return (Reference(stats_path=Path(reference)) if is_stats_path(reference)
+            else Reference(images=_load("reference", reference, skip_bad, quiet)))
+
+
 def _inputs(baseline, candidate, reference, skip_bad: bool,
             quiet: bool) -> Tuple[Dict[str, ImageSet], Reference]:
-    """The three inputs through the one road; errors of a path name its parameter too."""
-    def load(param: str, x) -> ImageSet:
-        try:
-            return as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
-        except ParameterError:
-            raise
-        except UserError as exc:
-            raise ParameterError(f"{{{param}}} {exc}", param) from None
+    sets = {"baseline": _load("baseline", baseline, skip_bad, quiet),
+            "candidate": _load("candidate", candidate, skip_bad, quiet)}
+    return sets, _reference(reference, skip_bad, quiet)
 
-    sets = {"baseline": load("baseline", baseline), "candidate": load("candidate", candidate)}
-    ref = (Reference(stats_path=Path(reference)) if is_stats_path(reference)
-           else Reference(images=load("reference", reference)))
-    return sets, ref
+
+def _several(arm) -> list:
+    """An arm's runs: a list or tuple holds several runs (training seeds), anything else is one."""
+    return list(arm) if isinstance(arm, (list, tuple)) else [arm]
+
+
+def _compare_several(arms: Dict[str, list], reference, config: CompareConfig, *, skip_bad: bool,
+                     quiet: bool, log: Optional[Log], command) -> Tuple[dict, Dict[str, ImageSet]]:
+    """The pooled report of several runs per arm (see ``evaluate.multirun``) and each arm's first
+    run (shown in the report)."""
+    from .multirun import compare_multirun
+
+    if distributed.world_size() > 1:
+        raise ParameterError("several runs per arm are compared in one process; run without "
+                             "torchrun", "baseline")
+    loaded = {arm: [_load(arm, x, skip_bad, quiet) for x in runs] for arm, runs in arms.items()}
+    ref = _reference(reference, skip_bad, quiet)
+    report = compare_multirun(loaded["baseline"], loaded["candidate"], ref, config, quiet=quiet,
+                              log=log, command=command)
+    return report, {arm: sets[0] for arm, sets in loaded.items()}
 
 
 def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, *,
@@ -280,7 +306,8 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
 
     Args:
         baseline, candidate: generated images (path, ImageSet, uint8 array, tensor, or mapping
-            condition -> array/tensor; see ``msgan_eval.evaluate.inputs``).
+            condition -> array/tensor; see ``msgan_eval.evaluate.inputs``); a list or tuple of
+            those is several training runs of one arm, pooled by ``evaluate.multirun``.
         reference: real images, or a FID statistics ``.npz`` (then NDB/JSD are skipped).
         metrics: a subset of ``fid``, ``lpips``, ``ndb`` (``ndb`` also gives ``jsd``).
         bootstrap, seed, confidence: resamples per run and metric, their seed, the interval level.
@@ -310,9 +337,14 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
     if any(m not in FAMILIES for m in metrics):
         config.metrics = tuple(metrics)               # refused by _check_config, by name
     _check_config(config)
-    sets, ref = _inputs(baseline, candidate, reference, skip_bad, quiet)
-    report = compare_runs(sets["baseline"], sets["candidate"], ref, config, quiet=quiet, log=log,
-                          command=command)
+    arms = {"baseline": _several(baseline), "candidate": _several(candidate)}
+    if len(arms["baseline"]) > 1 or len(arms["candidate"]) > 1:
+        report, sets = _compare_several(arms, reference, config, skip_bad=skip_bad, quiet=quiet,
+                                        log=log, command=command)
+    else:
+        sets, ref = _inputs(arms["baseline"][0], arms["candidate"][0], reference, skip_bad, quiet)
+        report = compare_runs(sets["baseline"], sets["candidate"], ref, config, quiet=quiet,
+                              log=log, command=command)
     if report is None:
         return None
     result = Report(report, sets=sets)

@@ -144,8 +144,12 @@ def assemble_report(runs: Dict[str, ImageSet], reference: Reference, config: Com
     }
 
 
-def write_report(out_dir: Union[str, Path], report: dict, runs: Dict[str, ImageSet]) -> Dict[str, Path]:
-    """``report.json``, ``report.md`` and ``report.html`` in ``out_dir``, each written atomically."""
+def write_report(out_dir: Union[str, Path], report: dict, runs: Dict[str, ImageSet],
+                 extra_html: str = "") -> Dict[str, Path]:
+    """``report.json``, ``report.md`` and ``report.html`` in ``out_dir``, each written atomically.
+
+    ``extra_html`` (e.g. the image-to-image demo's input / target / samples rows) goes into the
+    HTML after the sample grids."""
     from ..fileio import write_json_atomic, write_text_atomic
     from .render import render_html, render_markdown, sample_grid
     from .schema import validate_report
@@ -157,7 +161,7 @@ def write_report(out_dir: Union[str, Path], report: dict, runs: Dict[str, ImageS
     grids = {run: sample_grid(images) for run, images in runs.items()}
     write_json_atomic(paths["json"], report)
     write_text_atomic(paths["md"], render_markdown(report))
-    write_text_atomic(paths["html"], render_html(report, grids))
+    write_text_atomic(paths["html"], render_html(report, grids, extra_html))
     return paths
 
 

@@ -264,8 +264,9 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], verdict_co
     return "".join(out) + "</table>"
 
 
-def render_html(report: dict, grids: Dict[str, np.ndarray]) -> str:
-    """``report.html``: one file with the tables, sample grids and charts."""
+def render_html(report: dict, grids: Dict[str, np.ndarray], extra_html: str = "") -> str:
+    """``report.html``: one file with the tables, sample grids and charts (and ``extra_html``,
+    already escaped, after the grids)."""
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>msgan-eval compare</title>"
              f"<style>{_CSS}</style></head><body><h1>msgan-eval compare</h1>",
              "<h2>Metrics</h2>", _html_table(HEADER, metric_rows(report), verdict_col=5)]
@@ -291,6 +292,7 @@ def render_html(report: dict, grids: Dict[str, np.ndarray]) -> str:
                          f"<img class='grid' alt='{html.escape(name)} samples' width='{grid.shape[1] * zoom}' "
                          f"src='data:image/png;base64,{png_base64(grid)}'></figure>")
         parts.append("</div>")
+    parts.append(extra_html)
     ndb = report.get("details", {}).get("ndb")
     if ndb:
         parts += ["<h2>NDB bin proportions</h2>", ndb_bins_svg(ndb)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -164,20 +164,32 @@ def unwrap(module: torch.nn.Module) -> torch.nn.Module:
     return getattr(module, "module", module)
 
 
+@dataclass(frozen=True)
+class Task:
+    """What differs between the bundled trainers; everything else (run folder, resume, DDP,
+    data order, noise, log, checkpoints) is shared. ``make_step(gan, data, config, dist)``
+    returns ``step(indices, z1, z2) -> losses``."""
+
+    load_data: Callable
+    describe: Callable        # (config, data, per_epoch, world_size) -> config.json dict
+    build: Callable           # (config, data, device) -> Gan
+    make_step: Callable
+
+
 def train(config: TrainConfig, out_dir: "str | os.PathLike[str]", resume: bool = False,
-          quiet: bool = False, device: str = defaults.DEVICE) -> Path:
+          quiet: bool = False, device: str = defaults.DEVICE, task: Optional[Task] = None) -> Path:
     """Train (or with ``resume`` continue) the run in ``out_dir``; returns ``out_dir``."""
     out_dir = Path(out_dir)
     dist = setup_distributed(device)
     try:
-        _train(config, out_dir, resume, quiet or not dist.is_main, dist)
+        _train(task or DCGAN_TASK, config, out_dir, resume, quiet or not dist.is_main, dist)
     finally:
         if dist.owns_group:
             torch.distributed.destroy_process_group()
     return out_dir
 
 
-def _train(config: TrainConfig, out_dir: Path, resume: bool, quiet: bool, dist: Dist) -> None:
+def _train(task: Task, config, out_dir: Path, resume: bool, quiet: bool, dist: Dist) -> None:
     checkpoint = None
     if resume:
         stored = runs.read_run_config(out_dir, option="--resume")
@@ -188,12 +200,12 @@ def _train(config: TrainConfig, out_dir: Path, resume: bool, quiet: bool, dist: 
             checkpoint = runs.load_checkpoint(out_dir)
     else:
         runs.check_fresh_run_dir(out_dir)
-    data = load_training_data(config.dataset, config.data_root, config.subset_per_class, config.seed)
+    data = task.load_data(config)
     per_epoch = steps_per_epoch(len(data), config.batch_size, dist.world_size)
-    description = describe_run(config, data, per_epoch, dist.world_size)
+    description = task.describe(config, data, per_epoch, dist.world_size)
     if resume:
         runs.check_same_experiment(out_dir, stored, description)
-    gan = build_gan(config, len(data.class_names), data.channels, dist.device)
+    gan = task.build(config, data, dist.device)
     start = _restore(gan, checkpoint, description["total_steps"], out_dir)
     if dist.world_size > 1:
         torch.distributed.barrier()   # every rank has checked the folder before rank 0 writes
@@ -201,7 +213,9 @@ def _train(config: TrainConfig, out_dir: Path, resume: bool, quiet: bool, dist: 
     if dist.is_main:
         runs.write_run_config(out_dir, description)
         runs.truncate_log(out_dir, start)
-    _loop(gan, data, config, dist, out_dir, start, description, quiet)
+    run_steps(len(data), config, dist, out_dir, start, description, quiet,
+              task.make_step(gan, data, config, dist),
+              lambda step: _checkpoint_state(gan, step, description))
 
 
 def describe_run(config: TrainConfig, data: TrainData, per_epoch: int, world_size: int) -> dict:
@@ -255,10 +269,21 @@ def _batch(data: TrainData, idx: np.ndarray, device: torch.device):
     return real, torch.from_numpy(data.labels[idx]).to(device)
 
 
-def _loop(gan: Gan, data: TrainData, config: TrainConfig, dist: Dist, out_dir: Path, start: int,
-          description: dict, quiet: bool) -> None:
+def _dcgan_step(gan: Gan, data: TrainData, config: TrainConfig, dist: Dist) -> Callable:
+    num_classes = len(data.class_names)
+
+    def step(idx: np.ndarray, z1: torch.Tensor, z2: torch.Tensor) -> Dict[str, float]:
+        real, labels = _batch(data, idx, dist.device)
+        return train_step(gan, real, labels, z1, z2, config.ms_weight, num_classes)
+    return step
+
+
+def run_steps(n_train: int, config, dist: Dist, out_dir: Path, start: int, description: dict,
+              quiet: bool, step_fn: Callable, checkpoint_state: Callable[[int], dict]) -> None:
+    """Steps ``start`` .. total: this rank's batch indices and the step's noise go to ``step_fn``;
+    its losses are logged, and every ``checkpoint_every`` steps rank 0 saves a checkpoint."""
     total, per_epoch = description["total_steps"], description["steps_per_epoch"]
-    bsz, num_classes = config.batch_size, len(data.class_names)
+    bsz = config.batch_size
     log = runs.LossLog(out_dir if dist.is_main else None)
     bar = progress(total=total, desc=f"train {out_dir.name}", quiet=quiet, unit="step")
     bar.update(start)
@@ -267,19 +292,25 @@ def _loop(gan: Gan, data: TrainData, config: TrainConfig, dist: Dist, out_dir: P
         for step in range(start, total):
             epoch, pos = divmod(step, per_epoch)
             if epoch != order_epoch:
-                order_epoch, order = epoch, epoch_order(len(data), config.seed, epoch, dist.rank,
+                order_epoch, order = epoch, epoch_order(n_train, config.seed, epoch, dist.rank,
                                                         dist.world_size)
-            real, labels = _batch(data, order[pos * bsz:(pos + 1) * bsz], dist.device)
             z1, z2 = step_noise(config.seed, dist.rank, step, bsz, config.z_dim)
-            losses = train_step(gan, real, labels, z1.to(dist.device), z2.to(dist.device),
-                                config.ms_weight, num_classes)
+            losses = step_fn(order[pos * bsz:(pos + 1) * bsz], z1.to(dist.device),
+                             z2.to(dist.device))
             log.write({"step": step + 1, "epoch": epoch, **losses})
             bar.update(1)
             bar.set_postfix({k[5:]: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
             if (step + 1) % config.checkpoint_every == 0 or step + 1 == total:
                 log.flush()
                 if dist.is_main:
-                    runs.save_checkpoint(out_dir, _checkpoint_state(gan, step + 1, description))
+                    runs.save_checkpoint(out_dir, checkpoint_state(step + 1))
     finally:
         log.close()
         bar.close()
+
+
+DCGAN_TASK = Task(
+    load_data=lambda c: load_training_data(c.dataset, c.data_root, c.subset_per_class, c.seed),
+    describe=lambda c, data, per_epoch, world: describe_run(c, data, per_epoch, world),
+    build=lambda c, data, device: build_gan(c, len(data.class_names), data.channels, device),
+    make_step=lambda gan, data, c, dist: _dcgan_step(gan, data, c, dist))

@@ -1,0 +1,50 @@
+"""The image-to-image rows of the HTML report: per input, its input and target, a row of
+baseline samples and a row of candidate samples (embedded PNGs, like the sample grids)."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from ..images import decode_image
+from .render import png_base64
+
+ZOOM = 2
+
+
+def _img(image: np.ndarray, alt: str) -> str:
+    return (f"<img alt='{html.escape(alt)}' width='{image.shape[1] * ZOOM}' "
+            f"style='image-rendering:pixelated' src='data:image/png;base64,{png_base64(image)}'>")
+
+
+def _strip(paths: Sequence[Path]) -> np.ndarray:
+    """Images side by side with a 2-pixel white gap."""
+    images = [decode_image(p) for p in paths]
+    h, w = images[0].shape[:2]
+    strip = np.full((h, len(images) * (w + 2) - 2, 3), 255, np.uint8)
+    for k, img in enumerate(images):
+        strip[:, k * (w + 2):k * (w + 2) + w] = img
+    return strip
+
+
+def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], names: Sequence[str],
+               per_row: int = 8) -> str:
+    """A table: one block per input name; ``samples`` maps a row label to its samples folder
+    (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...}."""
+    rows: List[str] = []
+    for name in names:
+        label = html.escape(name)
+        first = True
+        for row_label, folder in samples.items():
+            files = sorted((Path(folder) / name).glob("*.png"))[:per_row]
+            lead = (f"<td rowspan='{len(samples)}'>{_img(decode_image(inputs_dir / f'{name}.png'), 'input')}"
+                    f"</td><td rowspan='{len(samples)}'>"
+                    f"{_img(decode_image(targets_dir / f'{name}.png'), 'target')}</td>") if first else ""
+            rows.append(f"<tr>{f'<td rowspan={len(samples)}>{label}</td>' if first else ''}{lead}"
+                        f"<td>{html.escape(row_label)}</td><td>{_img(_strip(files), row_label)}</td></tr>")
+            first = False
+    return ("<h2>Inputs, targets and samples</h2><table><tr><th>input name</th><th>input</th>"
+            "<th>target</th><th>run</th><th>samples (different z)</th></tr>" + "".join(rows)
+            + "</table>")

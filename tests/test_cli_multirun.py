@@ -1,0 +1,72 @@
+"""``compare`` with several runs per arm: per-run values equal one-run compares, pooled verdicts."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from test_cli_compare import _fashion
+
+from msgan_eval.cli import main
+from msgan_eval.datasets import DEBIAN_FASHION_MNIST
+from msgan_eval.metrics.multirun import run_spread
+from msgan_eval.report.schema import validate_report
+
+pytestmark = [
+    pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="apt-get install dataset-fashion-mnist"),
+    pytest.mark.usefixtures("one_torch_thread"),
+]
+
+
+def _run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def arms(tmp_path_factory):
+    from msgan_eval.features.lpips_net import write_random_backbone
+
+    root = tmp_path_factory.mktemp("multirun")
+    return {"base": [_fashion(root / f"base{i}", 3, 10 + i, classes=[0, 1, 7]) for i in range(2)],
+            "cand": [_fashion(root / f"cand{i}", 3, 20 + i, classes=[0, 1, 7]) for i in range(3)],
+            "ref": _fashion(root / "ref", 4, 3), "alex": write_random_backbone("alex", root / "alex.pth"),
+            "root": root}
+
+
+def test_several_runs_per_arm_report_per_run_values_and_a_pooled_verdict(arms, tmp_path):
+    common = ["--ref", arms["ref"], "--metrics", "lpips,ndb", "--ndb-bins", 4, "--bootstrap", 50,
+              "--lpips-backbone", arms["alex"], "--lpips-num-pairs", 5, "--json", "--quiet"]
+    # --baseline R1 R2 (several words), --candidate as a quoted glob
+    result = _run("compare", "--baseline", *arms["base"], "--candidate", str(arms["root"] / "cand*"),
+                  *common, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    validate_report(json.loads((tmp_path / "out" / "report.json").read_text()))
+    multi = report["details"]["multirun"]
+    assert [len(multi["inputs"][a]) for a in ("baseline", "candidate")] == [2, 3]
+    # run i of an arm is measured as a one-run compare with seed + i measures it
+    for arm, paths in (("baseline", arms["base"]), ("candidate", arms["cand"])):
+        for i, path in enumerate(paths):
+            one = _run("compare", "--baseline", path, "--candidate", path, *common, "--seed", i)
+            assert one.exit_code == 0, one.output
+            single = json.loads(one.stdout)["runs"]["baseline"]
+            for metric in ("lpips", "ndb", "jsd"):
+                assert multi["metrics"][metric][arm]["values"][i] == pytest.approx(single[metric]["value"])
+    for metric in ("lpips", "ndb", "jsd"):
+        for arm in ("baseline", "candidate"):
+            values = multi["metrics"][metric][arm]["values"]
+            assert report["runs"][arm][metric]["value"] == pytest.approx(np.mean(values))
+            assert multi["metrics"][metric][arm]["spread"] == pytest.approx(run_spread(values))
+        assert report["verdicts"][metric] in ("candidate-better", "baseline-better",
+                                              "no-significant-difference")
+    assert "two-level bootstrap" in report["bootstrap"]["method"]
+
+
+def test_text_output_lists_the_runs_and_a_bad_glob_is_one_line(arms):
+    result = _run("compare", "--baseline", *arms["base"], "--candidate", *arms["cand"][:2],
+                  "--ref", arms["ref"], "--metrics", "ndb", "--ndb-bins", 4, "--bootstrap", 20,
+                  "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "ndb baseline: runs [" in result.output and "between-run sd" in result.output
+    bad = _run("compare", "--baseline", str(arms["root"] / "nothing*"), "--candidate",
+               arms["cand"][0], "--ref", arms["ref"], "--metrics", "ndb", "--quiet")
+    assert bad.exit_code == 2 and "matches nothing" in bad.output and "Traceback" not in bad.output

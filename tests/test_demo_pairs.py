@@ -1,0 +1,67 @@
+"""``msgan-eval demo --task image-to-image`` and ``--seeds`` end to end, tiny and offline."""
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from msgan_eval.cli import main
+from msgan_eval.datasets import DEBIAN_FASHION_MNIST
+from msgan_eval.report.schema import validate_report
+
+from _fid_fixtures import random_fid_inception_state_dict
+
+pytestmark = [
+    pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="apt-get install dataset-fashion-mnist"),
+    pytest.mark.filterwarnings("ignore:Matrix is singular"),
+]
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    from msgan_eval.features.lpips_net import write_random_backbone
+
+    root = tmp_path_factory.mktemp("weights")
+    torch.save(random_fid_inception_state_dict(0), root / "inception.pth")
+    return ["--inception-weights", root / "inception.pth", "--dims", 64,
+            "--lpips-backbone", write_random_backbone("alex", root / "alex.pth")]
+
+
+def _demo(out, weights, *more):
+    args = ["demo", "--out", out, "--steps", 2, "--width", 0.05, "--ref-per-class", 3,
+            "--ndb-bins", 4, "--bootstrap", 20, *weights, "--json", "--quiet", "--device", "cpu", *more]
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_image_to_image_demo_writes_report_with_input_rows(tmp_path, weights):
+    out = tmp_path / "demo"
+    result = _demo(out, weights, "--task", "image-to-image", "--inputs", 3, "--per-input", 4)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    validate_report(json.loads((out / "report.json").read_text()))
+    assert payload["details"]["demo"]["task"] == "image-to-image"
+    assert payload["inputs"]["baseline"]["n_images"] == 12 and payload["inputs"]["baseline"]["conditions"] == 3
+    assert payload["inputs"]["baseline"]["path"] == str(out / "samples" / "baseline" / "samples")
+    assert set(payload["metrics"]) == {"fid", "lpips", "ndb", "jsd"}
+    assert sorted(p.name for p in (out / "samples" / "msgan").iterdir()) == [
+        "inputs", "sample.json", "samples", "targets"]
+    html = (out / "report.html").read_text()
+    assert "Inputs, targets and samples" in html and html.count("alt='target'") == 3
+    assert html.count("alt='MSGAN'") == 3 and html.count("alt='baseline (pix2pix)'") == 3
+    config = json.loads((out / "runs" / "msgan" / "config.json").read_text())
+    assert config["task"] == "image-to-image" and config["ms_weight"] == 1.0
+
+
+@pytest.mark.parametrize("task", ["categorical", "image-to-image"])
+def test_seeds_train_one_run_per_seed_and_pool_them(tmp_path, weights, task):
+    out = tmp_path / "demo"
+    sizes = ["--per-class", 2] if task == "categorical" else ["--inputs", 2, "--per-input", 3]
+    result = _demo(out, weights, "--task", task, "--seeds", 2, "--seed", 4, *sizes)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert sorted(p.name for p in (out / "runs").iterdir()) == [
+        "baseline-s4", "baseline-s5", "msgan-s4", "msgan-s5"]
+    assert json.loads((out / "runs" / "msgan-s5" / "config.json").read_text())["seed"] == 5
+    multi = payload["details"]["multirun"]
+    assert len(multi["metrics"]["lpips"]["candidate"]["values"]) == 2
+    assert payload["details"]["demo"]["seeds"] == 2
