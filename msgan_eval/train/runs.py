@@ -36,6 +36,10 @@ def read_run_config(run_dir: Path, option: str = "--run") -> dict:
         raise damaged_config(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     if not isinstance(stored, dict):
         raise damaged_config(path, f"a JSON {type(stored).__name__}, not an object")
+    if stored.get("task") == "image-to-image":       # train.IMAGE_TO_IMAGE: no classes
+        if type(stored.get("image_size")) is not int or stored["image_size"] < 1:
+            raise damaged_config(path, "image_size is not a positive integer")
+        return stored
     names = stored.get("class_names")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise damaged_config(path, "class_names is not a list of class names")
