@@ -6,6 +6,7 @@ import click
 
 from .. import __version__, defaults
 from .options import (
+    FiniteFloat,
     batch_size_option,
     device_option,
     dims_option,
@@ -48,8 +49,9 @@ def human_summary(report: dict, files) -> str:
               help="Reference (real) images; a FID statistics .npz works for FID only.")
 @click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
               help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd).")
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=defaults.BOOTSTRAP,
-              show_default=True, help="Bootstrap resamples per run and metric.")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
+              default=defaults.BOOTSTRAP, show_default=True,
+              help="Bootstrap resamples per run and metric.")
 @seed_option
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
               help="Write report.json, report.md and report.html here.")
@@ -59,14 +61,15 @@ def human_summary(report: dict, files) -> str:
               show_default=True)
 @click.option("--lpips-pairs", type=click.Choice(defaults.LPIPS_PAIRS_CHOICES),
               default=defaults.LPIPS_PAIRS, show_default=True)
-@click.option("--lpips-num-pairs", type=click.IntRange(min=1), default=defaults.LPIPS_NUM_PAIRS,
+@click.option("--lpips-num-pairs", type=click.IntRange(min=1, max=defaults.LPIPS_MAX_PAIRS),
+              default=defaults.LPIPS_NUM_PAIRS,
               show_default=True, help="Random pairs per condition.")
-@click.option("--lpips-resize", type=click.IntRange(min=1), default=None,
+@click.option("--lpips-resize", type=click.IntRange(min=1, max=defaults.LPIPS_MAX_RESIZE), default=None,
               help="Compare LPIPS at N x N (needed below 32 x 32 for alex).")
 @lpips_backbone_option()
 @click.option("--ndb-bins", type=click.IntRange(min=2), default=defaults.NDB_BINS, show_default=True,
               help="K-means bins fitted on --ref.")
-@click.option("--ndb-alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--ndb-alpha", type=FiniteFloat(0, 1, min_open=True, max_open=True),
               default=defaults.NDB_ALPHA, show_default=True)
 @device_option
 @batch_size_option()
@@ -135,17 +138,19 @@ def check(report, expect, as_json, quiet):
 @click.option("--steps", type=click.IntRange(min=1), default=defaults.DEMO_STEPS,
               show_default=True,
               help="Training steps of each GAN.")
-@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=defaults.DEMO_WIDTH,
+@click.option("--width", type=FiniteFloat(min=1 / 128, max=16), default=defaults.DEMO_WIDTH,
               show_default=True, help="Channel multiplier of both GANs (1.0 = the paper's).")
-@click.option("--per-class", type=click.IntRange(min=2), default=defaults.DEMO_PER_CLASS,
+@click.option("--per-class", type=click.IntRange(min=2, max=defaults.MAX_SAMPLES_PER_CLASS),
+              default=defaults.DEMO_PER_CLASS,
               show_default=True,
               help="Samples per class of each run.")
-@click.option("--ref-per-class", type=click.IntRange(min=2), default=defaults.DEMO_REF_PER_CLASS,
+@click.option("--ref-per-class", type=click.IntRange(min=2, max=defaults.DEMO_MAX_REF_PER_CLASS),
+              default=defaults.DEMO_REF_PER_CLASS,
               show_default=True, help="Held-out test images per class in the reference.")
 @click.option("--ndb-bins", type=click.IntRange(min=2), default=defaults.DEMO_NDB_BINS,
               show_default=True)
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=defaults.BOOTSTRAP,
-              show_default=True)
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
+              default=defaults.BOOTSTRAP, show_default=True)
 @seed_option
 @click.option("--data-root", type=click.Path(), default=None, help="Folder with the idx files.")
 @inception_weights_option
