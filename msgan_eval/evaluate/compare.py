@@ -33,6 +33,7 @@ from msgan_eval.report.compare import (
     write_report,
 )
 
+from .compare_checks import check_out, preflight
 from .inputs import ImagesLike, as_image_set, is_stats_path
 
 MAIN_PROCESS_ONLY = ("ndb",)    # families with no sharded work: rank 0 runs them alone
@@ -167,11 +168,14 @@ def _check_config(config: CompareConfig) -> None:
     if unknown or not config.metrics:
         raise ParameterError(f"{{metrics}} {','.join(config.metrics)}: use a comma-separated subset "
                              f"of {', '.join(FAMILIES)}", "metrics")
-    if config.seed < 0:
-        raise ParameterError(f"{{seed}} {config.seed}: use a seed >= 0", "seed")
-    if config.bootstrap < 1 or not 0 < config.confidence < 1:
-        raise ParameterError("{bootstrap} must be at least 1 and the confidence between 0 and 1",
-                             "bootstrap")
+    if not 0 <= config.seed < 2 ** 32:
+        raise ParameterError(f"{{seed}} {config.seed}: use a seed from 0 to {2 ** 32 - 1}", "seed")
+    if not 1 <= config.bootstrap <= defaults.MAX_BOOTSTRAP or not 0 < config.confidence < 1:
+        raise ParameterError(f"{{bootstrap}} must be from 1 to {defaults.MAX_BOOTSTRAP} and the "
+                             "confidence between 0 and 1", "bootstrap")
+    if not 0 < config.ndb_alpha < 1:
+        raise ParameterError(f"{{ndb_alpha}} {config.ndb_alpha}: use a level between 0 and 1",
+                             "ndb_alpha")
 
 
 def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
@@ -185,6 +189,7 @@ def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
     log = log or (lambda msg: None)
     _check_config(config)
     runs = {"baseline": baseline, "candidate": candidate}
+    preflight(runs, reference, config)
     outcomes: Dict[str, MetricOutcome] = {}
     skipped: Dict[str, str] = {}
     seconds: Dict[str, float] = {}
@@ -310,6 +315,7 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
     if any(m not in FAMILIES for m in metrics):
         config.metrics = tuple(metrics)               # refused by _check_config, by name
     _check_config(config)
+    check_out(out)
     sets, ref = _inputs(baseline, candidate, reference, skip_bad, quiet)
     report = compare_runs(sets["baseline"], sets["candidate"], ref, config, quiet=quiet, log=log,
                           command=command)
