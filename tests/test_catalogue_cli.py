@@ -63,7 +63,15 @@ def compare(sets, *extra):
 def test_nan_float_options_are_refused(tmp_path, args):
     result = run(*args, "--json")
     assert_refused(result, args[-2], "finite", json_out=True)
+    assert_refused(run(*args), args[-2], "finite", f"{args[0]} --help")   # one line too
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, needle", [(("ndb",), "Missing argument 'GEN'"),
+                                          (("ndb", "G", "--nope"), "--nope"),
+                                          (("nocmd",), "nocmd")])
+def test_usage_errors_are_one_line(args, needle):
+    assert_refused(run(*args), needle, "--help")
 
 
 # --- outputs checked before any work ---------------------------------------------------------
