@@ -319,3 +319,24 @@ def test_no_stale_parts_left_by_refusals(tmp_path, sets):
     compare(sets, "--metrics", "ndb", "--out", tmp_path / "r")
     hidden = [p for p in tmp_path.rglob(".*") if p.name.endswith((".part", ".old"))]
     assert hidden == [] and os.path.isdir(tmp_path / "r")
+
+
+def test_lpips_bootstrap_draws_beyond_the_memory_bound_are_refused(tmp_path, sets, monkeypatch,
+                                                                   no_extraction):
+    five = write_random_pngs(tmp_path / "five" / "a", 5, size=(32, 32)).parent   # 10 pairs
+    monkeypatch.setattr("msgan_eval.defaults.MAX_BOOTSTRAP_CELLS", 90)           # 10 x 8 images fit
+    result = run("compare", "--baseline", five, "--candidate", sets["cand"], "--ref", sets["ref"],
+                 "--metrics", "lpips", "--lpips-pairs", "all", "--bootstrap", 10, "--quiet")
+    assert_refused(result, "--bootstrap 10", "10 pairs of one condition")
+
+
+def test_report_write_never_deletes_other_files(tmp_path):
+    from msgan_eval.errors import UserError
+    from msgan_eval.report.compare import write_report
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / ".hidden").write_text("mine")
+    with pytest.raises(UserError, match="other files"):
+        write_report(folder, {}, {})
+    assert listing(folder) == [".hidden"]

@@ -16,13 +16,15 @@ from msgan_eval.report.compare import CompareConfig, Reference
 from .inputs import check_output
 
 
-def cannot_run(family, ref):
+# These two stay in compare.py beside the runners (which import this module), so they are
+# imported when called.
+def cannot_run(family: str, ref: Reference):
     from .compare import _cannot_run
 
     return _cannot_run(family, ref)
 
 
-def weights_named(family, config):
+def weights_named(family: str, config: CompareConfig) -> bool:
     from .compare import _weights_named
 
     return _weights_named(family, config)
@@ -49,15 +51,18 @@ def _preflight_fid(runs: Dict[str, ImageSet], ref: Reference, config: CompareCon
 
 def _preflight_lpips(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
     from .compare import LPIPS_NAMES
-    from .lpips import _check_options, check_lpips_inputs, check_pair_budget
+    from .lpips import check_lpips_inputs, check_lpips_options, check_pair_budget, pair_count
 
     try:
-        _check_options(config.lpips_net, config.lpips_pairs, config.lpips_num_pairs, config.seed,
-                       config.batch_size, config.lpips_resize)
+        check_lpips_options(config.lpips_net, config.lpips_pairs, config.lpips_num_pairs,
+                            config.seed, config.batch_size, config.lpips_resize)
         for images in runs.values():
             groups = images.groups()
             check_lpips_inputs(images, groups, config.lpips_net, config.lpips_resize)
             check_pair_budget(groups, config.lpips_pairs, config.lpips_num_pairs, str(images.source))
+            largest = max(pair_count(len(i), config.lpips_pairs, config.lpips_num_pairs)
+                          for i in groups.values())
+            _check_bootstrap_draws(config.bootstrap, largest, "pairs of one condition")
     except ParameterError as exc:
         raise exc.renamed(LPIPS_NAMES) from None
 
@@ -74,6 +79,15 @@ def _preflight_ndb(runs: Dict[str, ImageSet], ref: Reference, config: CompareCon
                              "images as bins, or lower {ndb_bins}", "reference", "ndb_bins")
 
 
+def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
+    """The bootstrap draws (n_boot, n) int64 indices at once: bounded (--bootstrap 1e8 asked for
+    tens of GB)."""
+    if n_boot * n > defaults.MAX_BOOTSTRAP_CELLS:
+        raise ParameterError(f"{{bootstrap}} {n_boot} on {n} {what} draws {n_boot * n} indices at "
+                             f"once, more than {defaults.MAX_BOOTSTRAP_CELLS}; use fewer resamples",
+                             "bootstrap")
+
+
 PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb}
 
 
@@ -83,11 +97,7 @@ def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) 
     from msgan_eval.device import resolve_device
 
     resolve_device(config.device)
-    largest = max(len(images) for images in runs.values())
-    if config.bootstrap * largest > defaults.MAX_BOOTSTRAP_CELLS:
-        raise ParameterError(f"{{bootstrap}} {config.bootstrap} on {largest} images draws "
-                             f"{config.bootstrap * largest} indices at once, more than "
-                             f"{defaults.MAX_BOOTSTRAP_CELLS}; use fewer resamples", "bootstrap")
+    _check_bootstrap_draws(config.bootstrap, max(len(images) for images in runs.values()), "images")
     for family in config.metrics:
         if cannot_run(family, ref) is None and family in PREFLIGHT:
             PREFLIGHT[family](runs, ref, config)

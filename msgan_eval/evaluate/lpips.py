@@ -191,14 +191,19 @@ def condition_distances(model, image_set: ImageSet, indices: Sequence[int], pair
                                         batch_size=batch_size)
 
 
+def pair_count(n: int, pairs: str, num_pairs: int) -> int:
+    """How many pairs a condition of ``n`` images gets under the ``pairs`` protocol."""
+    every = n * (n - 1) // 2
+    return {"all": every, "consecutive": max(n - 1, 0)}.get(pairs, min(num_pairs, every))
+
+
 def check_pair_budget(groups: Dict[str, List[int]], pairs: str, num_pairs: int,
                       source: str = "") -> None:
     """ParameterError when a condition would compare more than ``defaults.LPIPS_MAX_PAIRS`` pairs
     (their indices and distances are held in memory), before anything is computed."""
     limit = defaults.LPIPS_MAX_PAIRS
     for cond, idx in groups.items():
-        n = len(idx)
-        count = {"all": n * (n - 1) // 2, "consecutive": n - 1}.get(pairs, min(num_pairs, n * (n - 1) // 2))
+        n, count = len(idx), pair_count(len(idx), pairs, num_pairs)
         if count > limit:
             raise ParameterError(f"{source}: condition {_label(cond)} has {n} images, so {{pairs}} "
                                  f"{pairs} compares {count} pairs, more than the {limit} held in "
@@ -214,7 +219,7 @@ def check_finite_distances(distances: np.ndarray, backbone: ResolvedWeights, con
                         "published or converted weights (msgan-eval weights shows their status)")
 
 
-def _check_options(net: str, pairs: str, num_pairs: int, seed: int, batch_size: int,
+def check_lpips_options(net: str, pairs: str, num_pairs: int, seed: int, batch_size: int,
                    resize: Optional[int] = None) -> None:
     if resize is not None and not 1 <= resize <= defaults.LPIPS_MAX_RESIZE:
         raise ParameterError(f"{{resize}} {resize}: use a size from 1 to {defaults.LPIPS_MAX_RESIZE} "
@@ -265,7 +270,7 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
     from msgan_eval.features.lpips_net import heads_sha256, load_lpips_net, resolve_lpips_backbone
     from msgan_eval.progress import progress
 
-    _check_options(net, pairs, num_pairs, seed, batch_size, resize)
+    check_lpips_options(net, pairs, num_pairs, seed, batch_size, resize)
     image_set = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
     groups = image_set.groups()
     check_lpips_inputs(image_set, groups, net, resize)
@@ -313,7 +318,7 @@ def sharded_pair_distances(image_set: ImageSet, *, net: str = defaults.LPIPS_NET
     """
     from msgan_eval import distributed
 
-    _check_options(net, pairs, num_pairs, seed, batch_size, resize)
+    check_lpips_options(net, pairs, num_pairs, seed, batch_size, resize)
     groups = image_set.groups()
     check_lpips_inputs(image_set, groups, net, resize)
     check_pair_budget(groups, pairs, num_pairs, str(image_set.source))

@@ -158,8 +158,7 @@ def check_report_folder(out_dir: Union[str, Path]) -> Optional[str]:
         return None
     if not out_dir.is_dir():
         return "is a file; give a folder"
-    others = sorted(p.name for p in out_dir.iterdir()
-                    if p.name not in REPORT_FILES.values() and not p.name.startswith("."))
+    others = sorted(p.name for p in out_dir.iterdir() if p.name not in REPORT_FILES.values())
     if others:
         return (f"holds other files ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}) "
                 "and the report folder is replaced as one unit; choose a new or empty folder, or "
@@ -177,8 +176,13 @@ def write_report(out_dir: Union[str, Path], report: dict, runs: Dict[str, ImageS
     from .render import render_html, render_markdown, sample_grid
     from .schema import validate_report
 
-    validate_report(report)          # never write a report that check would refuse
     out_dir = Path(out_dir)
+    problem = check_report_folder(out_dir) if swap else None
+    if problem is not None:          # the swap would delete the other files
+        from ..errors import UserError
+
+        raise UserError(f"{out_dir}: {problem}")
+    validate_report(report)          # never write a report that check would refuse
     grids = {run: sample_grid(images) for run, images in runs.items()}
     texts = {"json": json.dumps(report, indent=2, sort_keys=False) + "\n",
              "md": render_markdown(report), "html": render_html(report, grids)}
