@@ -340,3 +340,21 @@ def test_report_write_never_deletes_other_files(tmp_path):
     with pytest.raises(UserError, match="other files"):
         write_report(folder, {}, {})
     assert listing(folder) == [".hidden"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("ndb", "G", "--train", "T", "--seed", 2 ** 32), "--seed"),
+    (("fid", "A", "B", "--num-workers", 10 ** 6), "--num-workers"),
+])
+def test_option_ranges_are_refused_by_name(args, needle):
+    assert_refused(run(*args, "--json"), needle, json_out=True)
+
+
+def test_prepare_more_per_class_than_the_split_holds(tmp_path):
+    from msgan_eval.datasets import DEBIAN_FASHION_MNIST
+
+    if not Path(DEBIAN_FASHION_MNIST).is_dir():
+        pytest.skip(f"Debian's dataset-fashion-mnist is not installed ({DEBIAN_FASHION_MNIST})")
+    result = run("prepare", "fashion-mnist", "--out", tmp_path / "p", "--per-class", 10 ** 8)
+    assert_refused(result, "--per-class 100000000", "1000")
+    assert list(tmp_path.iterdir()) == []
