@@ -38,10 +38,8 @@ def skip_bad_option(f):
 
 
 def seed_option(f):
-    # numpy's and scikit-learn's seeds are 32-bit: a seed outside is named here, not blamed on
-    # the data later.
-    return click.option("--seed", type=click.IntRange(min=0, max=2 ** 32 - 1), default=defaults.SEED,
-                        show_default=True)(f)
+    # Checked by the evaluation functions ("--seed -1: use a seed from 0 to 4294967295").
+    return click.option("--seed", type=int, default=defaults.SEED, show_default=True)(f)
 
 
 def dims_option(f):
