@@ -4,6 +4,7 @@
 SEED = 0
 BATCH_SIZE = 50            # pytorch-fid's default batch size
 NUM_WORKERS = 0            # DataLoader workers for decoding (0 = in the main process)
+MAX_NUM_WORKERS = 64       # each worker is a process holding a copy of the loader
 # The fast Inception on a CPU runs each batch in slices of this many images: activations of a few
 # images stay in cache (measured on 2 cores: 30.5 img/s in slices of 8, 23.1 img/s for 64 at once;
 # the features are the same).
@@ -23,6 +24,11 @@ LPIPS_NET_CHOICES = ("alex", "vgg", "squeeze")
 LPIPS_PAIRS = "random"
 LPIPS_PAIRS_CHOICES = ("random", "all", "consecutive")
 LPIPS_NUM_PAIRS = 50       # MSGAN protocol: 50 random pairs per condition
+# Memory bounds, refused up front: pairs per condition (indices + distances: 24 bytes a pair, so
+# 10M pairs = 240 MB) and the comparison size (AlexNet features of one 1024x1024 image: ~25 MB,
+# VGG16: ~500 MB; a batch of them at 30000x30000 asked for 22-40 GB).
+LPIPS_MAX_PAIRS = 10_000_000
+LPIPS_MAX_RESIZE = 1024
 
 # NDB / JSD
 NDB_BINS = 100
@@ -53,6 +59,10 @@ CACHE_GENERATED = False
 
 # compare / check
 BOOTSTRAP = 200
+# The bootstrap draws (resamples, set size) int64 indices at once: at most this many (2 GB), and
+# at most MAX_BOOTSTRAP resamples (--bootstrap 1e8 tried to allocate tens of GB).
+MAX_BOOTSTRAP = 100_000
+MAX_BOOTSTRAP_CELLS = 250_000_000
 CONFIDENCE = 0.95
 
 # demo: sized for under 15 minutes on 2 CPU cores, evaluation included. Measured on a quiet 2-core
@@ -61,6 +71,7 @@ DEMO_STEPS = 2000
 DEMO_WIDTH = 0.25
 DEMO_PER_CLASS = 40
 DEMO_REF_PER_CLASS = 50
+DEMO_MAX_REF_PER_CLASS = 1000    # Fashion-MNIST's test split holds 1000 images per class
 DEMO_NDB_BINS = 20
 
 # The metric families `compare` runs when --metrics is not given; the others are asked for by name.

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from . import defaults
-from .errors import UserError, WeightsUnavailable
+from .errors import UserError, WeightsUnavailable, first_line
 from .fileio import atomic_dir
 
 # What a demo writes at the top of --out. A folder holding only these, with a report.json of a
@@ -87,7 +87,7 @@ def preflight_weights(inception_weights, lpips_backbone, log: Callable[[str], No
         except WeightsUnavailable as exc:
             if explicit:
                 raise
-            log(f"demo: {name} will be reported as skipped: {str(exc).split(';')[0]}")
+            log(f"demo: {name} will be reported as skipped: {first_line(exc)}")
 
 
 @contextlib.contextmanager
@@ -154,7 +154,7 @@ def run_demo(out: Path, config, *, quiet: bool, log: Callable[[str], None],
         for entry in report["inputs"].values():
             entry["path"] = str(_moved(Path(entry["path"]), build, out))
         check_out_folder(out)     # refuses, keeping both, if someone wrote into out meanwhile
-        files = write_report(build, report, runs, *extra)
+        files = write_report(build, report, runs, *extra, swap=False)   # build is swapped in whole
     return report, {kind: _moved(path, build, out) for kind, path in files.items()}
 
 

@@ -56,15 +56,21 @@ def test_reference_statistics_are_cached_and_invalidated(folders, random_weights
     a, b = folders
     first = run_json("fid", a, b, "--dims", DIMS, "--inception-weights", random_weights)
     second = run_json("fid", a, b, "--dims", DIMS, "--inception-weights", random_weights)
-    assert first["cached"] == [False, False] and second["cached"] == [True, True]
+    # Only A (the reference) is cached by default; B too with --cache-generated.
+    assert first["cached"] == [False, False] and second["cached"] == [True, False]
     assert second["fid"] == first["fid"]
+    run_json("fid", a, b, "--dims", DIMS, "--inception-weights", random_weights, "--cache-generated")
+    both = run_json("fid", a, b, "--dims", DIMS, "--inception-weights", random_weights,
+                    "--cache-generated")
+    assert both["cached"] == [True, True] and both["fid"] == first["fid"]
     fresh = run_json("fid", a, b, "--dims", DIMS, "--inception-weights", random_weights, "--no-cache")
     assert fresh["cached"] == [False, False] and fresh["fid"] == pytest.approx(first["fid"], rel=1e-12)
     # A changed reference folder is a different key.
     c = write_random_pngs(tmp_path / "c", 12, seed=11)
     write_random_pngs(tmp_path / "extra", 1, seed=99)
     (tmp_path / "extra" / "0000.png").rename(c / "0012.png")
-    changed = run_json("fid", c, b, "--dims", DIMS, "--inception-weights", random_weights)
+    changed = run_json("fid", c, b, "--dims", DIMS, "--inception-weights", random_weights,
+                       "--cache-generated")
     assert changed["cached"] == [False, True] and changed["n"] == [13, 12]
 
 

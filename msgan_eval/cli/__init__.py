@@ -165,9 +165,12 @@ class LazyGroup(click.Group):
 
                 _fail(user_message(exc), exc.exit_code, as_json)
             except click.ClickException as exc:
-                if not as_json:
-                    raise
-                _fail(exc.format_message(), exc.exit_code, as_json)
+                # One line like every other error (click's usage block is three), with where to
+                # read more.
+                hint = ""
+                if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                    hint = f" (see {exc.ctx.command_path} --help)"
+                _fail(exc.format_message().rstrip(".") + hint, exc.exit_code, as_json)
             except (click.exceptions.Exit, click.Abort):
                 raise
             except KeyboardInterrupt:

@@ -7,6 +7,7 @@ import click
 from .. import __version__, defaults
 from .multirun import SeveralPaths, expand_runs
 from .options import (
+    FiniteFloat,
     batch_size_option,
     device_option,
     dims_option,
@@ -52,8 +53,9 @@ def human_summary(report: dict, files) -> str:
               help="Reference (real) images; a FID statistics .npz works for FID only.")
 @click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
               help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd).")
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=defaults.BOOTSTRAP,
-              show_default=True, help="Bootstrap resamples per run and metric.")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
+              default=defaults.BOOTSTRAP, show_default=True,
+              help="Bootstrap resamples per run and metric.")
 @seed_option
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
               help="Write report.json, report.md and report.html here.")
@@ -63,14 +65,15 @@ def human_summary(report: dict, files) -> str:
               show_default=True)
 @click.option("--lpips-pairs", type=click.Choice(defaults.LPIPS_PAIRS_CHOICES),
               default=defaults.LPIPS_PAIRS, show_default=True)
-@click.option("--lpips-num-pairs", type=click.IntRange(min=1), default=defaults.LPIPS_NUM_PAIRS,
+@click.option("--lpips-num-pairs", type=click.IntRange(min=1, max=defaults.LPIPS_MAX_PAIRS),
+              default=defaults.LPIPS_NUM_PAIRS,
               show_default=True, help="Random pairs per condition.")
-@click.option("--lpips-resize", type=click.IntRange(min=1), default=None,
+@click.option("--lpips-resize", type=click.IntRange(min=1, max=defaults.LPIPS_MAX_RESIZE), default=None,
               help="Compare LPIPS at N x N (needed below 32 x 32 for alex).")
 @lpips_backbone_option()
 @click.option("--ndb-bins", type=click.IntRange(min=2), default=defaults.NDB_BINS, show_default=True,
               help="K-means bins fitted on --ref.")
-@click.option("--ndb-alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--ndb-alpha", type=FiniteFloat(0, 1, min_open=True, max_open=True),
               default=defaults.NDB_ALPHA, show_default=True)
 @device_option
 @batch_size_option()
@@ -145,22 +148,26 @@ def check(report, expect, as_json, quiet):
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help=f"Training steps of each GAN [default: {defaults.DEMO_STEPS} categorical, "
                    f"{defaults.P2P_DEMO_STEPS} image-to-image].")
-@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--width", type=FiniteFloat(min=1 / 128, max=16), default=None,
               help=f"Channel multiplier of both GANs (1.0 = the paper's) [default: "
                    f"{defaults.DEMO_WIDTH} categorical, {defaults.P2P_DEMO_WIDTH} image-to-image].")
-@click.option("--per-class", type=click.IntRange(min=2), default=defaults.DEMO_PER_CLASS,
+@click.option("--per-class", type=click.IntRange(min=2, max=defaults.MAX_SAMPLES_PER_CLASS),
+              default=defaults.DEMO_PER_CLASS,
               show_default=True,
               help="Samples per class of each run (categorical).")
-@click.option("--inputs", type=click.IntRange(min=1), default=defaults.P2P_INPUTS, show_default=True,
+@click.option("--inputs", type=click.IntRange(min=1, max=defaults.MAX_SAMPLES_PER_CLASS),
+              default=defaults.P2P_INPUTS, show_default=True,
               help="Test inputs, one condition each (image-to-image).")
-@click.option("--per-input", type=click.IntRange(min=2), default=defaults.P2P_PER_INPUT,
+@click.option("--per-input", type=click.IntRange(min=2, max=defaults.MAX_SAMPLES_PER_CLASS),
+              default=defaults.P2P_PER_INPUT,
               show_default=True, help="Samples per input (image-to-image).")
-@click.option("--ref-per-class", type=click.IntRange(min=2), default=defaults.DEMO_REF_PER_CLASS,
+@click.option("--ref-per-class", type=click.IntRange(min=2, max=defaults.DEMO_MAX_REF_PER_CLASS),
+              default=defaults.DEMO_REF_PER_CLASS,
               show_default=True, help="Held-out test images per class in the reference.")
 @click.option("--ndb-bins", type=click.IntRange(min=2), default=defaults.DEMO_NDB_BINS,
               show_default=True)
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=defaults.BOOTSTRAP,
-              show_default=True)
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
+              default=defaults.BOOTSTRAP, show_default=True)
 @seed_option
 @click.option("--seeds", type=click.IntRange(min=1), default=defaults.DEMO_SEEDS, show_default=True,
               help="Training runs per arm (seeds SEED, SEED+1, ...); above 1 the verdicts pool "

@@ -2,6 +2,7 @@
 import click
 
 from ..datasets import FASHION_MNIST_CLASSES, balanced_subset, load_fashion_mnist
+from ..errors import UserError
 from ..fileio import atomic_dir, check_writable, require_new_or_empty
 from ..images import write_image_folder
 from .options import emit, json_option, quiet_option, seed_option
@@ -32,7 +33,10 @@ def prepare(dataset, out, split, per_class, classes, data_root, seed, as_json, q
             raise click.BadParameter("use comma-separated integers, e.g. 0,1,7", param_hint="--classes")
         if wanted.min() < 0 or wanted.max() > 9:
             raise click.BadParameter("class indices run from 0 to 9", param_hint="--classes")
-    idx = balanced_subset(labels, per_class, seed, wanted)
+    try:
+        idx = balanced_subset(labels, per_class, seed, wanted)
+    except UserError as exc:
+        raise UserError(f"--per-class {per_class}: {exc} in the {split} split; ask for fewer") from None
     with atomic_dir(out) as build:      # an interrupted export leaves no partial folder
         write_image_folder(build, images[idx], labels[idx], FASHION_MNIST_CLASSES,
                            progress_quiet=quiet)

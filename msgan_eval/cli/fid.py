@@ -36,11 +36,17 @@ def _extraction_options(f):
 @click.argument("path_a", metavar="A", type=click.Path())
 @click.argument("path_b", metavar="B", type=click.Path())
 @_extraction_options
+@click.option("--cache-generated", is_flag=True,
+              help="Cache B's statistics too (by default only A, the reference, is cached).")
 @json_option
 @quiet_option
 def fid(path_a, path_b, dims, device, batch_size, num_workers, inception_weights, no_cache,
-        skip_bad, as_json, quiet):
-    """FID between A and B (image folders/arrays or .npz statistics files), same as pytorch-fid."""
+        skip_bad, cache_generated, as_json, quiet):
+    """FID between A and B (image folders/arrays or .npz statistics files), same as pytorch-fid.
+
+    A is taken as the reference: its statistics are cached for the next run, B's only with
+    --cache-generated.
+    """
     from .. import distributed
     from ..evaluate.fid import fid as evaluate_fid
     from ..progress import warn
@@ -48,7 +54,8 @@ def fid(path_a, path_b, dims, device, batch_size, num_workers, inception_weights
     distributed.init_distributed()
     result = evaluate_fid(path_a, path_b, dims=int(dims), device=device, batch_size=batch_size,
                           num_workers=num_workers, inception_weights=inception_weights,
-                          use_cache=not no_cache, skip_bad=skip_bad, quiet=quiet)
+                          use_cache=not no_cache, cache_generated=cache_generated,
+                          skip_bad=skip_bad, quiet=quiet)
     if distributed.is_main_process():   # rank 0 alone prints
         for bad_file, _ in result.skipped_files:
             warn(f"skipped unreadable {bad_file}")
@@ -73,9 +80,6 @@ def stats(path, out, dims, device, batch_size, num_workers, inception_weights, n
     from ..evaluate.fid import statistics
     from ..progress import warn
 
-    if not out.lower().endswith(".npz"):
-        raise click.BadParameter("must end with .npz (pytorch-fid only reads .npz statistics)",
-                                 param_hint="--out")
     distributed.init_distributed()
     s = statistics(path, out=out, dims=int(dims), device=device, batch_size=batch_size,
                    num_workers=num_workers, inception_weights=inception_weights,

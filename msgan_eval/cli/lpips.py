@@ -42,7 +42,8 @@ def _human(result, path: str, skipped: int) -> str:
               show_default=True,
               help="random: --num-pairs distinct pairs per condition (MSGAN); all: every pair; "
                    "consecutive: 0-1, 1-2, ... (BicycleGAN).")
-@click.option("--num-pairs", type=click.IntRange(min=1), default=defaults.LPIPS_NUM_PAIRS,
+@click.option("--num-pairs", type=click.IntRange(min=1, max=defaults.LPIPS_MAX_PAIRS),
+              default=defaults.LPIPS_NUM_PAIRS,
               show_default=True,
               help="Pairs per condition for --pairs random (all pairs if a condition has fewer).")
 @seed_option
@@ -50,7 +51,7 @@ def _human(result, path: str, skipped: int) -> str:
               show_default=True, help="LPIPS backbone (lpips v0.1 linear heads).")
 @device_option
 @batch_size_option()
-@click.option("--resize", type=click.IntRange(min=1), default=None,
+@click.option("--resize", type=click.IntRange(min=1, max=defaults.LPIPS_MAX_RESIZE), default=None,
               help="Compare at N x N: bilinear, align_corners=False, antialiased "
                    "(torch.nn.functional.interpolate).")
 @lpips_backbone_option("backbone")

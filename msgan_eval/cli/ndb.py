@@ -3,7 +3,7 @@ import click
 
 from .. import defaults
 from ..metrics.ndb import KMEANS_PATHS, NDB_KMEANS
-from .options import emit, json_option, quiet_option, seed_option, skip_bad_option
+from .options import FiniteFloat, emit, json_option, quiet_option, seed_option, skip_bad_option
 
 
 def _max_dims(value):
@@ -44,10 +44,10 @@ def _human(result, gen, bins_source, skipped) -> str:
 @click.option("--train", default=None, type=click.Path(), help="Training images (the bins' data).")
 @click.option("--bins", type=click.IntRange(min=1), default=defaults.NDB_BINS, show_default=True,
               help="Number of K-means bins K.")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--alpha", type=FiniteFloat(0, 1, min_open=True, max_open=True),
               default=defaults.NDB_ALPHA, show_default=True,
               help="Significance level of the per-bin two-proportion z-test.")
-@click.option("--z-threshold", type=click.FloatRange(min=0), default=None,
+@click.option("--z-threshold", type=FiniteFloat(min=0), default=None,
               help="Call a bin different when |z| exceeds this (instead of p < alpha).")
 @seed_option
 @click.option("--whiten", is_flag=True, help="Whiten per dimension with the training mean and std.")

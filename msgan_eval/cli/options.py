@@ -27,7 +27,8 @@ def batch_size_option(default=defaults.BATCH_SIZE):
 
 
 def num_workers_option(f):
-    return click.option("--num-workers", type=click.IntRange(min=0), default=defaults.NUM_WORKERS,
+    return click.option("--num-workers", type=click.IntRange(min=0, max=defaults.MAX_NUM_WORKERS),
+                        default=defaults.NUM_WORKERS,
                         show_default=True, help="DataLoader workers that decode images.")(f)
 
 
@@ -37,6 +38,7 @@ def skip_bad_option(f):
 
 
 def seed_option(f):
+    # Checked by the evaluation functions ("--seed -1: use a seed from 0 to 4294967295").
     return click.option("--seed", type=int, default=defaults.SEED, show_default=True)(f)
 
 
@@ -69,8 +71,10 @@ class FiniteFloat(click.ParamType):
 
     name = "number"
 
-    def __init__(self, min: "float | None" = None, max: "float | None" = None):
+    def __init__(self, min: "float | None" = None, max: "float | None" = None,
+                 min_open: bool = False, max_open: bool = False):
         self.min, self.max = min, max
+        self.min_open, self.max_open = min_open, max_open
 
     def convert(self, value, param, ctx):
         if isinstance(value, float) and math.isfinite(value):
@@ -82,14 +86,16 @@ class FiniteFloat(click.ParamType):
                 self.fail(f"{value!r} is not a number", param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
-        if self.min is not None and number < self.min:
-            self.fail(f"{value!r} is below the minimum {self.min:g}", param, ctx)
-        if self.max is not None and number > self.max:
-            self.fail(f"{value!r} is above the maximum {self.max:g}", param, ctx)
+        if self.min is not None and (number < self.min or (self.min_open and number == self.min)):
+            self.fail(f"{value!r} must be {'above' if self.min_open else 'at least'} {self.min:g}",
+                      param, ctx)
+        if self.max is not None and (number > self.max or (self.max_open and number == self.max)):
+            self.fail(f"{value!r} must be {'below' if self.max_open else 'at most'} {self.max:g}",
+                      param, ctx)
         return number
 
     def __repr__(self) -> str:
-        return f"FiniteFloat(min={self.min}, max={self.max})"
+        return f"FiniteFloat(min={self.min}, max={self.max}, open={self.min_open, self.max_open})"
 
 
 def emit(payload: dict, as_json: bool, human: str) -> None:

@@ -33,6 +33,7 @@ from msgan_eval.report.compare import (
     write_report,
 )
 
+from .compare_checks import check_out, preflight
 from .inputs import ImagesLike, as_image_set, is_stats_path
 
 MAIN_PROCESS_ONLY = ("ndb",)    # families with no sharded work: rank 0 runs them alone
@@ -167,11 +168,14 @@ def _check_config(config: CompareConfig) -> None:
     if unknown or not config.metrics:
         raise ParameterError(f"{{metrics}} {','.join(config.metrics)}: use a comma-separated subset "
                              f"of {', '.join(FAMILIES)}", "metrics")
-    if config.seed < 0:
-        raise ParameterError(f"{{seed}} {config.seed}: use a seed >= 0", "seed")
-    if config.bootstrap < 1 or not 0 < config.confidence < 1:
-        raise ParameterError("{bootstrap} must be at least 1 and the confidence between 0 and 1",
-                             "bootstrap")
+    if not 0 <= config.seed < 2 ** 32:
+        raise ParameterError(f"{{seed}} {config.seed}: use a seed from 0 to {2 ** 32 - 1}", "seed")
+    if not 1 <= config.bootstrap <= defaults.MAX_BOOTSTRAP or not 0 < config.confidence < 1:
+        raise ParameterError(f"{{bootstrap}} must be from 1 to {defaults.MAX_BOOTSTRAP} and the "
+                             "confidence between 0 and 1", "bootstrap")
+    if not 0 < config.ndb_alpha < 1:
+        raise ParameterError(f"{{ndb_alpha}} {config.ndb_alpha}: use a level between 0 and 1",
+                             "ndb_alpha")
 
 
 def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
@@ -185,6 +189,7 @@ def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
     log = log or (lambda msg: None)
     _check_config(config)
     runs = {"baseline": baseline, "candidate": candidate}
+    preflight(runs, reference, config)
     outcomes: Dict[str, MetricOutcome] = {}
     skipped: Dict[str, str] = {}
     seconds: Dict[str, float] = {}
@@ -285,6 +290,9 @@ def _compare_several(arms: Dict[str, list], reference, config: CompareConfig, *,
                              "torchrun", "baseline")
     loaded = {arm: [_load(arm, x, skip_bad, quiet) for x in runs] for arm, runs in arms.items()}
     ref = _reference(reference, skip_bad, quiet)
+    for arm, sets in loaded.items():                 # every run checked before any work
+        for images in sets:
+            preflight({arm: images}, ref, config)
     report = compare_multirun(loaded["baseline"], loaded["candidate"], ref, config, quiet=quiet,
                               log=log, command=command)
     return report, {arm: sets[0] for arm, sets in loaded.items()}
@@ -337,6 +345,7 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
     if any(m not in FAMILIES for m in metrics):
         config.metrics = tuple(metrics)               # refused by _check_config, by name
     _check_config(config)
+    check_out(out)
     arms = {"baseline": _several(baseline), "candidate": _several(candidate)}
     if len(arms["baseline"]) > 1 or len(arms["candidate"]) > 1:
         report, sets = _compare_several(arms, reference, config, skip_bad=skip_bad, quiet=quiet,

@@ -15,9 +15,10 @@ from typing import List, Optional, Sequence, Tuple
 from msgan_eval import __version__, defaults, distributed
 from msgan_eval.errors import ParameterError
 from msgan_eval.features.stats_cache import FidStats as _StoredStats
+from msgan_eval.features.stats_cache import should_cache
 from msgan_eval.weights import ResolvedWeights
 
-from .inputs import ImagesLike, as_image_set, describe, is_stats_path
+from .inputs import ImagesLike, as_image_set, check_output, describe, is_stats_path
 
 
 @dataclass
@@ -149,6 +150,10 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
         >>> s.n, s.mu.shape                                                 # doctest: +SKIP
     """
     dims = int(dims)
+    if out is not None and not os.fspath(out).lower().endswith(".npz"):
+        raise ParameterError(f"{{out}} {os.fspath(out)}: must end with .npz (pytorch-fid only "
+                             "reads .npz statistics)", "out")
+    check_output(out, "out")          # before the extraction, not after it
     weights = resolve_weights_for([x], inception_weights, device)
     if weights is None:
         s = load_statistics(x, param="x", dims=dims)
@@ -194,7 +199,8 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         device: str = defaults.DEVICE, batch_size: int = defaults.BATCH_SIZE,
         num_workers: int = defaults.NUM_WORKERS,
         inception_weights: "str | os.PathLike[str] | None" = None, use_cache: bool = True,
-        skip_bad: bool = False, quiet: bool = True) -> FidResult:
+        cache_generated: bool = defaults.CACHE_GENERATED, skip_bad: bool = False,
+        quiet: bool = True) -> FidResult:
     """FID between ``a`` and ``b``, the number pytorch-fid gives on the same images.
 
     Args:
@@ -205,7 +211,9 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
         inception_weights: the FID Inception state dict; None resolves it as ``msgan-eval``
             does (``$MSGAN_EVAL_INCEPTION_WEIGHTS``, hub cache, offline conversion, download).
-        use_cache: reuse cached statistics of an input seen before.
+        use_cache: reuse cached statistics of an input seen before. Only ``a`` (the reference,
+            as in ``fid real/ fake/``) is cached unless ``cache_generated``: each new sample
+            folder would add 33.5 MB that is never read again.
 
     Returns:
         FidResult: ``.fid``, ``.n`` (both sets), ``.warnings``...; ``to_dict()`` is
@@ -222,9 +230,10 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         if is_stats_path(x):
             stats.append(load_statistics(x, param=param, dims=dims, weights=weights))
         else:
+            cache = use_cache and should_cache(param == "a", cache_generated=cache_generated)
             stats.append(_image_statistics(x, param=param, weights=weights, dims=dims,
                                            device=device, batch_size=batch_size,
-                                           num_workers=num_workers, use_cache=use_cache,
+                                           num_workers=num_workers, use_cache=cache,
                                            skip_bad=skip_bad, quiet=quiet))
     _agree(stats, params)
     value, notes = frechet_with_notes(*stats)

@@ -177,3 +177,19 @@ def describe(x: ImagesLike) -> str:
     if isinstance(x, ImageSet):
         return str(x.source)
     return str(IN_MEMORY)
+
+
+def check_output(path: "str | os.PathLike[str] | None", param: str, folder: bool = False) -> None:
+    """ParameterError naming ``param`` unless ``path`` (None: nothing to write) can be written:
+    called before any work, so a read-only folder or a path under a file fails in seconds."""
+    from msgan_eval.errors import UserError
+    from msgan_eval.fileio import check_writable
+
+    if path is None:
+        return
+    try:
+        check_writable(path, "{" + param + "}", folder=folder)
+    except ParameterError:
+        raise
+    except UserError as exc:
+        raise ParameterError(str(exc), param) from None

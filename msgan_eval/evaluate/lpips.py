@@ -119,6 +119,10 @@ def images_to_tensor(images: Sequence[np.ndarray], resize: Optional[int]):
     import torch
     import torch.nn.functional as F
 
+    if resize is not None and len({im.shape for im in images}) > 1:
+        # Mixed sizes cannot be stacked: each image is resized on its own (the same numbers,
+        # interpolation works image by image), then they share one batch.
+        return torch.cat([images_to_tensor([im], resize) for im in images])
     arr = np.stack(images).astype(np.float64) / 127.5 - 1.0
     x = torch.from_numpy(arr.astype(np.float32)).permute(0, 3, 1, 2).contiguous()
     if resize is not None and tuple(x.shape[-2:]) != (resize, resize):
@@ -187,7 +191,42 @@ def condition_distances(model, image_set: ImageSet, indices: Sequence[int], pair
                                         batch_size=batch_size)
 
 
-def _check_options(net: str, pairs: str, num_pairs: int, seed: int, batch_size: int) -> None:
+def pair_count(n: int, pairs: str, num_pairs: int) -> int:
+    """How many pairs a condition of ``n`` images gets under the ``pairs`` protocol."""
+    every = n * (n - 1) // 2
+    return {"all": every, "consecutive": max(n - 1, 0)}.get(pairs, min(num_pairs, every))
+
+
+def check_pair_budget(groups: Dict[str, List[int]], pairs: str, num_pairs: int,
+                      source: str = "") -> None:
+    """ParameterError when a condition would compare more than ``defaults.LPIPS_MAX_PAIRS`` pairs
+    (their indices and distances are held in memory), before anything is computed."""
+    limit = defaults.LPIPS_MAX_PAIRS
+    for cond, idx in groups.items():
+        n, count = len(idx), pair_count(len(idx), pairs, num_pairs)
+        if count > limit:
+            raise ParameterError(f"{source}: condition {_label(cond)} has {n} images, so {{pairs}} "
+                                 f"{pairs} compares {count} pairs, more than the {limit} held in "
+                                 "memory; use {pairs} random with {num_pairs} N", "pairs", "num_pairs")
+
+
+def check_finite_distances(distances: np.ndarray, backbone: ResolvedWeights, cond: str) -> None:
+    """A backbone holding NaN or infinite weights gives NaN distances: refuse, naming the file,
+    rather than report ``lpips: NaN`` with success."""
+    if not np.all(np.isfinite(distances)):
+        raise UserError(f"LPIPS backbone {backbone.path}: gives non-finite distances (condition "
+                        f"{_label(cond)}); the file holds NaN or infinite weights: restore the "
+                        "published or converted weights (msgan-eval weights shows their status)")
+
+
+def check_lpips_options(net: str, pairs: str, num_pairs: int, seed: int, batch_size: int,
+                   resize: Optional[int] = None) -> None:
+    if resize is not None and not 1 <= resize <= defaults.LPIPS_MAX_RESIZE:
+        raise ParameterError(f"{{resize}} {resize}: use a size from 1 to {defaults.LPIPS_MAX_RESIZE} "
+                             "(the backbone's features grow with its square)", "resize")
+    if num_pairs > defaults.LPIPS_MAX_PAIRS:
+        raise ParameterError(f"{{num_pairs}} {num_pairs}: at most {defaults.LPIPS_MAX_PAIRS} pairs "
+                             "per condition are held in memory", "num_pairs")
     if net not in defaults.LPIPS_NET_CHOICES:
         raise ParameterError(f"{{net}} {net}: use one of {', '.join(defaults.LPIPS_NET_CHOICES)}", "net")
     if pairs not in PAIR_PROTOCOLS:
@@ -231,10 +270,11 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
     from msgan_eval.features.lpips_net import heads_sha256, load_lpips_net, resolve_lpips_backbone
     from msgan_eval.progress import progress
 
-    _check_options(net, pairs, num_pairs, seed, batch_size)
+    check_lpips_options(net, pairs, num_pairs, seed, batch_size, resize)
     image_set = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
     groups = image_set.groups()
     check_lpips_inputs(image_set, groups, net, resize)
+    check_pair_budget(groups, pairs, num_pairs, str(image_set.source))
     plans = {c: plan_pairs(len(idx), pairs, num_pairs, condition_rng(seed, c)) for c, idx in groups.items()}
 
     backbone = resolve_lpips_backbone(net, backbone_weights)
@@ -249,6 +289,7 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
         for cond, idx in groups.items():
             distances[cond] = condition_distances(model, image_set, idx, plans[cond].pairs, resize=resize,
                                                   device=dev, batch_size=batch_size, bar=bar)
+            check_finite_distances(distances[cond], backbone, cond)
     summary = summarize(distances)
     return LpipsResult(
         score=summary.score, std=summary.std, n_pairs=summary.n_pairs, groups=summary.groups,
@@ -277,9 +318,10 @@ def sharded_pair_distances(image_set: ImageSet, *, net: str = defaults.LPIPS_NET
     """
     from msgan_eval import distributed
 
-    _check_options(net, pairs, num_pairs, seed, batch_size)
+    check_lpips_options(net, pairs, num_pairs, seed, batch_size, resize)
     groups = image_set.groups()
     check_lpips_inputs(image_set, groups, net, resize)
+    check_pair_budget(groups, pairs, num_pairs, str(image_set.source))
     mine = distributed.shard(list(groups))
     distances: Dict[str, np.ndarray] = {}
     if mine:      # more ranks than conditions leaves some with nothing to measure

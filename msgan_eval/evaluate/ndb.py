@@ -15,7 +15,7 @@ from msgan_eval.images import ImageSet
 from msgan_eval.metrics.ndb import NDB_KMEANS, Bins
 from msgan_eval.metrics.ndb import NdbResult as NdbTest
 
-from .inputs import ImagesLike, as_image_set, describe
+from .inputs import ImagesLike, as_image_set, check_output, describe
 from .ndb_data import BinsInfo, bins_info_for, images_to_vectors, load_bins, mismatch_templates, save_bins
 
 Log = Callable[[str], None]
@@ -27,6 +27,13 @@ def _silent(msg: str) -> None:
 
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def check_seed(seed: Optional[int], param: str = "seed") -> None:
+    """K-means (scikit-learn's random_state) takes seeds in [0, 2**32): name the seed, not the
+    training images, when it is out of range."""
+    if seed is not None and not 0 <= seed < 2 ** 32:
+        raise ParameterError(f"{{{param}}} {seed}: use a seed from 0 to {2 ** 32 - 1}", param)
 
 
 def _fit(train: ImageSet, *, k: int, seed: int, whiten: bool, max_dims, kmeans: str,
@@ -48,6 +55,13 @@ def _fit(train: ImageSet, *, k: int, seed: int, whiten: bool, max_dims, kmeans: 
 def _load_checked(bins_file, train: Optional[ImageSet], requested: Dict[str, object]):
     bins, info = load_bins(bins_file)
     if train is None:
+        # The parameters given must match the file even with nothing to refit on (a silent
+        # --bins 20 on a 10-bin file reported 10 bins as if 20 had been asked for).
+        problems = mismatch_templates(bins, info, None, requested)
+        if problems:
+            raise ParameterError(f"{{bins}} {bins_file}: {'; '.join(problems)}; drop those "
+                                 "parameters to use the file's, or refit with {train}",
+                                 "bins", "train", *requested)
         return bins, info, "file, taken as given (no --train to check it against)"
     problems = mismatch_templates(bins, info, train, requested)
     if problems:
@@ -61,6 +75,7 @@ def _cached_fit(train: ImageSet, *, k: int, seed: int, kmeans: str, quiet: bool,
     """Bins of ``train`` from our cache when the same file list was binned before."""
     import hashlib
 
+    from msgan_eval.cache import touch
     from msgan_eval.paths import cache_dir
 
     # Keyed with modification times too, like the FID statistics cache: a file rewritten in
@@ -72,6 +87,7 @@ def _cached_fit(train: ImageSet, *, k: int, seed: int, kmeans: str, quiet: bool,
             bins, stored = load_bins(path)
             if not mismatch_templates(bins, stored, train, {"k": k, "seed": seed}):
                 log(f"reference bins from the cache ({path})")
+                touch(path)           # least recently used entries are evicted first
                 return bins
         except UserError as exc:
             log(f"ignoring cached bins: {exc}")
@@ -182,6 +198,9 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
     from msgan_eval.metrics.ndb import evaluate_bins
 
     log = _silent if quiet else _stderr
+    check_seed(seed)
+    check_output(save_bins, "save_bins")      # before the work, not after it
+    check_output(plot, "plot")
     if plot:
         from msgan_eval.plots import require_matplotlib
 

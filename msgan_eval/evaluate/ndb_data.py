@@ -148,11 +148,12 @@ def _bins_problem(bins: Bins, meta: dict, h: int, w: int) -> Optional[str]:
     return None
 
 
-def mismatch_templates(bins: Bins, info: BinsInfo, train: ImageSet,
+def mismatch_templates(bins: Bins, info: BinsInfo, train: Optional[ImageSet],
                        requested: Dict[str, object]) -> List[str]:
-    """:func:`bins_mismatches` with each parameter written ``{name}`` (see ParameterError)."""
+    """:func:`bins_mismatches` with each parameter written ``{name}`` (see ParameterError);
+    ``train`` None checks the parameters alone."""
     problems = []
-    if info.fingerprint != train.fingerprint(with_mtime=False):
+    if train is not None and info.fingerprint != train.fingerprint(with_mtime=False):
         problems.append(f"it was fitted on a different training file list ({info.train_source})")
     for name, value in requested.items():
         stored = bins.k if name == "k" else getattr(bins, name)

@@ -5,6 +5,8 @@ The measuring itself is :mod:`msgan_eval.evaluate.compare`.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
@@ -18,6 +20,7 @@ from .. import __version__, defaults
 from ..images import ImageSet
 from ..metrics import bootstrap as bs
 from ..metrics.registry import FACTS, FAMILIES
+from ..threads import current_threads
 from .schema import METRICS, RUNS, SCHEMA_ID
 
 PACKAGES = ("numpy", "scipy", "torch", "torchvision", "scikit-learn", "pillow", "lpips",
@@ -134,7 +137,7 @@ def assemble_report(runs: Dict[str, ImageSet], reference: Reference, config: Com
                       "method": CI_METHOD,
                       "streams": "numpy default_rng([seed, run (0 baseline, 1 candidate), "
                                  "family (0 fid, 1 lpips, 2 ndb)])"},
-        "parameters": {**asdict(config), "processes": processes},
+        "parameters": {**asdict(config), "processes": processes, "threads": current_threads()},
         "provenance": {"tool": {"name": "msgan-eval", "version": __version__},
                        "packages": package_versions(),
                        "weights": {k: v for o in outcomes.values() for k, v in o.weights.items()},
@@ -144,25 +147,50 @@ def assemble_report(runs: Dict[str, ImageSet], reference: Reference, config: Com
     }
 
 
-def write_report(out_dir: Union[str, Path], report: dict, runs: Dict[str, ImageSet],
-                 extra_html: str = "") -> Dict[str, Path]:
-    """``report.json``, ``report.md`` and ``report.html`` in ``out_dir``, each written atomically.
+REPORT_FILES = {"json": "report.json", "md": "report.md", "html": "report.html"}
 
-    ``extra_html`` (e.g. the image-to-image demo's input / target / samples rows) goes into the
-    HTML after the sample grids."""
-    from ..fileio import write_json_atomic, write_text_atomic
+
+def check_report_folder(out_dir: Union[str, Path]) -> Optional[str]:
+    """Why ``out_dir`` cannot take a report (None if it can): it is replaced as one unit, so it
+    must be new, empty, or a previous report folder (never a folder holding other files)."""
+    out_dir = Path(out_dir)
+    if not out_dir.exists():
+        return None
+    if not out_dir.is_dir():
+        return "is a file; give a folder"
+    others = sorted(p.name for p in out_dir.iterdir() if p.name not in REPORT_FILES.values())
+    if others:
+        return (f"holds other files ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}) "
+                "and the report folder is replaced as one unit; choose a new or empty folder, or "
+                "a previous report folder")
+    return None
+
+
+def write_report(out_dir: Union[str, Path], report: dict, runs: Dict[str, ImageSet],
+                 extra_html: str = "", *, swap: bool = True) -> Dict[str, Path]:
+    """``report.json``, ``report.md`` and ``report.html`` in ``out_dir``, built in a folder aside
+    and swapped in as one unit: after a kill or a full disk the old report stays whole (never a
+    new report.json beside an old report.html). ``swap=False`` writes into ``out_dir`` as it is,
+    for a caller that builds ``out_dir`` itself aside (the demo). ``extra_html`` (e.g. the
+    image-to-image demo's input / target / samples rows) goes into the HTML after the sample grids."""
+    from ..fileio import atomic_dir
     from .render import render_html, render_markdown, sample_grid
     from .schema import validate_report
 
-    validate_report(report)          # never write a report that check would refuse
     out_dir = Path(out_dir)
-    paths = {"json": out_dir / "report.json", "md": out_dir / "report.md",
-             "html": out_dir / "report.html"}
+    problem = check_report_folder(out_dir) if swap else None
+    if problem is not None:          # the swap would delete the other files
+        from ..errors import UserError
+
+        raise UserError(f"{out_dir}: {problem}")
+    validate_report(report)          # never write a report that check would refuse
     grids = {run: sample_grid(images) for run, images in runs.items()}
-    write_json_atomic(paths["json"], report)
-    write_text_atomic(paths["md"], render_markdown(report))
-    write_text_atomic(paths["html"], render_html(report, grids, extra_html))
-    return paths
+    texts = {"json": json.dumps(report, indent=2, sort_keys=False) + "\n",
+             "md": render_markdown(report), "html": render_html(report, grids, extra_html)}
+    with (atomic_dir(out_dir) if swap else contextlib.nullcontext(out_dir)) as build:
+        for kind, name in REPORT_FILES.items():
+            (build / name).write_text(texts[kind], encoding="utf-8")
+    return {kind: out_dir / name for kind, name in REPORT_FILES.items()}
 
 
 def stderr_log(quiet: bool) -> Log:

@@ -1,0 +1,118 @@
+"""``compare``'s checks of every input and option, run before any extraction: a bad LPIPS image
+size or a missing named weights file used to be found after minutes of FID work, and then no
+report was written. A new metric family adds its row to :data:`PREFLIGHT`.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict
+
+from msgan_eval import defaults
+from msgan_eval.errors import ParameterError
+from msgan_eval.images import ImageSet
+from msgan_eval.metrics.registry import family_needs
+from msgan_eval.report.compare import CompareConfig, Reference
+
+from .inputs import check_output
+
+
+# These two stay in compare.py beside the runners (which import this module), so they are
+# imported when called.
+def cannot_run(family: str, ref: Reference):
+    from .compare import _cannot_run
+
+    return _cannot_run(family, ref)
+
+
+def weights_named(family: str, config: CompareConfig) -> bool:
+    from .compare import _weights_named
+
+    return _weights_named(family, config)
+
+
+def check_out(out) -> None:
+    """The report folder is writable and may be replaced (new, empty or a previous report)."""
+    from msgan_eval.report.compare import check_report_folder
+
+    if out is None:
+        return
+    check_output(out, "out", folder=True)
+    problem = check_report_folder(out)
+    if problem is not None:
+        raise ParameterError(f"{{out}} {os.fspath(out)}: {problem}", "out")
+
+
+def _preflight_fid(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    for param, images in [*runs.items(), ("reference", ref.images)]:
+        if images is not None and len(images) < 2:
+            raise ParameterError(f"{{{param}}} {images.source}: FID needs at least 2 images, "
+                                 f"found {len(images)}", param)
+
+
+def _preflight_lpips(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    from .compare import LPIPS_NAMES
+    from .lpips import check_lpips_inputs, check_lpips_options, check_pair_budget, pair_count
+
+    try:
+        check_lpips_options(config.lpips_net, config.lpips_pairs, config.lpips_num_pairs,
+                            config.seed, config.batch_size, config.lpips_resize)
+        for images in runs.values():
+            groups = images.groups()
+            check_lpips_inputs(images, groups, config.lpips_net, config.lpips_resize)
+            check_pair_budget(groups, config.lpips_pairs, config.lpips_num_pairs, str(images.source))
+            largest = max(pair_count(len(i), config.lpips_pairs, config.lpips_num_pairs)
+                          for i in groups.values())
+            _check_bootstrap_draws(config.bootstrap, largest, "pairs of one condition")
+    except ParameterError as exc:
+        raise exc.renamed(LPIPS_NAMES) from None
+
+
+def _preflight_ndb(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    from .ndb_data import bins_info_for
+
+    if ref.images is None:
+        return                                # skipped with its reason (_cannot_run)
+    bins_info_for(ref.images)                 # the reference images share one size
+    if len(ref.images) < config.ndb_bins:
+        raise ParameterError(f"{{reference}} {ref.images.source}: {len(ref.images)} images for "
+                             f"{{ndb_bins}} {config.ndb_bins}; give at least as many reference "
+                             "images as bins, or lower {ndb_bins}", "reference", "ndb_bins")
+
+
+def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
+    """The bootstrap draws (n_boot, n) int64 indices at once: bounded (--bootstrap 1e8 asked for
+    tens of GB)."""
+    if n_boot * n > defaults.MAX_BOOTSTRAP_CELLS:
+        raise ParameterError(f"{{bootstrap}} {n_boot} on {n} {what} draws {n_boot * n} indices at "
+                             f"once, more than {defaults.MAX_BOOTSTRAP_CELLS}; use fewer resamples",
+                             "bootstrap")
+
+
+PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb}
+
+
+def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    """Every input and option of every requested metric, the device, and the weights files the
+    user named, checked before the work starts."""
+    from msgan_eval.device import resolve_device
+
+    resolve_device(config.device)
+    _check_bootstrap_draws(config.bootstrap, max(len(images) for images in runs.values()), "images")
+    for family in config.metrics:
+        if cannot_run(family, ref) is None and family in PREFLIGHT:
+            PREFLIGHT[family](runs, ref, config)
+    for family in config.metrics:            # inputs first: they are cheaper to check
+        if weights_named(family, config):    # a file the user named must work: say so now
+            _resolve_named_weights(family, config)
+
+
+def _resolve_named_weights(family: str, config: CompareConfig) -> None:
+    needs = family_needs(family)
+    if "inception_weights" in needs:
+        from msgan_eval.features.inception import resolve_inception_weights
+
+        resolve_inception_weights(config.inception_weights)
+    if "lpips_backbone" in needs:
+        from msgan_eval.features.lpips_net import resolve_lpips_backbone
+
+        resolve_lpips_backbone(config.lpips_net, config.lpips_backbone)
