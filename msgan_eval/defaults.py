@@ -17,6 +17,10 @@ MAX_IMAGE_PIXELS = 8192 * 8192
 # FID
 FID_DIMS = 2048
 FID_DIMS_CHOICES = (64, 192, 768, 2048)
+# Whose FID: the preprocessing of pytorch-fid (default), torch-fidelity or clean-fid
+# (msgan_eval/features/preprocess.py spells out each).
+FID_PRESET = "pytorch-fid"
+FID_PRESET_CHOICES = ("pytorch-fid", "torch-fidelity", "clean-fid", "clean-fid-legacy-tensorflow")
 
 # LPIPS diversity
 LPIPS_NET = "alex"

@@ -16,6 +16,7 @@ from .options import (
     json_option,
     lpips_backbone_option,
     num_workers_option,
+    preset_option,
     quiet_option,
     seed_option,
     skip_bad_option,
@@ -60,6 +61,7 @@ def human_summary(report: dict, files) -> str:
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
               help="Write report.json, report.md and report.html here.")
 @dims_option
+@preset_option
 @inception_weights_option
 @click.option("--lpips-net", type=click.Choice(defaults.LPIPS_NET_CHOICES), default=defaults.LPIPS_NET,
               show_default=True)
@@ -81,7 +83,7 @@ def human_summary(report: dict, files) -> str:
 @skip_bad_option
 @json_option
 @quiet_option
-def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, inception_weights,
+def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, inception_weights,
             lpips_net, lpips_pairs, lpips_num_pairs, lpips_resize, lpips_backbone, ndb_bins,
             ndb_alpha, device, batch_size, num_workers, skip_bad, as_json, quiet):
     """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
@@ -99,8 +101,9 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, inceptio
     quiet = quiet or not distributed.is_main_process()    # under torchrun rank 0 alone speaks
     result = evaluate_compare(
         baseline if len(baseline) > 1 else baseline[0],
-        candidate if len(candidate) > 1 else candidate[0], ref, metrics=_parse_metrics(metrics), bootstrap=n_boot, seed=seed,
-        dims=int(dims), inception_weights=inception_weights, lpips_net=lpips_net,
+        candidate if len(candidate) > 1 else candidate[0], ref, metrics=_parse_metrics(metrics),
+        bootstrap=n_boot, seed=seed, dims=int(dims), preset=preset,
+        inception_weights=inception_weights, lpips_net=lpips_net,
         lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs, lpips_resize=lpips_resize,
         lpips_backbone=lpips_backbone, ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
         batch_size=batch_size, num_workers=num_workers, out=out, skip_bad=skip_bad, quiet=quiet,

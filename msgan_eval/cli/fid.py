@@ -14,6 +14,7 @@ from .options import (
     inception_weights_option,
     json_option,
     num_workers_option,
+    preset_option,
     quiet_option,
     skip_bad_option,
 )
@@ -26,7 +27,7 @@ def _no_cache_option(f):
 
 def _extraction_options(f):
     """The options shared by ``fid`` and ``stats``: how images become Inception statistics."""
-    for option in reversed((dims_option, device_option, batch_size_option(), num_workers_option,
+    for option in reversed((dims_option, preset_option, device_option, batch_size_option(), num_workers_option,
                             inception_weights_option, _no_cache_option, skip_bad_option)):
         f = option(f)
     return f
@@ -40,9 +41,10 @@ def _extraction_options(f):
               help="Cache B's statistics too (by default only A, the reference, is cached).")
 @json_option
 @quiet_option
-def fid(path_a, path_b, dims, device, batch_size, num_workers, inception_weights, no_cache,
+def fid(path_a, path_b, dims, preset, device, batch_size, num_workers, inception_weights, no_cache,
         skip_bad, cache_generated, as_json, quiet):
-    """FID between A and B (image folders/arrays or .npz statistics files), same as pytorch-fid.
+    """FID between A and B (image folders/arrays or .npz statistics files), same as pytorch-fid
+    (or, with --preset, as torch-fidelity or clean-fid).
 
     A is taken as the reference: its statistics are cached for the next run, B's only with
     --cache-generated.
@@ -52,7 +54,7 @@ def fid(path_a, path_b, dims, device, batch_size, num_workers, inception_weights
     from ..progress import warn
 
     distributed.init_distributed()
-    result = evaluate_fid(path_a, path_b, dims=int(dims), device=device, batch_size=batch_size,
+    result = evaluate_fid(path_a, path_b, dims=int(dims), preset=preset, device=device, batch_size=batch_size,
                           num_workers=num_workers, inception_weights=inception_weights,
                           use_cache=not no_cache, cache_generated=cache_generated,
                           skip_bad=skip_bad, quiet=quiet)
@@ -62,7 +64,8 @@ def fid(path_a, path_b, dims, device, batch_size, num_workers, inception_weights
         for note in result.warnings:
             warn(note)
         emit(result.to_dict(), as_json,
-             f"FID: {result.fid:.6f}  (n = {result.n[0]} / {result.n[1]}, dims {result.dims})")
+             f"FID: {result.fid:.6f}  (n = {result.n[0]} / {result.n[1]}, dims {result.dims}, "
+             f"preset {result.preset})")
     distributed.close_distributed()
 
 
@@ -73,21 +76,22 @@ def fid(path_a, path_b, dims, device, batch_size, num_workers, inception_weights
 @_extraction_options
 @json_option
 @quiet_option
-def stats(path, out, dims, device, batch_size, num_workers, inception_weights, no_cache, skip_bad,
+def stats(path, out, dims, preset, device, batch_size, num_workers, inception_weights, no_cache, skip_bad,
           as_json, quiet):
-    """Write FID statistics (mu, sigma + n, dims, weights sha256, version) of PATH to OUT."""
+    """Write FID statistics (mu, sigma + n, dims, weights sha256, preset, version) of PATH to OUT."""
     from .. import distributed
     from ..evaluate.fid import statistics
     from ..progress import warn
 
     distributed.init_distributed()
-    s = statistics(path, out=out, dims=int(dims), device=device, batch_size=batch_size,
+    s = statistics(path, out=out, dims=int(dims), preset=preset, device=device, batch_size=batch_size,
                    num_workers=num_workers, inception_weights=inception_weights,
                    use_cache=not no_cache, skip_bad=skip_bad, quiet=quiet)
     if distributed.is_main_process():
         for bad_file, _ in s.skipped_files:
             warn(f"skipped unreadable {bad_file}")
-        emit(s.to_dict(), as_json, f"wrote {s.dims}-d statistics of {s.n} images to {out}")
+        emit(s.to_dict(), as_json,
+             f"wrote {s.dims}-d {s.preset} statistics of {s.n} images to {out}")
     distributed.close_distributed()
 
 

@@ -48,6 +48,14 @@ def dims_option(f):
                         help="Inception features: 64, 192, 768 or 2048 (pool3, standard FID).")(f)
 
 
+def preset_option(f):
+    return click.option("--preset", type=click.Choice(defaults.FID_PRESET_CHOICES),
+                        default=defaults.FID_PRESET, show_default=True,
+                        help="Whose FID preprocessing (resize, scaling): pytorch-fid, torch-fidelity, "
+                             "clean-fid (its clean mode) or clean-fid-legacy-tensorflow; recorded "
+                             "in outputs, statistics files of another preset are refused.")(f)
+
+
 def inception_weights_option(f):
     return click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
                         metavar="FILE",

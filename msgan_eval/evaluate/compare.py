@@ -55,18 +55,19 @@ def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
     weights = resolve_inception_weights(cfg.inception_weights)
     out = MetricOutcome(weights={"inception": weights.as_dict()})
     if ref.stats_path is not None:
-        stats = load_statistics(ref.stats_path, param="reference", dims=cfg.dims, weights=weights)
+        stats = load_statistics(ref.stats_path, param="reference", dims=cfg.dims, weights=weights,
+                                preset=cfg.preset)
     else:
         log("fid: reference statistics (cached after the first run)")
         stats = image_set_statistics(ref.images, weights=weights, dims=cfg.dims, device=cfg.device,
                                      batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                                     quiet=quiet)
+                                     quiet=quiet, preset=cfg.preset)
     est = {}
     for run, images in runs.items():
         log(f"fid: {run} features ({len(images)} images)")
         feats = inception_features(images, weights=weights, dims=cfg.dims, device=cfg.device,
                                    batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                                   quiet=quiet)
+                                   quiet=quiet, preset=cfg.preset)
         if not distributed.is_main_process():
             continue                      # rank 0 alone bootstraps
         if len(feats) <= cfg.dims:
@@ -168,6 +169,9 @@ def _check_config(config: CompareConfig) -> None:
     if unknown or not config.metrics:
         raise ParameterError(f"{{metrics}} {','.join(config.metrics)}: use a comma-separated subset "
                              f"of {', '.join(FAMILIES)}", "metrics")
+    if config.preset not in defaults.FID_PRESET_CHOICES:
+        raise ParameterError(f"{{preset}} {config.preset!r} is not a FID preset; choose one of "
+                             f"{', '.join(defaults.FID_PRESET_CHOICES)}", "preset")
     if not 0 <= config.seed < 2 ** 32:
         raise ParameterError(f"{{seed}} {config.seed}: use a seed from 0 to {2 ** 32 - 1}", "seed")
     if not 1 <= config.bootstrap <= defaults.MAX_BOOTSTRAP or not 0 < config.confidence < 1:
@@ -302,7 +306,7 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
             metrics: Sequence[str] = defaults.COMPARE_METRICS, bootstrap: int = defaults.BOOTSTRAP,
             seed: int = defaults.SEED, confidence: float = defaults.CONFIDENCE,
             dims: int = defaults.FID_DIMS, inception_weights: Optional[str] = None,
-            lpips_net: str = defaults.LPIPS_NET, lpips_pairs: str = defaults.LPIPS_PAIRS,
+            preset: str = defaults.FID_PRESET, lpips_net: str = defaults.LPIPS_NET, lpips_pairs: str = defaults.LPIPS_PAIRS,
             lpips_num_pairs: int = defaults.LPIPS_NUM_PAIRS, lpips_resize: Optional[int] = None,
             lpips_backbone: Optional[str] = None, ndb_bins: int = defaults.NDB_BINS,
             ndb_alpha: float = defaults.NDB_ALPHA, device: str = defaults.DEVICE,
@@ -319,7 +323,8 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
         reference: real images, or a FID statistics ``.npz`` (then NDB/JSD are skipped).
         metrics: a subset of ``fid``, ``lpips``, ``ndb`` (``ndb`` also gives ``jsd``).
         bootstrap, seed, confidence: resamples per run and metric, their seed, the interval level.
-        dims, inception_weights: as for :func:`msgan_eval.fid`.
+        dims, inception_weights, preset: as for :func:`msgan_eval.fid` (the preset applies to
+            every Inception-feature metric).
         lpips_*: as ``net``, ``pairs``, ``num_pairs``, ``resize``, ``backbone_weights`` of
             :func:`msgan_eval.lpips_diversity`; ndb_bins, ndb_alpha: ``k`` and ``alpha`` of
             :func:`msgan_eval.ndb` (bins fitted on the reference).
@@ -337,7 +342,7 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
     """
     config = CompareConfig(metrics=tuple(m for m in FAMILIES if m in metrics) or tuple(metrics),
                            bootstrap=bootstrap, seed=seed, confidence=confidence, dims=int(dims),
-                           inception_weights=inception_weights, lpips_net=lpips_net,
+                           preset=preset, inception_weights=inception_weights, lpips_net=lpips_net,
                            lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs,
                            lpips_resize=lpips_resize, lpips_backbone=lpips_backbone,
                            ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,

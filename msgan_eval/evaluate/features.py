@@ -2,7 +2,8 @@
 that reads them (FID, and the feature-based metrics beside it in ``compare``).
 
 A small in-memory memo keyed by the set's file-list fingerprint (modification times included, as
-the statistics cache), the weights' SHA-256, the feature size and the extraction path: two metrics
+the statistics cache), the weights' SHA-256, the feature size, the FID preset (whose
+preprocessing) and the extraction path: two metrics
 of one comparison never run the network twice over the same images.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ _MEMO_SETS = 4          # a comparison reads at most baseline, candidate and ref
 def inception_features(images: ImageSet, *, weights: ResolvedWeights, dims: int = defaults.FID_DIMS,
                        device: str = defaults.DEVICE, batch_size: int = defaults.BATCH_SIZE,
                        num_workers: int = defaults.NUM_WORKERS, quiet: bool = True,
-                       fast: bool = True) -> np.ndarray:
+                       fast: bool = True, preset: str = defaults.FID_PRESET) -> np.ndarray:
     """(N, dims) float64 features of ``images`` in the set's order, from the memo when possible.
 
     Under torchrun every rank must call this with the same set (see
@@ -31,13 +32,13 @@ def inception_features(images: ImageSet, *, weights: ResolvedWeights, dims: int 
     """
     from msgan_eval.features.extract import extract_inception_features
 
-    key = (images.fingerprint(), weights.sha256, int(dims), bool(fast))
+    key = (images.fingerprint(), weights.sha256, int(dims), bool(fast), preset)
     if key in _MEMO:
         _MEMO.move_to_end(key)
         return _MEMO[key]
     feats = extract_inception_features(images, weights=weights, dims=dims, device=device,
                                        batch_size=batch_size, num_workers=num_workers,
-                                       quiet=quiet, fast=fast)
+                                       quiet=quiet, fast=fast, preset=preset)
     feats.setflags(write=False)      # shared between metrics: nobody may change it in place
     _MEMO[key] = feats
     while len(_MEMO) > _MEMO_SETS:

@@ -1,7 +1,9 @@
 """FID of two inputs, and FID statistics of one: images in, a typed result out.
 
 The numbers are pytorch-fid's (``calculate_fid_given_paths``): Inception pool3 features (or the
-64/192/768-d blocks) of every image, their mean and covariance, and the Fréchet distance. Inputs
+64/192/768-d blocks) of every image, their mean and covariance, and the Fréchet distance; with
+``preset=`` torch-fidelity's or clean-fid's instead (their preprocessing, the same network and
+weights: :mod:`msgan_eval.features.preprocess`). Inputs
 are anything :func:`msgan_eval.evaluate.inputs.as_image_set` takes, or a statistics ``.npz``
 (``msgan-eval stats`` or pytorch-fid's ``--save-stats``).
 """
@@ -38,11 +40,12 @@ class FidResult:
     num_workers: int
     processes: int
     warnings: List[str]
+    preset: str = defaults.FID_PRESET
     version: str = __version__
     skipped_files: List[Tuple[str, str]] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
-        return {"fid": self.fid, "n": self.n, "dims": self.dims,
+        return {"fid": self.fid, "n": self.n, "dims": self.dims, "preset": self.preset,
                 "weights_sha256": self.weights_sha256, "weights": self.weights,
                 "version": self.version, "inputs": self.inputs, "cached": self.cached,
                 "skipped": self.skipped, "device": self.device, "batch_size": self.batch_size,
@@ -62,7 +65,7 @@ class FidStats(_StoredStats):
     skipped_files: List[Tuple[str, str]] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
-        return {"out": self.out, "n": self.n, "dims": self.dims,
+        return {"out": self.out, "n": self.n, "dims": self.dims, "preset": self.preset,
                 "weights_sha256": self.weights_sha256, "weights": self.weights,
                 "version": __version__, "input": self.input, "cached": self.cached,
                 "skipped": self.skipped, "processes": self.processes}
@@ -80,16 +83,32 @@ def resolve_weights_for(inputs: Sequence[ImagesLike], inception_weights, device:
     return resolve_inception_weights(inception_weights)
 
 
+def check_preset(preset: str) -> str:
+    """``preset`` if it names a preset, else a ParameterError listing them."""
+    if preset not in defaults.FID_PRESET_CHOICES:
+        raise ParameterError(f"{{preset}} {preset!r} is not a FID preset; choose one of "
+                             f"{', '.join(defaults.FID_PRESET_CHOICES)}", "preset")
+    return preset
+
+
 def load_statistics(path, *, param: str, dims: int,
-                    weights: Optional[ResolvedWeights] = None) -> _StoredStats:
-    """A statistics file, refused when its dims or its Inception weights differ from the run's.
+                    weights: Optional[ResolvedWeights] = None,
+                    preset: Optional[str] = None) -> _StoredStats:
+    """A statistics file, refused when its dims, Inception weights or preset differ from the run's.
 
     Statistics of other weights give a FID of nothing in particular, so this is an error (in
-    ``fid`` and ``compare`` alike), naming both SHA-256s and what to do.
+    ``fid`` and ``compare`` alike), naming both SHA-256s and what to do. Statistics made under
+    another preset (another tool's resize) are refused the same way, naming both presets; a file
+    that records no preset (pytorch-fid's own) is taken as it is.
     """
     from msgan_eval.features.stats_cache import load_fid_stats
 
     stats = load_fid_stats(path)
+    if preset is not None and stats.preset and stats.preset != preset:
+        raise ParameterError(
+            f"{{{param}}} {path}: statistics made with the {stats.preset} preset, but this run "
+            f"uses {preset}; pass {{preset}} {stats.preset} or recompute them under {preset}",
+            param, "preset")
     if stats.dims != dims:
         raise ParameterError(f"{path}: holds {stats.dims}-d statistics but {{dims}} is {dims}; "
                              f"pass {{dims}} {stats.dims} or re-create the file", "dims")
@@ -110,18 +129,24 @@ def _agree(stats: Sequence[_StoredStats], params: Sequence[str]) -> None:
         raise ParameterError(f"{{{pa}}} {a.source} and {{{pb}}} {b.source} were computed with "
                              f"different Inception weights (sha256 {a.weights_sha256} and "
                              f"{b.weights_sha256}); recompute one with the other's weights", pa, pb)
+    named = [(p, s) for p, s in zip(params, stats) if s.preset]
+    if len(named) == 2 and named[0][1].preset != named[1][1].preset:
+        (pa, a), (pb, b) = named
+        raise ParameterError(f"{{{pa}}} {a.source} and {{{pb}}} {b.source} were made with "
+                             f"different FID presets ({a.preset} and {b.preset}); recompute one "
+                             "under the other's {preset}", pa, pb, "preset")
 
 
 def _image_statistics(x: ImagesLike, *, param: str, weights: ResolvedWeights, dims: int,
                       device: str, batch_size: int, num_workers: int, use_cache: bool,
-                      skip_bad: bool, quiet: bool) -> FidStats:
+                      skip_bad: bool, quiet: bool, preset: str) -> FidStats:
     from msgan_eval.features.extract import image_set_statistics
 
     image_set = as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
     s = image_set_statistics(image_set, weights=weights, dims=dims, device=device,
                              batch_size=batch_size, num_workers=num_workers, quiet=quiet,
-                             use_cache=use_cache)
-    return FidStats(s.mu, s.sigma, s.n, s.dims, s.weights_sha256, describe(x), s.cached,
+                             use_cache=use_cache, preset=preset)
+    return FidStats(s.mu, s.sigma, s.n, s.dims, s.weights_sha256, describe(x), s.cached, preset,
                     weights=weights.as_dict(), input=describe(x), skipped=len(image_set.skipped),
                     processes=distributed.world_size(), skipped_files=list(image_set.skipped))
 
@@ -130,7 +155,8 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
                dims: int = defaults.FID_DIMS, device: str = defaults.DEVICE,
                batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
                inception_weights: "str | os.PathLike[str] | None" = None, use_cache: bool = True,
-               skip_bad: bool = False, quiet: bool = True) -> FidStats:
+               skip_bad: bool = False, quiet: bool = True,
+               preset: str = defaults.FID_PRESET) -> FidStats:
     """FID statistics (mu, sigma) of the images ``x``, written to ``out`` when given.
 
     Args:
@@ -140,6 +166,8 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
         dims: 64, 192, 768 or 2048 (pool3, standard FID).
         inception_weights: the FID Inception state dict; None resolves it as ``msgan-eval`` does.
         use_cache: read and write the statistics cache (keyed by file list or pixels).
+        preset: whose preprocessing: ``pytorch-fid`` (default), ``torch-fidelity``,
+            ``clean-fid`` or ``clean-fid-legacy-tensorflow``; recorded in ``out``.
 
     Returns:
         FidStats: ``.mu``, ``.sigma``, ``.n``, ``.dims``, ``.weights_sha256``; ``to_dict()`` is
@@ -149,20 +177,21 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
         >>> s = msgan_eval.statistics("real/", out="real.npz", dims=2048)   # doctest: +SKIP
         >>> s.n, s.mu.shape                                                 # doctest: +SKIP
     """
-    dims = int(dims)
+    dims, preset = int(dims), check_preset(preset)
     if out is not None and not os.fspath(out).lower().endswith(".npz"):
         raise ParameterError(f"{{out}} {os.fspath(out)}: must end with .npz (pytorch-fid only "
                              "reads .npz statistics)", "out")
     check_output(out, "out")          # before the extraction, not after it
     weights = resolve_weights_for([x], inception_weights, device)
     if weights is None:
-        s = load_statistics(x, param="x", dims=dims)
+        s = load_statistics(x, param="x", dims=dims, preset=preset)
         stats = FidStats(s.mu, s.sigma, s.n, s.dims, s.weights_sha256, s.source, s.cached,
-                         input=describe(x), processes=distributed.world_size())
+                         s.preset or preset, input=describe(x), processes=distributed.world_size())
     else:
         stats = _image_statistics(x, param="x", weights=weights, dims=dims, device=device,
                                   batch_size=batch_size, num_workers=num_workers,
-                                  use_cache=use_cache, skip_bad=skip_bad, quiet=quiet)
+                                  use_cache=use_cache, skip_bad=skip_bad, quiet=quiet,
+                                  preset=preset)
     if out is not None:
         from msgan_eval.features.stats_cache import save_fid_stats
 
@@ -200,8 +229,8 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         num_workers: int = defaults.NUM_WORKERS,
         inception_weights: "str | os.PathLike[str] | None" = None, use_cache: bool = True,
         cache_generated: bool = defaults.CACHE_GENERATED, skip_bad: bool = False,
-        quiet: bool = True) -> FidResult:
-    """FID between ``a`` and ``b``, the number pytorch-fid gives on the same images.
+        quiet: bool = True, preset: str = defaults.FID_PRESET) -> FidResult:
+    """FID between ``a`` and ``b``, the number pytorch-fid (or the preset's tool) gives.
 
     Args:
         a, b: images (a folder, .npy/.npz, ImageSet, uint8 array (N, H, W, C), tensor
@@ -214,6 +243,9 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         use_cache: reuse cached statistics of an input seen before. Only ``a`` (the reference,
             as in ``fid real/ fake/``) is cached unless ``cache_generated``: each new sample
             folder would add 33.5 MB that is never read again.
+        preset: whose FID: ``pytorch-fid`` (default), ``torch-fidelity``, ``clean-fid`` (its
+            ``clean`` mode) or ``clean-fid-legacy-tensorflow``; a statistics file of another
+            preset is refused.
 
     Returns:
         FidResult: ``.fid``, ``.n`` (both sets), ``.warnings``...; ``to_dict()`` is
@@ -223,25 +255,29 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         >>> msgan_eval.fid("real/", "fake/").fid                     # doctest: +SKIP
         12.3
     """
-    dims, params = int(dims), ("a", "b")
+    dims, params, preset = int(dims), ("a", "b"), check_preset(preset)
     weights = resolve_weights_for([a, b], inception_weights, device)
     stats = []
     for param, x in zip(params, (a, b)):
         if is_stats_path(x):
-            stats.append(load_statistics(x, param=param, dims=dims, weights=weights))
+            stats.append(load_statistics(x, param=param, dims=dims, weights=weights,
+                                         preset=preset))
         else:
             cache = use_cache and should_cache(param == "a", cache_generated=cache_generated)
             stats.append(_image_statistics(x, param=param, weights=weights, dims=dims,
                                            device=device, batch_size=batch_size,
                                            num_workers=num_workers, use_cache=cache,
-                                           skip_bad=skip_bad, quiet=quiet))
+                                           skip_bad=skip_bad, quiet=quiet, preset=preset))
     _agree(stats, params)
     value, notes = frechet_with_notes(*stats)
+    notes += [f"{s.source}: records no FID preset (a file of pytorch-fid or an older msgan-eval: "
+              f"pytorch-fid's preprocessing); this run uses {preset}"
+              for s in stats if not s.preset and preset != defaults.FID_PRESET]
     sha = weights.sha256 if weights else next((s.weights_sha256 for s in stats if s.weights_sha256), None)
     return FidResult(fid=value, n=[s.n for s in stats], dims=dims, weights_sha256=sha,
                      weights=weights.as_dict() if weights else None,
                      inputs=[describe(x) for x in (a, b)], cached=[s.cached for s in stats],
                      skipped=[getattr(s, "skipped", 0) for s in stats], device=device,
                      batch_size=batch_size, num_workers=num_workers,
-                     processes=distributed.world_size(), warnings=notes,
+                     processes=distributed.world_size(), warnings=notes, preset=preset,
                      skipped_files=[f for s in stats for f in getattr(s, "skipped_files", [])])

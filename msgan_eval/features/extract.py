@@ -1,8 +1,9 @@
 """Inception features and FID statistics of an ImageSet, like pytorch-fid's ``get_activations``.
 
-Preprocessing is pytorch-fid's: its ``ImagePathDataset`` applies torchvision's ``ToTensor`` (uint8
-HWC -> float32 CHW / 255) and the network resizes to 299 and maps to [-1, 1] itself. Images are
-decoded in DataLoader workers (``num_workers``); images of different sizes may share a batch (each
+Preprocessing is the preset's (:mod:`msgan_eval.features.preprocess`); the default, pytorch-fid's:
+its ``ImagePathDataset`` applies torchvision's ``ToTensor`` (uint8 HWC -> float32 CHW / 255) and
+the network resizes to 299 and maps to [-1, 1] itself. Images are decoded (and, for clean-fid,
+resized) in DataLoader workers (``num_workers``); images of different sizes may share a batch (each
 size goes through the network separately, which pytorch-fid's default collate cannot do).
 
 Statistics are accumulated with :class:`~msgan_eval.metrics.fid.RunningStats`, so memory does not
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Iterator, List, Sequence, Tuple
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -29,26 +30,13 @@ from ..progress import progress
 from ..weights import INCEPTION, ResolvedWeights
 from . import stats_cache
 from .inception import load_inception
+from .preprocess import Batch, Collate
 from .stats_cache import FidStats
-
-# One batch: (positions in the batch, float images N x 3 x H x W in [0, 1]) per distinct size.
-Batch = List[Tuple[List[int], torch.Tensor]]
 
 
 def to_tensor_batch(images: Sequence[np.ndarray]) -> Batch:
-    """torchvision ToTensor on each uint8 (H, W, 3) image, stacked per image size.
-
-    The permuted NHWC stack is channels_last in memory, which the fast network wants; the values
-    are ToTensor's (``float() / 255``).
-    """
-    by_size = {}
-    for pos, img in enumerate(images):
-        by_size.setdefault(img.shape, []).append(pos)
-    out = []
-    for positions in by_size.values():
-        stack = torch.from_numpy(np.stack([images[p] for p in positions]))
-        out.append((positions, stack.permute(0, 3, 1, 2).float().div(255)))
-    return out
+    """torchvision ToTensor on each uint8 (H, W, 3) image, stacked per image size (pytorch-fid)."""
+    return Collate("pytorch-fid")(images)
 
 
 def _forward(model: torch.nn.Module, x: torch.Tensor, fast: bool) -> torch.Tensor:
@@ -65,11 +53,12 @@ def _forward(model: torch.nn.Module, x: torch.Tensor, fast: bool) -> torch.Tenso
 
 def iter_feature_batches(image_set: ImageSet, model: torch.nn.Module, *, device: torch.device,
                          batch_size: int, num_workers: int, fast: bool, quiet: bool,
-                         desc: str = "inception") -> Iterator[np.ndarray]:
+                         desc: str = "inception",
+                         preset: str = defaults.FID_PRESET) -> Iterator[np.ndarray]:
     """Features (float64, batch x dims) of ``image_set`` in order, one batch at a time."""
     loader = DataLoader(image_set, batch_size=max(1, min(batch_size, len(image_set))),
                         shuffle=False, drop_last=False, num_workers=num_workers,
-                        collate_fn=to_tensor_batch)
+                        collate_fn=Collate(preset))
     bar = progress(total=len(image_set), desc=desc, quiet=quiet, unit="img")
     with torch.inference_mode(), bar:
         for groups in loader:
@@ -85,15 +74,17 @@ def iter_feature_batches(image_set: ImageSet, model: torch.nn.Module, *, device:
 
 
 @functools.lru_cache(maxsize=1)
-def _cached_inception(path: str, sha256: str, dims: int, device: str, fast: bool) -> torch.nn.Module:
+def _cached_inception(path: str, sha256: str, dims: int, device: str, fast: bool,
+                      preset: str) -> torch.nn.Module:
     # Keyed by the file's hash too, so a replaced file is never served from this cache.
     return load_inception(ResolvedWeights(INCEPTION, Path(path), "cached", sha256), dims, device,
-                          fast=fast)
+                          fast=fast, preset=preset)
 
 
-def inception_for(weights: ResolvedWeights, dims: int, device: torch.device, fast: bool):
+def inception_for(weights: ResolvedWeights, dims: int, device: torch.device, fast: bool,
+                  preset: str = defaults.FID_PRESET):
     """The network for these weights, built once per process (``fid A B`` extracts twice)."""
-    return _cached_inception(str(weights.path), weights.sha256, dims, str(device), fast)
+    return _cached_inception(str(weights.path), weights.sha256, dims, str(device), fast, preset)
 
 
 def _reduce(stats: RunningStats) -> RunningStats:
@@ -109,33 +100,36 @@ def image_set_statistics(image_set: ImageSet, *, weights: ResolvedWeights,
                          dims: int = defaults.FID_DIMS, device: str = "cpu",
                          batch_size: int = defaults.BATCH_SIZE,
                          num_workers: int = defaults.NUM_WORKERS, quiet: bool = True,
-                         use_cache: bool = True, fast: bool = True) -> FidStats:
-    """pytorch-fid's (mu, sigma) of ``image_set``, streamed; cached unless ``use_cache=False``.
+                         use_cache: bool = True, fast: bool = True,
+                         preset: str = defaults.FID_PRESET) -> FidStats:
+    """The preset's (mu, sigma) of ``image_set``, streamed; cached unless ``use_cache=False``.
 
     Under torchrun every rank must call this with the same set; each extracts its shard.
     """
     if len(image_set) < 2:
         raise UserError(f"{image_set.source}: FID statistics need at least 2 images, "
                         f"found {len(image_set)}")
-    key = stats_cache.cache_key(image_set.fingerprint(), weights.sha256, dims, fast)
+    key = stats_cache.cache_key(image_set.fingerprint(), weights.sha256, dims, fast, preset)
     source = str(image_set.source)
-    cached = stats_cache.read_cached_stats(key, source, dims, weights.sha256) if use_cache else None
+    cached = (stats_cache.read_cached_stats(key, source, dims, weights.sha256, preset)
+              if use_cache else None)
     if distributed.is_distributed() and use_cache:
         cached = cached if distributed.all_agree(cached is not None) else None
     if cached is not None:
         return cached
 
     dev = distributed.local_device(resolve_device(device))
-    model = inception_for(weights, dims, dev, fast)
+    model = inception_for(weights, dims, dev, fast, preset)
     mine = image_set.subset(distributed.shard(range(len(image_set))))
     running = RunningStats(dims)
     for feats in iter_feature_batches(mine, model, device=dev, batch_size=batch_size,
                                       num_workers=num_workers, fast=fast,
                                       quiet=quiet or not distributed.is_main_process(),
-                                      desc=f"inception {image_set.source.name}"):
+                                      desc=f"inception {image_set.source.name}", preset=preset):
         running.update(feats)
     running = _reduce(running)
-    stats = FidStats(running.mu, running.sigma, running.n, dims, weights.sha256, source)
+    stats = FidStats(running.mu, running.sigma, running.n, dims, weights.sha256, source,
+                     preset=preset)
     if not (np.isfinite(stats.mu).all() and np.isfinite(stats.sigma).all()):
         raise UserError(f"{image_set.source}: Inception features contain NaN or infinity; the "
                         f"weights {weights.path} are damaged (re-create or re-download them)")
@@ -148,7 +142,8 @@ def extract_inception_features(image_set: ImageSet, *, weights: ResolvedWeights,
                                dims: int = defaults.FID_DIMS, device: str = "cpu",
                                batch_size: int = defaults.BATCH_SIZE,
                                num_workers: int = defaults.NUM_WORKERS, quiet: bool = True,
-                               fast: bool = True) -> np.ndarray:
+                               fast: bool = True,
+                               preset: str = defaults.FID_PRESET) -> np.ndarray:
     """(N, dims) float64 features of every image, in the set's order (on every rank).
 
     Under torchrun every rank must call this with the same set: each extracts its shard and the
@@ -156,12 +151,12 @@ def extract_inception_features(image_set: ImageSet, *, weights: ResolvedWeights,
     one process would.
     """
     dev = distributed.local_device(resolve_device(device))
-    model = inception_for(weights, dims, dev, fast)
+    model = inception_for(weights, dims, dev, fast, preset)
     positions = distributed.shard(range(len(image_set)))
     batches = list(iter_feature_batches(image_set.subset(positions), model, device=dev,
                                         batch_size=batch_size, num_workers=num_workers, fast=fast,
                                         quiet=quiet or not distributed.is_main_process(),
-                                        desc=f"inception {image_set.source.name}"))
+                                        desc=f"inception {image_set.source.name}", preset=preset))
     # A rank can hold no images (more ranks than images); it still joins the gather.
     mine = np.concatenate(batches, axis=0) if batches else np.empty((0, dims), dtype=np.float64)
     return distributed.all_gather_rows(mine, positions)

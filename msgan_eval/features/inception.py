@@ -162,18 +162,41 @@ def pytorch_fid_inception(state: Mapping[str, torch.Tensor], dims: int = 2048) -
     return model.eval()
 
 
+class PresetInception(nn.Module):
+    """pytorch-fid's module without its own resize and ``2x - 1``, behind a preset's instead.
+
+    The reference-path network of the presets other than ``pytorch-fid``: the preset's network
+    resize and normalisation (:mod:`msgan_eval.features.preprocess`), then the same convolutions.
+    """
+
+    def __init__(self, net: nn.Module, preset: str):
+        super().__init__()
+        from .preprocess import get_preset
+
+        net.resize_input, net.normalize_input = False, False
+        self.net, self.preset = net, get_preset(preset)
+
+    def forward(self, x: torch.Tensor):
+        from .preprocess import network_resize, normalise
+
+        return self.net(normalise(self.preset, network_resize(self.preset, x)))
+
+
 def load_inception(weights: ResolvedWeights, dims: int = 2048, device: "str | torch.device" = "cpu",
-                   fast: bool = True) -> nn.Module:
+                   fast: bool = True, preset: str = "pytorch-fid") -> nn.Module:
     """The FID Inception for ``dims`` on ``device``, in eval mode, without gradients.
 
     ``fast=True`` is :class:`FastFIDInception` with channels_last weights (feed it channels_last
-    batches); ``fast=False`` is pytorch-fid's module exactly.
+    batches); ``fast=False`` is pytorch-fid's module exactly (for other presets: behind the
+    preset's resize and normalisation, :class:`PresetInception`).
     """
     state = read_inception_state_dict(weights.path)
     if fast:
-        model = FastFIDInception(state, dims).to(memory_format=torch.channels_last)
-    else:
+        model = FastFIDInception(state, dims, preset=preset).to(memory_format=torch.channels_last)
+    elif preset == "pytorch-fid":
         model = pytorch_fid_inception(state, dims)
+    else:
+        model = PresetInception(pytorch_fid_inception(state, dims), preset)
     for param in model.parameters():
         param.requires_grad_(False)
     return model.to(device).eval()

@@ -13,8 +13,10 @@ memory-bound work (about a quarter of the folded network's time on 2 CPU cores w
 concatenation, ReLU and elementwise passes) is cut down. Each rewrite is exact in real arithmetic; only the
 rounding order moves:
 
-* ``2 * x - 1`` after the resize is folded into the first convolution (it has no padding, so
-  ``conv(2x - 1) = conv'(x)`` with ``w' = 2w``, ``b' = b - sum(w)`` everywhere).
+* The preset's normalisation ``a * x + b`` after the resize (pytorch-fid's ``2 * x - 1``,
+  torch-fidelity's and clean-fid's ``(x - 128) / 128``) is folded into the first convolution (it
+  has no padding, so ``conv(a x + b) = conv'(x)`` with ``w' = a w``, ``b' = bias + b sum(w)``
+  everywhere).
 * The branch-pool of the FID blocks A, C and E_1 is ``relu(conv1x1(avgpool(x)))`` with
   ``count_include_pad=False``. A 1x1 convolution commutes with an average whose weights sum to one,
   so it becomes ``relu(avgpool(conv1x1(x)))``: the pool runs over 32-192 channels instead of
@@ -31,6 +33,8 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .preprocess import Preset, get_preset, network_resize
 
 BN_EPS = 1e-3          # torchvision's BasicConv2d BatchNorm
 BLOCK_INDEX_BY_DIM = {64: 0, 192: 1, 768: 2, 2048: 3}   # pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM
@@ -123,6 +127,19 @@ def folded_conv(state: Mapping[str, torch.Tensor], name: str) -> nn.Conv2d:
     conv = nn.Conv2d(cin, cout, kernel, stride, padding, bias=True, device="meta")
     conv.weight = nn.Parameter((w * scale[:, None, None, None]).float(), requires_grad=False)
     conv.bias = nn.Parameter(bias.float(), requires_grad=False)
+    return conv
+
+
+def _input_folded_conv(state: Mapping[str, torch.Tensor], scale: float, shift: float) -> nn.Conv2d:
+    """The first convolution with the input normalisation ``scale * x + shift`` folded in.
+
+    ``conv(a x + b) = conv'(x)``: ``w' = a w``, ``b' = bias + b sum(w)`` (no padding, so exact
+    everywhere; pytorch-fid's ``2x - 1`` gives ``w' = 2w``, ``b' = bias - sum(w)``).
+    """
+    conv = folded_conv(state, "Conv2d_1a_3x3")
+    shifted = conv.bias.double() + shift * conv.weight.double().sum(dim=(1, 2, 3))
+    conv.bias = nn.Parameter(shifted.float(), requires_grad=False)
+    conv.weight = nn.Parameter(scale * conv.weight, requires_grad=False)
     return conv
 
 
@@ -223,20 +240,19 @@ class _BlockE(_Block):
 class FastFIDInception(nn.Module):
     """pytorch-fid's ``InceptionV3([BLOCK_INDEX_BY_DIM[dims]])`` on a verified state dict.
 
-    Returns ``[features]`` like pytorch-fid's module. Feed it channels_last float images in [0, 1].
+    Returns ``[features]`` like pytorch-fid's module. Feed it channels_last float images as the
+    preset's loader makes them (pytorch-fid: [0, 1]; the others: [0, 255]); the preset's network
+    resize and normalisation happen here (see :mod:`msgan_eval.features.preprocess`).
     """
 
-    def __init__(self, state: Mapping[str, torch.Tensor], dims: int = 2048):
+    def __init__(self, state: Mapping[str, torch.Tensor], dims: int = 2048,
+                 preset: str = "pytorch-fid"):
         super().__init__()
         if dims not in BLOCK_INDEX_BY_DIM:
             raise ValueError(f"dims must be one of {sorted(BLOCK_INDEX_BY_DIM)}, got {dims}")
         self.last_block = BLOCK_INDEX_BY_DIM[dims]
-        conv1a = folded_conv(state, "Conv2d_1a_3x3")
-        # conv(2x - 1) = conv'(x): w' = 2w, b' = b - sum(w) (no padding, so exact everywhere).
-        conv1a.bias = nn.Parameter(conv1a.bias - conv1a.weight.double().sum(dim=(1, 2, 3)).float(),
-                                   requires_grad=False)
-        conv1a.weight = nn.Parameter(2 * conv1a.weight, requires_grad=False)
-        self.conv1a = conv1a
+        self.preset: Preset = get_preset(preset)
+        self.conv1a = _input_folded_conv(state, self.preset.norm_scale, self.preset.norm_shift)
         self.conv2a = folded_conv(state, "Conv2d_2a_3x3")
         self.conv2b = folded_conv(state, "Conv2d_2b_3x3")
         if self.last_block >= 1:
@@ -253,7 +269,7 @@ class FastFIDInception(nn.Module):
         self.eval()
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
-        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        x = network_resize(self.preset, x).contiguous(memory_format=torch.channels_last)
         x = _basic(x, self.conv1a)
         x = _basic(x, self.conv2a)
         # max_pool(relu(y)) = relu(max_pool(y)): ReLU on the pooled quarter.

@@ -3,11 +3,12 @@
 A statistics file holds ``mu`` (d,) and ``sigma`` (d, d) like the ``.npz`` files pytorch-fid reads
 (``compute_statistics_of_path`` opens them with ``np.load`` and takes ``f['mu']``, ``f['sigma']``)
 and writes (``np.savez_compressed(mu=..., sigma=...)``), plus metadata keys ``n``, ``dims``,
-``weights_sha256`` and ``version`` that pytorch-fid ignores. Files without the metadata (pytorch-fid's
-own) load here too; their ``n`` and weights are then unknown.
+``weights_sha256``, ``preset`` (whose preprocessing, :mod:`msgan_eval.features.preprocess`) and
+``version`` that pytorch-fid ignores. Files without the metadata (pytorch-fid's own) load here too;
+their ``n``, weights and preset are then unknown.
 
 The cache keeps the statistics of an image set under a key made of ``ImageSet.fingerprint()`` (file
-list, sizes, modification times), the weights' SHA-256, ``dims`` and the extraction path, so a second
+list, sizes, modification times), the weights' SHA-256, ``dims``, the preset and the extraction path, so a second
 ``fid`` against the same reference folder skips its extraction. Only reference sets are meant to
 be cached (:func:`should_cache`): generated sets change with every model. The cache is capped in
 size with least-recently-used eviction (:mod:`msgan_eval.cache`).
@@ -45,6 +46,7 @@ class FidStats:
     weights_sha256: Optional[str]     # None when unknown (pytorch-fid's files)
     source: str = ""                  # where the statistics came from (folder or file)
     cached: bool = False
+    preset: Optional[str] = None      # whose preprocessing; None when unknown (pytorch-fid's files)
 
 
 # Relative tolerances on sigma: asymmetry against its largest entry, negative eigenvalues (seen as
@@ -92,7 +94,8 @@ def save_fid_stats(path: "str | Path", stats: FidStats) -> None:
     save_npz_atomic(path, mu=np.asarray(stats.mu, dtype=np.float64),
                     sigma=np.asarray(stats.sigma, dtype=np.float64),
                     n=np.int64(-1 if stats.n is None else stats.n), dims=np.int64(stats.dims),
-                    weights_sha256=np.str_(stats.weights_sha256 or ""), version=np.str_(__version__))
+                    weights_sha256=np.str_(stats.weights_sha256 or ""),
+                    preset=np.str_(stats.preset or ""), version=np.str_(__version__))
 
 
 def _bad_stats(path: Path, why: str) -> UserError:
@@ -115,6 +118,7 @@ def load_fid_stats(path: "str | Path") -> FidStats:
             n = int(data["n"]) if "n" in files else -1
             dims = int(data["dims"]) if "dims" in files else None
             sha = str(data["weights_sha256"]) if "weights_sha256" in files else ""
+            preset = str(data["preset"]) if "preset" in files else ""
     except UserError:
         raise
     except Exception as exc:
@@ -124,12 +128,16 @@ def load_fid_stats(path: "str | Path") -> FidStats:
         problem = f"it says it was computed from n = {n} images (FID needs at least 2)"
     if problem is not None:
         raise _bad_stats(path, problem)
-    return FidStats(mu, sigma, n if n >= 0 else None, int(mu.size), sha or None, str(path))
+    return FidStats(mu, sigma, n if n >= 0 else None, int(mu.size), sha or None, str(path),
+                    preset=preset or None)
 
 
-def cache_key(fingerprint: str, weights_sha256: str, dims: int, fast: bool) -> str:
+def cache_key(fingerprint: str, weights_sha256: str, dims: int, fast: bool,
+              preset: str = defaults.FID_PRESET) -> str:
     text = f"fid-stats {CACHE_FORMAT}\n{fingerprint}\n{weights_sha256}\n{dims}\n" \
            f"{'folded' if fast else 'reference'}\n"
+    if preset != defaults.FID_PRESET:    # the default's keys are those from before presets
+        text += f"preset {preset}\n"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -144,7 +152,8 @@ def should_cache(is_reference: bool, cache_generated: bool = defaults.CACHE_GENE
 
 
 def read_cached_stats(key: str, source: str, dims: Optional[int] = None,
-                      weights_sha256: Optional[str] = None) -> Optional[FidStats]:
+                      weights_sha256: Optional[str] = None,
+                      preset: Optional[str] = None) -> Optional[FidStats]:
     """The cached statistics for ``key``, or None (a corrupt or mismatched entry is reported and
     ignored: it is rewritten by this run). ``dims`` and ``weights_sha256``, when given, must be the
     entry's own: the key is a hash of them, so a mismatch means a damaged or foreign file."""
@@ -157,11 +166,15 @@ def read_cached_stats(key: str, source: str, dims: Optional[int] = None,
             raise _bad_stats(path, f"it holds {stats.dims} dimensions, its key {dims}")
         if weights_sha256 is not None and stats.weights_sha256 not in (None, weights_sha256):
             raise _bad_stats(path, "it was made with other Inception weights than its key says")
+        # Entries from before presets carry none: they are the default's.
+        if preset is not None and (stats.preset or defaults.FID_PRESET) != preset:
+            raise _bad_stats(path, f"it was made with the {stats.preset} preset, its key {preset}")
     except UserError as exc:
         print(f"msgan-eval: warning: ignoring cached statistics: {exc}", file=sys.stderr)
         return None
     touch(path)
     stats.source, stats.cached = source, True
+    stats.preset = preset or stats.preset
     return stats
 
 

@@ -37,6 +37,7 @@ class CompareConfig:
     seed: int = defaults.SEED
     confidence: float = defaults.CONFIDENCE
     dims: int = defaults.FID_DIMS
+    preset: str = defaults.FID_PRESET        # whose FID preprocessing (features/preprocess.py)
     inception_weights: Optional[str] = None
     lpips_net: str = defaults.LPIPS_NET
     lpips_pairs: str = defaults.LPIPS_PAIRS

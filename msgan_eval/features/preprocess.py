@@ -1,0 +1,185 @@
+"""FID presets: the named roads from decoded pixels to the Inception's input, one per FID tool.
+
+The same images and the same TF 2015-12-05 Inception weights give different FIDs in pytorch-fid,
+torch-fidelity and clean-fid because each resizes differently (clean-fid's ``resize.py`` names its
+modes for that reason). Each preset below spells out one tool's pipeline; ``--preset NAME``
+reproduces that tool's number.
+
+Every preset starts from our one image road (:mod:`msgan_eval.images`): PIL decode, ``convert("RGB")``
+for 8-bit modes (all three tools do the same), uint8 (H, W, 3). Then, per preset:
+
+``pytorch-fid`` (the default; pytorch-fid ``fid_score.py`` + ``inception.py``)
+    dtype: ``ToTensor``, float32 in [0, 1] (``uint8 / 255``). Resize: inside the network,
+    ``F.interpolate(bilinear, align_corners=False)`` to 299x299, no antialiasing. Quantisation:
+    none. Normalisation: ``2 * x - 1``.
+``torch-fidelity`` (``feature_extractor_inceptionv3.py``)
+    dtype: uint8 tensor cast to float32, values in [0, 255]. Resize: inside the network, its
+    TensorFlow-1.x bilinear (``interpolate_bilinear_2d_like_tensorflow1x``, ``align_corners=False``:
+    output pixel ``i`` samples input ``i * in / out``, no half-pixel offset, edge clamped).
+    Quantisation: none. Normalisation: ``(x - 128) / 128``.
+``clean-fid`` (``cleanfid`` ``mode="clean"``, ``resize.py`` ``make_resizer("PIL", False, "bicubic")``)
+    dtype: each channel to a float32 PIL image (mode ``F``). Resize: before the network, in the
+    loader, PIL bicubic to 299x299 (PIL's filter widens with the scale when shrinking: antialiased),
+    then clipped to [0, 255]. Quantisation: none (float32 kept). Normalisation: ``(x - 128) / 128``
+    (``InceptionV3W.forward``).
+``clean-fid-legacy-tensorflow`` (``cleanfid`` ``mode="legacy_tensorflow"``)
+    dtype: uint8 to float32 in [0, 255]. Resize: inside the network, NVIDIA's TorchScript
+    Inception's ``affine_grid`` + ``grid_sample(bilinear, border, align_corners=False)`` with the
+    grid shifted by ``1/size - 1/299``: the same TensorFlow-1.x bilinear as torch-fidelity's.
+    Quantisation: none. Normalisation: ``(x - 128) / 128``.
+
+The convolutions after the normalisation are the same FID Inception in every tool, so every preset
+keeps the fast network (:class:`~msgan_eval.features.inception_fast.FastFIDInception`): the
+normalisation ``scale * x + shift`` is folded into its first convolution.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+INCEPTION_SIZE = 299
+
+# One batch: (positions in the batch, float images N x 3 x H x W) per distinct size.
+Batch = List[Tuple[List[int], torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One tool's preprocessing, by stage (see the module docstring for each preset)."""
+
+    name: str
+    reproduces: str            # the peer call this preset equals
+    pixel_scale: float         # float pixel = uint8 * pixel_scale (1/255: ToTensor; 1: [0, 255])
+    loader_resize: Optional[str]   # resize in the loader, before batching (None: no resize there)
+    network_resize: Optional[str]  # resize at the network's input (None: already 299x299)
+    norm_scale: float          # network input = norm_scale * pixel + norm_shift
+    norm_shift: float
+    weights_file: str          # where the peer looks for its copy of the weights
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "reproduces": self.reproduces,
+                "loader_resize": self.loader_resize, "network_resize": self.network_resize,
+                "pixel_range": "[0, 1]" if self.pixel_scale != 1 else "[0, 255]",
+                "normalisation": f"{self.norm_scale:g} * x + {self.norm_shift:g}"}
+
+
+PRESETS: Dict[str, Preset] = {p.name: p for p in (
+    Preset("pytorch-fid", "pytorch_fid.fid_score.calculate_fid_given_paths", 1 / 255, None,
+           "torch-bilinear", 2.0, -1.0,
+           "$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth"),
+    Preset("torch-fidelity", "torch_fidelity.calculate_metrics(fid=True)", 1.0, None,
+           "tf1-bilinear", 1 / 128, -1.0,
+           "$TORCH_HOME/hub/checkpoints/weights-inception-2015-12-05-6726825d.pth "
+           "(or feature_extractor_weights_path=)"),
+    Preset("clean-fid", 'cleanfid.fid.compute_fid(mode="clean")', 1.0, "pil-bicubic-float32",
+           None, 1 / 128, -1.0, "/tmp/inception-2015-12-05.pt (NVIDIA's TorchScript)"),
+    Preset("clean-fid-legacy-tensorflow", 'cleanfid.fid.compute_fid(mode="legacy_tensorflow")',
+           1.0, None, "tf1-bilinear", 1 / 128, -1.0,
+           "/tmp/inception-2015-12-05.pt (NVIDIA's TorchScript)"),
+)}
+PRESET_NAMES = tuple(PRESETS)
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; ValueError listing the names otherwise."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown FID preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
+    return PRESETS[name]
+
+
+def pil_bicubic_float32(image: np.ndarray, size: int = INCEPTION_SIZE) -> np.ndarray:
+    """clean-fid's ``clean`` resize of one uint8 (H, W, 3) image: float32 (size, size, 3).
+
+    As ``make_resizer("PIL", quantize_after=False, "bicubic")``: each channel becomes a float32
+    PIL image (mode ``F``), is resized with PIL's bicubic (antialiased when shrinking) and clipped
+    to [0, 255]; nothing is rounded back to 8 bits.
+    """
+    from PIL import Image
+
+    out = np.empty((size, size, 3), dtype=np.float32)
+    for c in range(3):
+        channel = Image.fromarray(image[:, :, c].astype(np.float32), mode="F")
+        out[:, :, c] = np.asarray(channel.resize((size, size), resample=Image.BICUBIC)).clip(0, 255)
+    return out
+
+
+def _tf1_axis(n_in: int, n_out: int, device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Source indices (lo, hi) and weights of TF 1.x's bilinear along one axis.
+
+    TF 1.x (``align_corners=False``, no half-pixel centres) samples output ``i`` at ``i * in/out``;
+    the scale is a float32 as in torch-fidelity's ``resample_manually``.
+    """
+    pos = torch.arange(n_out, dtype=torch.float32, device=device) * torch.tensor(
+        n_in / n_out, dtype=torch.float32)
+    lo = pos.long()
+    hi = (lo + 1).clamp_max(n_in - 1)
+    return lo, hi, pos - lo.float()
+
+
+def tf1_bilinear(x: torch.Tensor, size: int = INCEPTION_SIZE) -> torch.Tensor:
+    """TensorFlow 1.x bilinear resize of float NCHW ``x`` to ``size`` x ``size``.
+
+    The resize of torch-fidelity (``interpolate_bilinear_2d_like_tensorflow1x``) and of NVIDIA's
+    TorchScript Inception (``grid_sample`` on a grid shifted to sample ``i * in / out``, border
+    padding): the same interpolation, written as rows then columns (each a lerp of two gathers).
+    """
+    ylo, yhi, dy = _tf1_axis(x.shape[2], size, x.device)
+    xlo, xhi, dx = _tf1_axis(x.shape[3], size, x.device)
+    rows_lo, rows_hi = x[:, :, ylo, :], x[:, :, yhi, :]
+    rows = rows_lo + (rows_hi - rows_lo) * dy.view(1, 1, size, 1).to(x.dtype)
+    cols_lo, cols_hi = rows[:, :, :, xlo], rows[:, :, :, xhi]
+    return cols_lo + (cols_hi - cols_lo) * dx.view(1, 1, 1, size).to(x.dtype)
+
+
+def torch_bilinear(x: torch.Tensor, size: int = INCEPTION_SIZE) -> torch.Tensor:
+    """pytorch-fid's resize inside ``InceptionV3.forward``: bilinear, ``align_corners=False``."""
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+
+
+NETWORK_RESIZES: Dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "torch-bilinear": torch_bilinear, "tf1-bilinear": tf1_bilinear}
+
+
+def network_resize(preset: Preset, x: torch.Tensor) -> torch.Tensor:
+    """``x`` resized to the network's 299x299 the preset's way (unchanged when done by the loader)."""
+    if preset.network_resize is None:
+        return x
+    return NETWORK_RESIZES[preset.network_resize](x)
+
+
+def normalise(preset: Preset, x: torch.Tensor) -> torch.Tensor:
+    """The network input of preset pixels (the fast network folds this into its first conv)."""
+    if preset.norm_shift == -1.0 and preset.norm_scale == 1 / 128:
+        return (x - 128) / 128          # torch-fidelity's and clean-fid's own expression
+    return preset.norm_scale * x + preset.norm_shift
+
+
+class Collate:
+    """The DataLoader ``collate_fn`` of a preset: uint8 (H, W, 3) images to float batches.
+
+    Images are stacked per size (several sizes may share a batch; each size goes through the
+    network on its own). The permuted NHWC stack is channels_last in memory, which the fast network
+    wants. A picklable class, so DataLoader workers can run it (the loader resize runs there).
+    """
+
+    def __init__(self, preset_name: str):
+        self.preset = get_preset(preset_name)
+
+    def __call__(self, images: Sequence[np.ndarray]) -> Batch:
+        p = self.preset
+        if p.loader_resize == "pil-bicubic-float32":
+            images = [pil_bicubic_float32(img) for img in images]
+        by_size: Dict[tuple, List[int]] = {}
+        for pos, img in enumerate(images):
+            by_size.setdefault(img.shape, []).append(pos)
+        out = []
+        for positions in by_size.values():
+            stack = torch.from_numpy(np.stack([images[pos] for pos in positions]))
+            x = stack.permute(0, 3, 1, 2).float()
+            # ToTensor's float() / 255 for pytorch-fid; the others keep [0, 255] floats.
+            out.append((positions, x.div(255) if p.pixel_scale != 1 else x))
+        return out
