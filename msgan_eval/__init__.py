@@ -22,6 +22,8 @@ _EXPORTS = {
     "lpips_diversity": "msgan_eval.evaluate.lpips",
     "ndb": "msgan_eval.evaluate.ndb",
     "compare": "msgan_eval.evaluate.compare",
+    "vendi": "msgan_eval.evaluate.vendi",
+    "VendiResult": "msgan_eval.evaluate.vendi",
     "FidResult": "msgan_eval.evaluate.fid",
     "FidStats": "msgan_eval.evaluate.fid",
     "LpipsResult": "msgan_eval.evaluate.lpips",

@@ -65,3 +65,10 @@ DEMO_NDB_BINS = 20
 
 # The metric families `compare` runs when --metrics is not given; the others are asked for by name.
 COMPARE_METRICS = ("fid", "lpips", "ndb")
+
+# Vendi score and duplicates (#14)
+VENDI_KERNEL = "cosine"          # cosine similarity of Inception pool3 features
+# Near duplicates: cosine similarity of Inception pool3 features at or above this. Pool3 features are
+# non-negative (after ReLU and average pooling), so distinct images are already well above 0;
+# resized or re-encoded copies of one image stay above 0.99.
+NEAR_DUPLICATE_COSINE = 0.99
