@@ -45,7 +45,9 @@ def duplicate_table(images: ImageSet, features: Optional[np.ndarray],
                   if features is not None else None)
     return {"per_condition": {c: {"exact": exact[c], "near": near[c]} for c in groups},
             "exact": total_exact, "near": total_near,
-            "near_rule": f"cosine similarity of {FEATURES} features >= {threshold}"}
+            "near_rule": (f"cosine similarity of {FEATURES} features >= {threshold}"
+                          if features is not None else
+                          "not measured here (needs Inception features: see msgan-eval vendi)")}
 
 
 @dataclass

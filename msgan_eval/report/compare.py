@@ -45,6 +45,8 @@ class CompareConfig:
     device: str = defaults.DEVICE
     batch_size: int = defaults.BATCH_SIZE
     num_workers: int = defaults.NUM_WORKERS
+    skip_missing: bool = False          # fid-per-class: leave out conditions one side lacks (#14)
+    protocol: Optional[str] = None      # "msgan": the MSGAN authors' settings (#14)
 
 
 @dataclass
@@ -133,7 +135,8 @@ def assemble_report(runs: Dict[str, ImageSet], reference: Reference, config: Com
         "bootstrap": {"n": config.bootstrap, "seed": config.seed, "confidence": config.confidence,
                       "method": CI_METHOD,
                       "streams": "numpy default_rng([seed, run (0 baseline, 1 candidate), "
-                                 "family (0 fid, 1 lpips, 2 ndb)])"},
+                                 "family (index in the registry: 0 fid, 1 lpips, 2 ndb, "
+                                 "3 fid-per-class, 4 vendi)])"},
         "parameters": {**asdict(config), "processes": processes},
         "provenance": {"tool": {"name": "msgan-eval", "version": __version__},
                        "packages": package_versions(),
