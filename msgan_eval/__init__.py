@@ -9,6 +9,8 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.lpips_diversity({"cat": cats, "dog": dogs}).lpips
     msgan_eval.ndb("fake/", train="train/").jsd
     msgan_eval.compare("dcgan/", "msgan/", "real/").verdicts
+    msgan_eval.fid("real/", "fake/", per_class=True).per_class
+    msgan_eval.vendi("fake/").per_condition
 
 Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
 for torch.
