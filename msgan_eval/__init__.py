@@ -9,6 +9,8 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.lpips_diversity({"cat": cats, "dog": dogs}).lpips
     msgan_eval.ndb("fake/", train="train/").jsd
     msgan_eval.compare("dcgan/", "msgan/", "real/").verdicts
+    msgan_eval.fid("real/", "fake/", per_class=True).per_class
+    msgan_eval.vendi("fake/").per_condition
 
 Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
 for torch.
@@ -22,6 +24,8 @@ _EXPORTS = {
     "lpips_diversity": "msgan_eval.evaluate.lpips",
     "ndb": "msgan_eval.evaluate.ndb",
     "compare": "msgan_eval.evaluate.compare",
+    "vendi": "msgan_eval.evaluate.vendi",
+    "VendiResult": "msgan_eval.evaluate.vendi",
     "FidResult": "msgan_eval.evaluate.fid",
     "FidStats": "msgan_eval.evaluate.fid",
     "LpipsResult": "msgan_eval.evaluate.lpips",

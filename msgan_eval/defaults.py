@@ -97,3 +97,10 @@ P2P_DEMO_STEPS = 1500
 P2P_DEMO_WIDTH = 0.25
 P2P_DEMO_REF_PER_CLASS = 50
 DEMO_SEEDS = 1                  # --seeds: training runs per arm (seed, seed + 1, ...)
+
+# Vendi score and duplicates (#14)
+VENDI_KERNEL = "cosine"          # cosine similarity of Inception pool3 features
+# Near duplicates: cosine similarity of Inception pool3 features at or above this. Pool3 features are
+# non-negative (after ReLU and average pooling), so distinct images are already well above 0;
+# resized or re-encoded copies of one image stay above 0.99.
+NEAR_DUPLICATE_COSINE = 0.99

@@ -34,6 +34,7 @@ COMMANDS = {
     "demo": ("msgan_eval.cli.compare", "demo", "Train, sample and compare offline (categorical or image-to-image)."),
     "prepare": ("msgan_eval.cli.data", "prepare", "Export a bundled dataset as image folders."),
     "cache": ("msgan_eval.cli.cache", "cache", "List or clear the statistics and bins cache."),
+    "vendi": ("msgan_eval.cli.vendi", "vendi", "Vendi score (diversity) within each condition."),
 }
 REPORT_URL = "https://github.com/msgan-eval/msgan-eval/issues"
 _JSON_META = "msgan_eval.json"

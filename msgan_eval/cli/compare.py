@@ -53,7 +53,8 @@ def human_summary(report: dict, files) -> str:
 @click.option("--ref", "ref", required=True, type=click.Path(),
               help="Reference (real) images; a FID statistics .npz works for FID only.")
 @click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
-              help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd).")
+              help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd), fid-per-class, "
+                   "vendi.")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
               default=defaults.BOOTSTRAP, show_default=True,
               help="Bootstrap resamples per run and metric.")
@@ -77,6 +78,11 @@ def human_summary(report: dict, files) -> str:
               help="K-means bins fitted on --ref.")
 @click.option("--ndb-alpha", type=FiniteFloat(0, 1, min_open=True, max_open=True),
               default=defaults.NDB_ALPHA, show_default=True)
+@click.option("--protocol", type=click.Choice(("msgan",)), default=None,
+              help="msgan: NDB whitened with 100 bins, LPIPS on 50 samples and 50 random pairs "
+                   "per condition (what the MSGAN authors ran).")
+@click.option("--skip-missing", is_flag=True,
+              help="fid-per-class: leave out conditions a run or --ref lacks instead of refusing.")
 @device_option
 @batch_size_option()
 @num_workers_option
@@ -85,7 +91,8 @@ def human_summary(report: dict, files) -> str:
 @quiet_option
 def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, inception_weights,
             lpips_net, lpips_pairs, lpips_num_pairs, lpips_resize, lpips_backbone, ndb_bins,
-            ndb_alpha, device, batch_size, num_workers, skip_bad, as_json, quiet):
+            ndb_alpha, protocol, skip_missing, device, batch_size, num_workers, skip_bad, as_json,
+            quiet):
     """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
 
     Each metric gets a 95% interval per run and a verdict (candidate-better, baseline-better or
@@ -107,7 +114,8 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, 
         lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs, lpips_resize=lpips_resize,
         lpips_backbone=lpips_backbone, ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
         batch_size=batch_size, num_workers=num_workers, out=out, skip_bad=skip_bad, quiet=quiet,
-        log=stderr_log(quiet), command=[Path(sys.argv[0]).name, *sys.argv[1:]])
+        log=stderr_log(quiet), command=[Path(sys.argv[0]).name, *sys.argv[1:]],
+        protocol=protocol, skip_missing=skip_missing)
     if result is not None:         # another torchrun rank: rank 0 writes and prints the report
         emit(result.to_dict(), as_json, human_summary(result.report, result.files))
     distributed.close_distributed()

@@ -33,16 +33,32 @@ def _extraction_options(f):
     return f
 
 
+def _per_class_lines(result) -> str:
+    if result.per_class is None:
+        return ""
+    width = max(len(c) for c in result.per_class)
+    rows = [f"\nper-class FID: mean {result.fid_per_class_mean:.6f} over {len(result.per_class)} classes"]
+    rows += [f"  {c:<{width}}  {v:.6f}" for c, v in result.per_class.items()]
+    rows += [f"  left out (missing from {side}): {', '.join(names)}"
+             for side, names in (result.missing_classes or {}).items()]
+    return "\n".join(rows)
+
+
 @click.command()
 @click.argument("path_a", metavar="A", type=click.Path())
 @click.argument("path_b", metavar="B", type=click.Path())
 @_extraction_options
 @click.option("--cache-generated", is_flag=True,
               help="Cache B's statistics too (by default only A, the reference, is cached).")
+@click.option("--per-class", is_flag=True,
+              help="Also the FID of each condition (sub-folder) of A against B's of the same name, "
+                   "and their mean.")
+@click.option("--skip-missing", is_flag=True,
+              help="With --per-class: leave out conditions one side lacks (listed) instead of refusing.")
 @json_option
 @quiet_option
 def fid(path_a, path_b, dims, preset, device, batch_size, num_workers, inception_weights, no_cache,
-        skip_bad, cache_generated, as_json, quiet):
+        skip_bad, cache_generated, per_class, skip_missing, as_json, quiet):
     """FID between A and B (image folders/arrays or .npz statistics files), same as pytorch-fid
     (or, with --preset, as torch-fidelity or clean-fid).
 
@@ -57,7 +73,8 @@ def fid(path_a, path_b, dims, preset, device, batch_size, num_workers, inception
     result = evaluate_fid(path_a, path_b, dims=int(dims), preset=preset, device=device, batch_size=batch_size,
                           num_workers=num_workers, inception_weights=inception_weights,
                           use_cache=not no_cache, cache_generated=cache_generated,
-                          skip_bad=skip_bad, quiet=quiet)
+                          skip_bad=skip_bad, quiet=quiet, per_class=per_class,
+                          skip_missing=skip_missing)
     if distributed.is_main_process():   # rank 0 alone prints
         for bad_file, _ in result.skipped_files:
             warn(f"skipped unreadable {bad_file}")
@@ -65,7 +82,7 @@ def fid(path_a, path_b, dims, preset, device, batch_size, num_workers, inception
             warn(note)
         emit(result.to_dict(), as_json,
              f"FID: {result.fid:.6f}  (n = {result.n[0]} / {result.n[1]}, dims {result.dims}, "
-             f"preset {result.preset})")
+             f"preset {result.preset})" + _per_class_lines(result))
     distributed.close_distributed()
 
 

@@ -28,6 +28,11 @@ def _human(result, path: str, skipped: int) -> str:
                      f"{', '.join(result.all_pairs_used)}; all their pairs were used")
     if skipped:
         lines.append(f"  note: {skipped} unreadable files skipped")
+    if result.duplicates and result.duplicates["exact"] > 0:
+        lines.append(f"  note: {result.duplicates['exact']:.1%} of the images repeat an earlier "
+                     "image of their condition pixel for pixel: duplicates raise LPIPS diversity")
+    if result.protocol:
+        lines.append("  protocol: msgan (50 samples and 50 random pairs per condition)")
     lines.append(f"  backbone {result.backbone.path} ({result.backbone.source}, "
                  f"sha256 {result.backbone.sha256[:12]}, {result.backbone.status})")
     if result.backbone.status != "verified":
@@ -55,15 +60,19 @@ def _human(result, path: str, skipped: int) -> str:
               help="Compare at N x N: bilinear, align_corners=False, antialiased "
                    "(torch.nn.functional.interpolate).")
 @lpips_backbone_option("backbone")
+@click.option("--protocol", type=click.Choice(("msgan",)), default=None,
+              help="msgan: 50 samples (seeded random) and 50 random pairs per condition, as the "
+                   "MSGAN paper's appendix. Our defaults stay the reference code's.")
 @skip_bad_option
 @json_option
 @quiet_option
-def lpips(path, pairs, num_pairs, seed, net, device, batch_size, resize, backbone, skip_bad,
-          as_json, quiet):
+def lpips(path, pairs, num_pairs, seed, net, device, batch_size, resize, backbone, protocol,
+          skip_bad, as_json, quiet):
     """LPIPS diversity of the images at PATH, per condition (sub-folder), as the lpips package."""
     from ..evaluate.lpips import lpips_diversity
 
     result = lpips_diversity(path, net=net, pairs=pairs, num_pairs=num_pairs, seed=seed,
                              device=device, batch_size=batch_size, resize=resize,
-                             backbone_weights=backbone, skip_bad=skip_bad, quiet=quiet)
+                             backbone_weights=backbone, skip_bad=skip_bad, quiet=quiet,
+                             protocol=protocol)
     emit(result.to_dict(), as_json, _human(result, path, result.skipped))

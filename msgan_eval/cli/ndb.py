@@ -65,12 +65,15 @@ def _human(result, gen, bins_source, skipped) -> str:
                    "given. Parameters you pass must match the file; the others come from it.")
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), metavar="FILE.png",
               help="Plot training vs generated proportions per bin (needs matplotlib).")
+@click.option("--protocol", type=click.Choice(("msgan",)), default=None,
+              help="msgan: what the MSGAN authors ran (whitening on, 100 bins; HelenMao/MSGAN #18). "
+                   "Our defaults stay the reference code's.")
 @skip_bad_option
 @json_option
 @quiet_option
 @click.pass_context
 def ndb(ctx, gen, train, bins, alpha, z_threshold, seed, whiten, max_dims, kmeans, save_bins,
-        bins_file, plot, skip_bad, as_json, quiet):
+        bins_file, plot, protocol, skip_bad, as_json, quiet):
     """NDB and JSD of the images at GEN against K-means bins of the training images.
 
     All images at GEN are pooled (conditions are not separated). Images are compared as RGB pixels
@@ -82,7 +85,7 @@ def ndb(ctx, gen, train, bins, alpha, z_threshold, seed, whiten, max_dims, kmean
     explicit = _explicit(ctx, k=bins, seed=seed, whiten=whiten, max_dims=_max_dims(max_dims))
     result = evaluate_ndb(gen, train=train, bins=bins_file, alpha=alpha, z_threshold=z_threshold,
                           kmeans=kmeans, save_bins=save_bins, plot=plot, skip_bad=skip_bad,
-                          quiet=quiet, **explicit)
+                          quiet=quiet, protocol=protocol, **explicit)
     if bins_file and train is None and not as_json:
         click.echo(f"note: bins from {bins_file} taken as given (fitted on "
                    f"{result.info.train_source}; no --train to check them against)", err=True)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from msgan_eval import defaults, distributed
 from msgan_eval.errors import ParameterError, UserError, WeightsUnavailable
 from msgan_eval.images import ImageSet
@@ -37,6 +39,7 @@ from .compare_checks import check_out, preflight
 from .inputs import ImagesLike, as_image_set, is_stats_path
 
 MAIN_PROCESS_ONLY = ("ndb",)    # families with no sharded work: rank 0 runs them alone
+FEATURE_FAMILIES = ("fid", "fid-per-class", "vendi")   # families that extract Inception features
 # lpips_diversity's parameters under the names compare gives them
 LPIPS_NAMES = {"resize": "lpips_resize", "net": "lpips_net", "pairs": "lpips_pairs",
                "num_pairs": "lpips_num_pairs", "backbone_weights": "lpips_backbone"}
@@ -95,6 +98,10 @@ def _lpips(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
                          "published file nor our conversion): not standard LPIPS numbers")
     est = {}
     for run, images in runs.items():
+        if cfg.protocol == "msgan":        # 50 samples per condition (MSGAN appendix)
+            from .protocol import MSGAN_LPIPS, lpips_samples
+
+            images = lpips_samples(images, per_condition=MSGAN_LPIPS["samples"], seed=cfg.seed)
         log(f"lpips: {run} ({cfg.lpips_net}, {cfg.lpips_pairs} pairs)")
         try:
             distances = sharded_pair_distances(images, net=cfg.lpips_net, pairs=cfg.lpips_pairs,
@@ -120,6 +127,7 @@ def _ndb(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
 
     try:
         bins, _, _ = fit_or_load_bins(ref.images, k=cfg.ndb_bins, seed=cfg.seed, use_cache=True,
+                                      whiten=True if cfg.protocol == "msgan" else None,  # MSGAN #18
                                       quiet=quiet, log=lambda msg: log(f"ndb: {msg}"))
     except ParameterError as exc:
         raise exc.renamed(NDB_NAMES) from None
@@ -140,7 +148,70 @@ def _ndb(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
     return out
 
 
-RUNNERS = {"fid": _fid, "lpips": _lpips, "ndb": _ndb}
+def _run_features(images: ImageSet, cfg: CompareConfig, quiet: bool, weights) -> "object":
+    from .features import inception_features
+
+    return inception_features(images, weights=weights, dims=cfg.dims, device=cfg.device,
+                              batch_size=cfg.batch_size, num_workers=cfg.num_workers, quiet=quiet,
+                              preset=cfg.preset)
+
+
+def _fid_per_class(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
+                   log: Log) -> MetricOutcome:
+    from msgan_eval.features.inception import resolve_inception_weights
+    from msgan_eval.metrics.bootstrap_classes import bootstrap_per_class_fid
+
+    from .per_class import class_indices, class_statistics, pair_conditions
+
+    weights = resolve_inception_weights(cfg.inception_weights)
+    out = MetricOutcome(weights={"inception": weights.as_dict()})
+    log("fid-per-class: reference features (shared with fid)")
+    ref_feats = _run_features(ref.images, cfg, quiet, weights)
+    est, table, missing = {}, {}, {}
+    for run, images in runs.items():
+        feats = _run_features(images, cfg, quiet, weights)
+        if not distributed.is_main_process():
+            continue
+        pairing = pair_conditions(images, ref.images, params=(run, "reference"),
+                                  skip_missing=cfg.skip_missing)
+        ref_stats = class_statistics(ref.images, ref_feats, pairing.shared)
+        est[run], table[run] = bootstrap_per_class_fid(
+            feats, class_indices(images, pairing.shared), ref_stats,
+            rng=run_rng(cfg.seed, run, "fid-per-class"), n_boot=cfg.bootstrap,
+            confidence=cfg.confidence)
+        missing[run] = pairing.as_dict()
+        small = [c for c, idx in images.groups().items() if c in table[run] and len(idx) <= cfg.dims]
+        if small:
+            out.notes.append(f"fid-per-class: {run} has {len(small)} classes with no more images than "
+                             f"the {cfg.dims} feature dimensions; their FIDs are biased upwards")
+    out.estimates["fid_per_class"] = est
+    out.details["fid_per_class"] = {"per_class": table, "missing": missing}
+    return out
+
+
+def _vendi(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
+           log: Log) -> MetricOutcome:
+    from msgan_eval.features.inception import resolve_inception_weights
+    from msgan_eval.metrics.bootstrap_classes import bootstrap_vendi
+
+    weights = resolve_inception_weights(cfg.inception_weights)
+    out = MetricOutcome(weights={"inception": weights.as_dict()})
+    est, table = {}, {}
+    for run, images in runs.items():
+        log(f"vendi: {run} ({len(images)} images, cosine kernel on Inception features)")
+        feats = _run_features(images, cfg, quiet, weights)
+        if not distributed.is_main_process():
+            continue
+        groups = {c: np.asarray(idx) for c, idx in images.groups().items()}
+        est[run], table[run] = bootstrap_vendi(feats, groups, rng=run_rng(cfg.seed, run, "vendi"),
+                                               n_boot=cfg.bootstrap, confidence=cfg.confidence)
+    out.estimates["vendi"] = est
+    out.details["vendi"] = {"per_condition": table, "kernel": "cosine", "features": "inception-pool3"}
+    return out
+
+
+RUNNERS = {"fid": _fid, "lpips": _lpips, "ndb": _ndb, "fid-per-class": _fid_per_class,
+           "vendi": _vendi}
 assert set(RUNNERS) == set(FAMILIES), "every metric family of the registry needs a runner"
 
 
@@ -180,6 +251,8 @@ def _check_config(config: CompareConfig) -> None:
     if not 0 < config.ndb_alpha < 1:
         raise ParameterError(f"{{ndb_alpha}} {config.ndb_alpha}: use a level between 0 and 1",
                              "ndb_alpha")
+    if config.protocol not in (None, "msgan"):
+        raise ParameterError(f"{{protocol}} {config.protocol}: use msgan", "protocol")
 
 
 def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
@@ -190,9 +263,19 @@ def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
     Under torchrun every rank must call this with the same inputs; rank 0 gets the report and the
     other ranks None.
     """
+    from .compare_sizes import duplicates_outcome, equal_size_runs, ndb_bin_notes
+
     log = log or (lambda msg: None)
     _check_config(config)
-    runs = {"baseline": baseline, "candidate": candidate}
+    runs, sized = equal_size_runs({"baseline": baseline, "candidate": candidate}, config.seed)
+    sized.notes.extend(ndb_bin_notes(runs, config))
+    if config.protocol is not None:
+        from .protocol import MSGAN_LPIPS, MSGAN_NDB, record
+
+        sized.details["protocol"] = record(config.protocol, ndb=MSGAN_NDB, lpips=MSGAN_LPIPS)
+        sized.notes.append(f"protocol: {config.protocol} (NDB whitened, K = {MSGAN_NDB['k']}; LPIPS "
+                           f"{MSGAN_LPIPS['samples']} samples, {MSGAN_LPIPS['num_pairs']} random "
+                           "pairs per condition)")
     preflight(runs, reference, config)
     outcomes: Dict[str, MetricOutcome] = {}
     skipped: Dict[str, str] = {}
@@ -213,10 +296,13 @@ def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
             log(f"{family}: skipped: {reason}")
             skipped.update({metric: reason for metric in FAMILIES[family]})
         seconds[family] = round(time.perf_counter() - start, 3)
+    features_ready = any(f in outcomes for f in FEATURE_FAMILIES)
+    extras = {"_sizes": sized, "_duplicates": duplicates_outcome(runs, config, quiet, features_ready)}
     if not distributed.is_main_process():
         return None
-    return assemble_report(runs, reference, config, outcomes, skipped, seconds, command or [],
-                           processes=distributed.world_size())
+    inputs = {"baseline": baseline, "candidate": candidate}     # the report keeps the full sizes
+    return assemble_report(inputs, reference, config, {**outcomes, **extras}, skipped, seconds,
+                           command or [], processes=distributed.world_size())
 
 
 @dataclass
@@ -313,7 +399,8 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
             batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
             out: "str | os.PathLike[str] | None" = None, skip_bad: bool = False,
             quiet: bool = True, log: Optional[Log] = None,
-            command: Optional[List[str]] = None) -> Optional[Report]:
+            command: Optional[List[str]] = None, skip_missing: bool = False,
+            protocol: Optional[str] = None) -> Optional[Report]:
     """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
 
     Args:
@@ -329,6 +416,10 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
             :func:`msgan_eval.lpips_diversity`; ndb_bins, ndb_alpha: ``k`` and ``alpha`` of
             :func:`msgan_eval.ndb` (bins fitted on the reference).
         out: write report.json, report.md and report.html to this folder.
+        skip_missing: ``fid-per-class`` leaves out conditions a run or the reference lacks.
+        protocol: ``"msgan"``: NDB whitened with 100 bins, LPIPS on 50 samples and 50 random
+            pairs per condition (``msgan_eval.evaluate.protocol``); contradicting values refused.
+        Runs of unequal size are cut to the smaller n first (``evaluate.compare_sizes``).
         command: recorded in the report's provenance (the CLI passes its argv).
 
     Returns:
@@ -346,7 +437,14 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
                            lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs,
                            lpips_resize=lpips_resize, lpips_backbone=lpips_backbone,
                            ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
-                           batch_size=batch_size, num_workers=num_workers)
+                           batch_size=batch_size, num_workers=num_workers,
+                           skip_missing=skip_missing, protocol=protocol)
+    if protocol is not None:
+        from .protocol import MSGAN_LPIPS, MSGAN_NDB, settle
+
+        settle(protocol, {"ndb_bins": MSGAN_NDB["k"], "lpips_pairs": MSGAN_LPIPS["pairs"],
+                          "lpips_num_pairs": MSGAN_LPIPS["num_pairs"]},
+               {"ndb_bins": ndb_bins, "lpips_pairs": lpips_pairs, "lpips_num_pairs": lpips_num_pairs})
     if any(m not in FAMILIES for m in metrics):
         config.metrics = tuple(metrics)               # refused by _check_config, by name
     _check_config(config)

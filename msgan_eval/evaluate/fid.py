@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 from msgan_eval import __version__, defaults, distributed
 from msgan_eval.errors import ParameterError
@@ -43,14 +45,21 @@ class FidResult:
     preset: str = defaults.FID_PRESET
     version: str = __version__
     skipped_files: List[Tuple[str, str]] = field(default_factory=list, repr=False)
+    per_class: Optional[Dict[str, float]] = None      # condition -> FID (per_class=True only)
+    fid_per_class_mean: Optional[float] = None
+    missing_classes: Optional[Dict[str, List[str]]] = None   # side -> conditions left out
 
     def to_dict(self) -> dict:
-        return {"fid": self.fid, "n": self.n, "dims": self.dims, "preset": self.preset,
-                "weights_sha256": self.weights_sha256, "weights": self.weights,
-                "version": self.version, "inputs": self.inputs, "cached": self.cached,
-                "skipped": self.skipped, "device": self.device, "batch_size": self.batch_size,
-                "num_workers": self.num_workers, "processes": self.processes,
-                "warnings": self.warnings}
+        out = {"fid": self.fid, "n": self.n, "dims": self.dims, "preset": self.preset,
+               "weights_sha256": self.weights_sha256, "weights": self.weights,
+               "version": self.version, "inputs": self.inputs, "cached": self.cached,
+               "skipped": self.skipped, "device": self.device, "batch_size": self.batch_size,
+               "num_workers": self.num_workers, "processes": self.processes,
+               "warnings": self.warnings}
+        if self.per_class is not None:
+            out.update(per_class=self.per_class, fid_per_class_mean=self.fid_per_class_mean,
+                       missing_classes=self.missing_classes)
+        return out
 
 
 @dataclass
@@ -229,7 +238,8 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         num_workers: int = defaults.NUM_WORKERS,
         inception_weights: "str | os.PathLike[str] | None" = None, use_cache: bool = True,
         cache_generated: bool = defaults.CACHE_GENERATED, skip_bad: bool = False,
-        quiet: bool = True, preset: str = defaults.FID_PRESET) -> FidResult:
+        quiet: bool = True, preset: str = defaults.FID_PRESET, per_class: bool = False,
+        skip_missing: bool = False) -> FidResult:
     """FID between ``a`` and ``b``, the number pytorch-fid (or the preset's tool) gives.
 
     Args:
@@ -246,6 +256,10 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         preset: whose FID: ``pytorch-fid`` (default), ``torch-fidelity``, ``clean-fid`` (its
             ``clean`` mode) or ``clean-fid-legacy-tensorflow``; a statistics file of another
             preset is refused.
+        per_class: also the FID of each condition of ``a`` against ``b``'s condition of the same
+            name (``.per_class``) and their mean (``.fid_per_class_mean``); images on both sides.
+        skip_missing: leave out conditions one side lacks (listed in ``.missing_classes``)
+            instead of refusing.
 
     Returns:
         FidResult: ``.fid``, ``.n`` (both sets), ``.warnings``...; ``to_dict()`` is
@@ -256,6 +270,11 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         12.3
     """
     dims, params, preset = int(dims), ("a", "b"), check_preset(preset)
+    if per_class:
+        return _fid_per_class(a, b, dims=dims, device=device, batch_size=batch_size,
+                              num_workers=num_workers, inception_weights=inception_weights,
+                              skip_bad=skip_bad, skip_missing=skip_missing, quiet=quiet,
+                              preset=preset)
     weights = resolve_weights_for([a, b], inception_weights, device)
     stats = []
     for param, x in zip(params, (a, b)):
@@ -281,3 +300,35 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
                      batch_size=batch_size, num_workers=num_workers,
                      processes=distributed.world_size(), warnings=notes, preset=preset,
                      skipped_files=[f for s in stats for f in getattr(s, "skipped_files", [])])
+
+
+def _fid_per_class(a: ImagesLike, b: ImagesLike, *, dims: int, device: str, batch_size: int,
+                   num_workers: int, inception_weights, skip_bad: bool, skip_missing: bool,
+                   quiet: bool, preset: str) -> FidResult:
+    """``fid(per_class=True)``: one feature extraction per set gives the pooled FID and each class's."""
+    from msgan_eval.metrics.fid import feature_statistics
+
+    from .features import inception_features
+    from .per_class import pair_conditions, per_class_fid
+
+    for param, x in (("a", a), ("b", b)):
+        if is_stats_path(x):
+            raise ParameterError(f"{{{param}}} {x} is a statistics file; {{per_class}} needs images "
+                                 "(class sub-folders) on both sides", param, "per_class")
+    weights = resolve_weights_for([a, b], inception_weights, device)
+    sets = [as_image_set(x, param=p, skip_bad=skip_bad, quiet=quiet) for p, x in (("a", a), ("b", b))]
+    pairing = pair_conditions(*sets, skip_missing=skip_missing)
+    feats = [inception_features(s, weights=weights, dims=dims, device=device, batch_size=batch_size,
+                                num_workers=num_workers, quiet=quiet, preset=preset) for s in sets]
+    stats = [_StoredStats(*feature_statistics(np.asarray(f, dtype=np.float64)), len(f), dims,
+                          weights.sha256, describe(x), False, preset) for f, x in zip(feats, (a, b))]
+    value, notes = frechet_with_notes(*stats)
+    per, class_notes = per_class_fid(sets[0], feats[0], sets[1], feats[1], pairing.shared)
+    return FidResult(fid=value, n=[len(s) for s in sets], dims=dims, weights_sha256=weights.sha256,
+                     weights=weights.as_dict(), inputs=[describe(x) for x in (a, b)],
+                     cached=[False, False], skipped=[len(s.skipped) for s in sets], device=device,
+                     batch_size=batch_size, num_workers=num_workers,
+                     processes=distributed.world_size(), warnings=notes + class_notes,
+                     skipped_files=[f for s in sets for f in s.skipped], per_class=per,
+                     fid_per_class_mean=float(np.mean(list(per.values()))),
+                     missing_classes=pairing.as_dict(), preset=preset)

@@ -56,6 +56,8 @@ class LpipsResult:
     path: str = ""                         # the input, as given (or <in-memory>)
     skipped: int = 0                       # unreadable files skipped (skip_bad)
     batch_size: int = defaults.BATCH_SIZE
+    protocol: Optional[dict] = None        # a named protocol (``--protocol msgan``) and what it set
+    duplicates: Optional[dict] = None      # exact duplicates per condition (#14)
 
     @property
     def lpips(self) -> float:
@@ -74,7 +76,8 @@ class LpipsResult:
                 "num_pairs": self.num_pairs if self.pairs == "random" else None,
                 "all_pairs_used": self.all_pairs_used, "resize": self.resize,
                 "n_images": self.n_images, "backbone": self.backbone.as_dict(),
-                "heads_sha256": self.heads_sha256, "device": self.device}
+                "heads_sha256": self.heads_sha256, "device": self.device,
+                "protocol": self.protocol, "duplicates": self.duplicates}
 
 
 def _label(condition: str) -> str:
@@ -243,7 +246,8 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
                     seed: int = defaults.SEED, device: str = defaults.DEVICE,
                     batch_size: int = defaults.BATCH_SIZE, resize: Optional[int] = None,
                     backbone_weights: "str | os.PathLike[str] | None" = None,
-                    skip_bad: bool = False, quiet: bool = True) -> LpipsResult:
+                    skip_bad: bool = False, quiet: bool = True,
+                    protocol: Optional[str] = None) -> LpipsResult:
     """LPIPS diversity per condition of ``x``: the mean ``lpips.LPIPS`` distance of pairs.
 
     Args:
@@ -257,6 +261,9 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
         resize: compare at N x N (bilinear, antialiased); None keeps the size.
         backbone_weights: the torchvision backbone file; None resolves it from
             ``$MSGAN_EVAL_LPIPS_BACKBONE``, the torch hub cache (hash-checked) or a download.
+        protocol: ``"msgan"``: 50 samples per condition (a seeded random 50 where there are
+            more) and 50 random pairs of them, as the MSGAN paper's appendix; other ``pairs`` /
+            ``num_pairs`` are refused (see ``msgan_eval.evaluate.protocol``).
 
     Returns:
         LpipsResult: ``.lpips`` (mean over conditions), ``.groups`` (per condition),
@@ -270,8 +277,14 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
     from msgan_eval.features.lpips_net import heads_sha256, load_lpips_net, resolve_lpips_backbone
     from msgan_eval.progress import progress
 
+    from .protocol import MSGAN_LPIPS, lpips_samples, record, settle
+    from .vendi import duplicate_table
+
     check_lpips_options(net, pairs, num_pairs, seed, batch_size, resize)
     image_set = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
+    if protocol is not None:
+        settle(protocol, MSGAN_LPIPS, {"pairs": pairs, "num_pairs": num_pairs})
+        image_set = lpips_samples(image_set, per_condition=MSGAN_LPIPS["samples"], seed=seed)
     groups = image_set.groups()
     check_lpips_inputs(image_set, groups, net, resize)
     check_pair_budget(groups, pairs, num_pairs, str(image_set.source))
@@ -299,7 +312,9 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
         std_over_conditions=summary.std_over_conditions, pairs_per_group=summary.pairs_per_group,
         all_pairs_used=[c for c in groups if plans[c].all_pairs_used], resize=resize,
         heads_sha256=heads_sha256(net), n_images=len(image_set), device=str(dev),
-        path=describe(x), skipped=len(image_set.skipped), batch_size=batch_size)
+        path=describe(x), skipped=len(image_set.skipped), batch_size=batch_size,
+        protocol=record(protocol, **MSGAN_LPIPS) if protocol else None,
+        duplicates=duplicate_table(image_set, None))
 
 
 def sharded_pair_distances(image_set: ImageSet, *, net: str = defaults.LPIPS_NET,

@@ -144,6 +144,7 @@ class NdbResult:
     saved_bins: Optional[str] = None
     plot: Optional[str] = None
     skipped: int = 0
+    protocol: Optional[dict] = None      # a named protocol (``--protocol msgan``) and what it set
 
     def __getattr__(self, name):       # ndb, jsd, ndb_ratio, k, n_train, per_bin, ...
         if name == "test":
@@ -158,7 +159,8 @@ class NdbResult:
                 "train": self.train, "bins_file": self.bins_file, "bins_source": self.bins_source,
                 "train_fingerprint": self.info.fingerprint,
                 "image_size": list(self.info.image_size), "saved_bins": self.saved_bins,
-                "plot": self.plot, "skipped": self.skipped, "version": __version__}
+                "plot": self.plot, "skipped": self.skipped, "protocol": self.protocol,
+                "version": __version__}
 
 
 _write_bins = save_bins      # ndb()'s parameter of that name shadows the function
@@ -171,7 +173,7 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
         max_dims: Union[int, str, None] = None, kmeans: str = NDB_KMEANS,
         save_bins: "str | os.PathLike[str] | None" = None,
         plot: "str | os.PathLike[str] | None" = None, skip_bad: bool = False,
-        quiet: bool = True) -> NdbResult:
+        quiet: bool = True, protocol: Optional[str] = None) -> NdbResult:
     """NDB and JSD of the images ``x`` against K-means bins of ``train`` (or saved ``bins``).
 
     All images of ``x`` are pooled. Images are compared as RGB pixels in [0, 1]; images of another
@@ -187,6 +189,8 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
         alpha / z_threshold: a bin differs when p < alpha, or |z| > z_threshold when given.
         kmeans: ``fast`` (float32 screening) or ``exact`` (scikit-learn's bins exactly).
         save_bins: write the bins here for reuse; plot: a PNG of the bin proportions.
+        protocol: ``"msgan"`` sets what the MSGAN authors ran (whiten on, k 100; see
+            ``msgan_eval.evaluate.protocol``); a ``k`` or ``whiten`` given otherwise is refused.
     Returns:
         NdbResult: ``.ndb``, ``.jsd``, ``.ndb_ratio``, ``.k``, ``.per_bin``...; ``to_dict()`` is
         ``msgan-eval ndb --json``.
@@ -201,6 +205,11 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
     check_seed(seed)
     check_output(save_bins, "save_bins")      # before the work, not after it
     check_output(plot, "plot")
+    if protocol is not None:
+        from .protocol import MSGAN_NDB, settle
+
+        settings = settle(protocol, MSGAN_NDB, {"k": k, "whiten": whiten})
+        k, whiten = settings["k"], settings["whiten"]
     if plot:
         from msgan_eval.plots import require_matplotlib
 
@@ -226,4 +235,11 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
                      generated=describe(x), train=None if train is None else describe(train),
                      bins_file=None if bins is None else os.fspath(bins),
                      saved_bins=None if save_bins is None else os.fspath(save_bins),
-                     plot=None if plot is None else os.fspath(plot), skipped=skipped)
+                     plot=None if plot is None else os.fspath(plot), skipped=skipped,
+                     protocol=_protocol_record(protocol))
+
+
+def _protocol_record(protocol: Optional[str]) -> Optional[dict]:
+    from .protocol import MSGAN_NDB, record
+
+    return record(protocol, **MSGAN_NDB) if protocol else None

@@ -31,6 +31,10 @@ METRICS: Tuple[MetricFacts, ...] = (
     MetricFacts("lpips", "LPIPS diversity", "lpips", True, 4, ("lpips_backbone",)),
     MetricFacts("ndb", "NDB", "ndb", False, 1, ("reference_images",)),
     MetricFacts("jsd", "JSD", "ndb", False, 4, ("reference_images",)),
+    # #14: appended (the family order seeds the bootstrap streams)
+    MetricFacts("fid_per_class", "Per-class FID", "fid-per-class", False, 2,
+                ("inception_weights", "reference_images")),
+    MetricFacts("vendi", "Vendi score", "vendi", True, 3, ("inception_weights",)),
 )
 FACTS: Dict[str, MetricFacts] = {m.name: m for m in METRICS}
 METRIC_NAMES: Tuple[str, ...] = tuple(FACTS)

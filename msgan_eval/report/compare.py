@@ -49,6 +49,8 @@ class CompareConfig:
     device: str = defaults.DEVICE
     batch_size: int = defaults.BATCH_SIZE
     num_workers: int = defaults.NUM_WORKERS
+    skip_missing: bool = False          # fid-per-class: leave out conditions one side lacks (#14)
+    protocol: Optional[str] = None      # "msgan": the MSGAN authors' settings (#14)
 
 
 @dataclass
@@ -137,7 +139,8 @@ def assemble_report(runs: Dict[str, ImageSet], reference: Reference, config: Com
         "bootstrap": {"n": config.bootstrap, "seed": config.seed, "confidence": config.confidence,
                       "method": CI_METHOD,
                       "streams": "numpy default_rng([seed, run (0 baseline, 1 candidate), "
-                                 "family (0 fid, 1 lpips, 2 ndb)])"},
+                                 "family (its index in metrics.registry.FAMILIES: 0 fid, "
+                                 "1 lpips, 2 ndb, then the others in table order)])"},
         "parameters": {**asdict(config), "processes": processes, "threads": current_threads()},
         "provenance": {"tool": {"name": "msgan-eval", "version": __version__},
                        "packages": package_versions(),

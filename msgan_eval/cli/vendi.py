@@ -1,0 +1,55 @@
+"""``msgan-eval vendi``: the Vendi score per condition (cosine kernel on Inception features)."""
+import click
+
+from .options import (
+    batch_size_option,
+    device_option,
+    dims_option,
+    emit,
+    inception_weights_option,
+    json_option,
+    num_workers_option,
+    quiet_option,
+    skip_bad_option,
+)
+
+
+def _duplicates_line(dup: dict) -> str:
+    near = "n/a" if dup["near"] is None else f"{dup['near']:.3f}"
+    return (f"  duplicates: exact {dup['exact']:.3f}, near {near} "
+            f"(fraction of images repeating an earlier one; near: {dup['near_rule']})")
+
+
+def _human(result) -> str:
+    lines = [f"Vendi score of {result.path} ({result.kernel} kernel on {result.features}, "
+             f"n = {result.n}):", f"  vendi {result.vendi:.4f}  (mean over "
+             f"{len(result.per_condition)} conditions)"]
+    width = max(len(c) for c in result.per_condition)
+    for cond, value in result.per_condition.items():
+        lines.append(f"    {cond:<{width}}  {value:.4f}")
+    lines.append(_duplicates_line(result.duplicates))
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("path", type=click.Path())
+@dims_option
+@device_option
+@batch_size_option()
+@num_workers_option
+@inception_weights_option
+@skip_bad_option
+@json_option
+@quiet_option
+def vendi(path, dims, device, batch_size, num_workers, inception_weights, skip_bad, as_json, quiet):
+    """Vendi score of PATH per condition: exp(entropy of the eigenvalues of K/n), K the cosine
+    similarity of Inception features (Friedman & Dieng 2023); needs no reference set."""
+    from ..evaluate.vendi import vendi as evaluate_vendi
+    from ..progress import warn
+
+    result = evaluate_vendi(path, dims=int(dims), device=device, batch_size=batch_size,
+                            num_workers=num_workers, inception_weights=inception_weights,
+                            skip_bad=skip_bad, quiet=quiet)
+    for bad_file, _ in result.skipped_files:
+        warn(f"skipped unreadable {bad_file}")
+    emit(result.to_dict(), as_json, _human(result))
