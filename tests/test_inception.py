@@ -73,10 +73,18 @@ def test_fast_features_match_pytorch_fid_module(tmp_path, converted):
     np.testing.assert_allclose(exact, expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("onednn", [True, False], ids=["onednn-fused", "plain"])
 @pytest.mark.parametrize("dims", [64, 192, 768, 2048])
-def test_fast_network_matches_pytorch_fid_module_with_random_batchnorm(random_weights, dims):
+def test_fast_network_matches_pytorch_fid_module_with_random_batchnorm(random_weights, dims,
+                                                                       onednn, monkeypatch):
     """Every output block of the rewritten network, with random BatchNorm scales and statistics
-    (the real weights have gamma = 1), against pytorch-fid's own module."""
+    (the real weights have gamma = 1), against pytorch-fid's own module; on a CPU both roads:
+    convolutions with oneDNN's fused ReLU, and PyTorch's ordinary convolution then ReLU."""
+    from msgan_eval.features import inception_fast
+
+    if onednn and not inception_fast.ONEDNN_FUSION:
+        pytest.skip("this torch has no oneDNN fused convolution")
+    monkeypatch.setattr(inception_fast.FoldedConv, "onednn", onednn)
     w = resolved(random_weights)
     gen = torch.Generator().manual_seed(3)
     x = torch.rand(2, 3, 47, 31, generator=gen)
