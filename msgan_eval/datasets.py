@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from pathlib import Path
 from typing import Optional, Tuple
@@ -28,9 +29,11 @@ def _read_idx(path: Path) -> np.ndarray:
         raise UserError(f"{path}: not an unsigned-byte idx file")
     ndim = data[3]
     dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(data) < 4 + 4 * ndim:
+        raise UserError(f"{path}: truncated idx file (header cut short)")
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(dims)):
-        raise UserError(f"{path}: truncated idx file ({body.size} of {int(np.prod(dims))} bytes)")
+    if body.size != math.prod(dims):
+        raise UserError(f"{path}: truncated idx file ({body.size} of {math.prod(dims)} bytes)")
     return body.reshape(dims)
 
 
@@ -43,14 +46,19 @@ def _find(root: Path, stem: str) -> Optional[Path]:
 
 
 def fashion_mnist_root(data_root: "str | os.PathLike[str] | None" = None) -> Path:
-    """The folder holding the idx files: ``data_root``, else the Debian package location."""
-    candidates = [Path(data_root)] if data_root else []
-    candidates.append(DEBIAN_FASHION_MNIST)
-    for root in candidates:
-        if _find(root, _FILES["train"][0]) or _find(root, _FILES["test"][0]):
-            return root
-    where = f"{data_root} or " if data_root else ""
-    raise UserError(f"Fashion-MNIST idx files not found in {where}{DEBIAN_FASHION_MNIST}; install "
+    """The folder holding the idx files: ``data_root``, else the Debian package location.
+
+    A ``data_root`` without idx files is refused, never silently replaced by the system copy.
+    """
+    root = Path(data_root) if data_root else DEBIAN_FASHION_MNIST
+    if _find(root, _FILES["train"][0]) or _find(root, _FILES["test"][0]):
+        return root
+    if data_root:
+        raise UserError(f"--data-root {data_root}: no Fashion-MNIST idx files there "
+                        "(train-images-idx3-ubyte.gz etc., also looked in raw/ and "
+                        "FashionMNIST/raw/); point it at them, or leave it out to use "
+                        f"{DEBIAN_FASHION_MNIST} (apt-get install dataset-fashion-mnist)")
+    raise UserError(f"Fashion-MNIST idx files not found in {DEBIAN_FASHION_MNIST}; install "
                     "them with `apt-get install dataset-fashion-mnist` or pass --data-root DIR "
                     "holding train-images-idx3-ubyte.gz etc.")
 

@@ -9,6 +9,9 @@ NUM_WORKERS = 0            # DataLoader workers for decoding (0 = in the main pr
 # the features are the same).
 CPU_INCEPTION_SLICE = 8
 DEVICE = "auto"            # auto | cpu | cuda
+# Largest image accepted, in pixels (64 MP, e.g. 8192x8192: a 192 MB RGB array). PIL only refuses
+# above twice its own 89 MP limit and warns below; two 12000x12000 PNGs took `fid` to 8.9 GB.
+MAX_IMAGE_PIXELS = 8192 * 8192
 
 # FID
 FID_DIMS = 2048
@@ -39,8 +42,14 @@ TRAIN_LR = 2e-4
 TRAIN_BETAS = (0.5, 0.999)
 TRAIN_WEIGHT_DECAY = 1e-4
 SAMPLES_PER_CLASS = 50
+MAX_SAMPLES_PER_CLASS = 100_000  # `sample` holds a class in memory: 100k 32x32 RGB = 0.3 GB
 TRAIN_WIDTH = 1.0               # channel multiplier: 1.0 = the official 512/256/128 channels
 TRAIN_CHECKPOINT_EVERY = 1000   # steps between checkpoints (one is always written at the end)
+
+# Cache of reference statistics and bins: a size cap (least recently used entries go first) and
+# whether generated sets are cached too (each set's 2048-d statistics take 33.5 MB).
+CACHE_MAX_MB = 1024
+CACHE_GENERATED = False
 
 # compare / check
 BOOTSTRAP = 200

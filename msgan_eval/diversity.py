@@ -16,6 +16,7 @@ shrinking; it then follows PIL's bilinear filter). Images already N x N are left
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Union
@@ -127,16 +128,28 @@ def _strict_fp32():
 
 def condition_features(model, image_set: ImageSet, indices: Sequence[int], *, resize: Optional[int],
                        device, batch_size: int, bar=None) -> list:
-    """Each layer's normalised features of one condition's images, one backbone pass per image."""
+    """Each layer's normalised features of one condition's images, one backbone pass per distinct
+    image. Identical images share one feature row (copied, not recomputed), so their LPIPS is
+    exactly 0.0 on every CPU: features computed at different batch positions can differ in the
+    last bits (seen on AVX2-only CPUs)."""
     import torch
 
-    chunks = []
+    chunks, seen, rows = [], {}, []
     for start in range(0, len(indices), batch_size):
-        batch = [image_set[i] for i in indices[start:start + batch_size]]
-        chunks.append(model.features(images_to_tensor(batch, resize).to(device)))
+        batch = []
+        for i in indices[start:start + batch_size]:
+            image = image_set[i]
+            key = (image.shape, hashlib.blake2b(np.ascontiguousarray(image).tobytes()).digest())
+            if key not in seen:
+                seen[key] = len(seen)
+                batch.append(image)
+            rows.append(seen[key])
+        if batch:
+            chunks.append(model.features(images_to_tensor(batch, resize).to(device)))
         if bar is not None:
-            bar.update(len(batch))
-    return [torch.cat([c[layer] for c in chunks]) for layer in range(len(chunks[0]))]
+            bar.update(min(batch_size, len(indices) - start))
+    take = torch.as_tensor(rows, device=chunks[0][0].device)
+    return [torch.cat([c[layer] for c in chunks]).index_select(0, take) for layer in range(len(chunks[0]))]
 
 
 def pair_distances_from_features(model, feats: list, pairs: np.ndarray, *, device,

@@ -1,13 +1,124 @@
-"""Atomic writes: an interrupted or failed command never leaves a half-written file behind."""
+"""Atomic writes: an interrupted or failed command never leaves a half-written file behind.
+
+Unfinished files and folders are hidden siblings of their target named
+``.<target name>.<host>~<pid>~<random>.part`` (``.old`` for a folder being replaced). A ``kill -9``
+can still leave one behind; the next write into the same folder deletes those of a dead process of
+this host, and any older than ``STALE_PART_SECONDS`` (a process on another host sharing the folder).
+"""
 import contextlib
+import ctypes
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional, Set
 
 import numpy as np
+
+STALE_PART_SECONDS = 24 * 3600
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+_OURS = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9-]*)~(?P<pid>\d+)~[^.]*\.(part|old)(\.[^.]*)?$")
+# Names written before the PID was part of them: only the age tells they are stale.
+_LEGACY = re.compile(r"^\..+\.[a-z0-9_]{8}\.(part|old)(\.[^.]*)?$")
+_cleaned: Set[str] = set()
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}.{_HOST}~{os.getpid()}~"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:          # exists but belongs to another user
+        return True
+    return True
+
+
+def _is_stale(entry: os.DirEntry, now: float) -> bool:
+    match = _OURS.match(entry.name)
+    try:
+        age = now - entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return False
+    if match is None:
+        return _LEGACY.match(entry.name) is not None and age > STALE_PART_SECONDS
+    if age > STALE_PART_SECONDS:
+        return True
+    pid = int(match["pid"])
+    return match["host"] == _HOST and pid != os.getpid() and not _pid_alive(pid)
+
+
+def clean_stale_parts(folder: "str | os.PathLike[str]", force: bool = False) -> int:
+    """Delete our unfinished files/folders in ``folder`` left by dead processes; how many.
+
+    Each folder is swept once per process (``force`` sweeps again); errors are ignored: cleaning
+    must never fail the command that writes.
+    """
+    key = os.path.abspath(folder)
+    if key in _cleaned and not force:
+        return 0
+    _cleaned.add(key)
+    removed, now = 0, time.time()
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(".")]
+    except OSError:
+        return 0
+    for entry in entries:
+        if not _is_stale(entry, now):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def check_writable(path: "str | os.PathLike[str]", option: str, folder: bool = False) -> None:
+    """UserError naming ``option`` unless ``path`` (a file, or a folder with ``folder=True``) can
+    be written: call it before the work starts, so a read-only folder, an output path under a file
+    or a missing permission is reported in seconds, not after the work."""
+    from .errors import UserError
+
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        raise UserError(f"{option} {path}: is a {'file' if folder else 'folder'}; give a "
+                        f"{'folder' if folder else 'file'} path")
+    ancestor = path.parent
+    while not ancestor.exists():
+        if ancestor.parent == ancestor:
+            break
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        raise UserError(f"{option} {path}: {ancestor} is a file, so nothing can be written "
+                        "under it; choose another path")
+    problem = _write_probe(ancestor)
+    if problem is not None:
+        raise UserError(f"{option} {path}: cannot write in {ancestor} ({problem}); choose a "
+                        "writable place")
+
+
+def _write_probe(folder: Path) -> Optional[str]:
+    """None if a file can be created in ``folder``, else why not (permissions, read-only disk)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".msgan-eval-probe.{_HOST}~{os.getpid()}~",
+                                     suffix=".part", dir=folder)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return None
 
 
 @contextlib.contextmanager
@@ -18,7 +129,9 @@ def atomic_path(target: "str | os.PathLike[str]", suffix: str = "") -> Iterator[
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + suffix, dir=target.parent)
+    clean_stale_parts(target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".part" + suffix,
+                               dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -35,13 +148,16 @@ def atomic_path(target: "str | os.PathLike[str]", suffix: str = "") -> Iterator[
 def atomic_dir(target: "str | os.PathLike[str]") -> Iterator[Path]:
     """Yield a new empty folder beside ``target``; it takes ``target``'s place only on success.
 
-    A ``target`` that exists stays whole until the new folder is complete, then is moved aside and
-    deleted; a failure or an interrupt deletes the new folder and leaves ``target`` as it was.
+    A ``target`` that exists stays whole until the new folder is complete, then the two are swapped
+    in one step (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames) and the old one is
+    deleted: readers see the old folder or the new one, never a mix of their files. A failure or an
+    interrupt deletes the new folder and leaves ``target`` as it was.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_parts(target.parent)
     # Same form (relative or absolute) as target, so paths recorded inside can be mapped back.
-    tmp = target.parent / Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part",
+    tmp = target.parent / Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".part",
                                                 dir=target.parent)).name
     try:
         yield tmp
@@ -63,12 +179,32 @@ def require_new_or_empty(folder: "str | os.PathLike[str]", option: str = "--out"
                         "(stale images would be read with the new ones)")
 
 
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2); False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return done == 0
+
+
 def _swap_in(new: Path, target: Path) -> None:
     """Rename ``new`` onto ``target``; an existing ``target`` is deleted only once ``new`` is there."""
     if not os.path.lexists(target):
         os.rename(new, target)
         return
-    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    if target.is_dir() and not target.is_symlink() and _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)      # new now holds the old folder
+        return
+    aside = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".old", dir=target.parent))
     os.rename(target, aside / target.name)
     try:
         os.rename(new, target)

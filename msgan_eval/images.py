@@ -2,7 +2,12 @@
 
 A path is
 - a folder, searched recursively in sorted order; its immediate sub-folders are *conditions*
-  (classes) and images directly inside it form the condition ``"."`` (a flat folder is one condition);
+  (classes), and a flat folder is one condition named ``"."``. A folder with both images directly
+  inside it and class sub-folders is refused (the loose images would silently become a class ``.``).
+  Symbolic links to folders are followed (a link back to a folder already seen is refused as a
+  loop); an unreadable sub-folder, a broken link or a non-regular file (a FIFO named ``*.png``) is an
+  error, so no image is ever dropped without a word. Hidden (``.``-prefixed) entries are ignored;
+  they are where msgan-eval keeps its own unfinished ``.part`` files;
 - an ``.npy``/``.npz`` array of uint8 images, ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``
   with C in 1, 3, 4; an ``.npz`` may carry ``labels`` (or ``y``), which then name the conditions;
 - a single image file.
@@ -16,12 +21,15 @@ Every image is decoded to RGB uint8 ``(H, W, 3)``:
 - 32-bit float (``F``) images are taken to lie in [0, 1].
 
 Folders are fully decoded once while scanning, so a corrupt or truncated file is reported before
-any long computation starts (or skipped and counted with ``skip_bad``).
+any long computation starts (or skipped and counted with ``skip_bad``). An image over
+``defaults.MAX_IMAGE_PIXELS`` pixels is refused before it is decoded, which bounds the memory one
+image can take (PIL alone only refuses above twice its own limit and merely warns below).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +38,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
+from . import defaults
 from .errors import UserError
 from .fileio import atomic_path
 
@@ -116,12 +125,17 @@ class ImageSet:
             if ref.path not in seen_files:
                 st = ref.path.stat()
                 seen_files[ref.path] = f"{st.st_size}" + (f"\t{st.st_mtime_ns}" if with_mtime else "")
-            h.update(f"{ref.condition}\t{ref.name}\t{seen_files[ref.path]}\n".encode())
+            # surrogateescape: file names that are not UTF-8 hash by their raw bytes.
+            h.update(f"{ref.condition}\t{ref.name}\t{seen_files[ref.path]}\n"
+                     .encode("utf-8", "surrogateescape"))
         return h.hexdigest()
 
 
+SKIP_HINT = ", or pass --skip-bad to skip it"
+
+
 def _bad_file_message(path: Path, reason: str) -> str:
-    return f"{path}: not a readable image ({reason}); fix or remove it, or pass --skip-bad to skip it"
+    return f"{path}: not a readable image ({reason}); fix or remove it{SKIP_HINT}"
 
 
 def pil_to_rgb(im: Image.Image) -> np.ndarray:
@@ -139,20 +153,47 @@ def pil_to_rgb(im: Image.Image) -> np.ndarray:
     return np.asarray(im, dtype=np.uint8)
 
 
+def _check_regular_file(path: Path) -> None:
+    """UserError unless ``path`` is a regular file: opening a FIFO would block forever."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise UserError(_bad_file_message(path, f"broken symbolic link to {os.readlink(path)}"))
+        raise UserError(f"{path}: file disappeared while reading; re-run on a stable folder")
+    except OSError as exc:
+        raise UserError(_bad_file_message(path, exc.strerror or type(exc).__name__))
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(_bad_file_message(path, "not a regular file (a FIFO, socket or device)"))
+
+
+def _check_pixels(path: Path, im: Image.Image) -> None:
+    w, h = im.size
+    if w * h > defaults.MAX_IMAGE_PIXELS:
+        raise UserError(_bad_file_message(
+            path, f"{w}x{h} is over the {defaults.MAX_IMAGE_PIXELS:,} pixel limit, a possible "
+                  "decompression bomb; downscale it"))
+
+
 def decode_image(path: Path) -> np.ndarray:
     """Decode one image file to RGB uint8, or raise a UserError naming it."""
+    _check_regular_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as im:
+                _check_pixels(path, im)     # before load(): the header gives the size
                 im.load()
                 return pil_to_rgb(im)
     except UserError:
         raise
     except FileNotFoundError:
         raise UserError(f"{path}: file disappeared while reading; re-run on a stable folder")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError,
+            MemoryError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if reason.startswith("cannot identify image file"):   # PIL repeats the name: say why
+            reason = "not an image in a format PIL can read"
         raise UserError(_bad_file_message(path, reason)) from None
 
 
@@ -177,6 +218,15 @@ def _to_nhwc(arr: np.ndarray, path: Path) -> np.ndarray:
         return arr.transpose(0, 2, 3, 1)
     raise UserError(f"{path}: image array has shape {arr.shape}; expected (N, H, W), (N, H, W, C) "
                     "or (N, C, H, W) with C in 1, 3, 4")
+
+
+def _check_array_shape(arr: np.ndarray, path: Path) -> None:
+    h, w = arr.shape[1:3]
+    if h < 1 or w < 1:
+        raise UserError(f"{path}: images of the array are {w}x{h} pixels; each needs at least 1x1")
+    if h * w > defaults.MAX_IMAGE_PIXELS:
+        raise UserError(f"{path}: images of the array are {w}x{h}, over the "
+                        f"{defaults.MAX_IMAGE_PIXELS:,} pixel limit; downscale them")
 
 
 def is_stats_file(path: Path) -> bool:
@@ -215,6 +265,7 @@ def _scan_array(path: Path) -> ImageSet:
         raise UserError(f"{path}: cannot read array file ({type(exc).__name__}: {exc}); "
                         "re-create it with numpy.save / numpy.savez") from None
     arr = _to_nhwc(arr, path)
+    _check_array_shape(arr, path)
     n = arr.shape[0]
     if n == 0:
         raise UserError(f"{path}: the array holds no images")
@@ -228,9 +279,21 @@ def _scan_array(path: Path) -> ImageSet:
     return ImageSet(path, refs, [tuple(arr.shape[1:3])] * n, [], arr)
 
 
+def _walk_error(exc: OSError) -> None:
+    raise UserError(f"{exc.filename}: folder is not readable ({exc.strerror}); check its "
+                    "permissions or remove it")
+
+
 def _list_image_files(root: Path) -> List[Path]:
+    """Image files under ``root``, following folder links; loops and unreadable folders refused."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    seen: Dict[Tuple[int, int], str] = {}
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_walk_error, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:
+            raise UserError(f"{dirpath}: the same folder as {seen[(st.st_dev, st.st_ino)]} (a "
+                            "symbolic link loop or a second link to it); remove the link")
+        seen[(st.st_dev, st.st_ino)] = dirpath
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for fn in filenames:
             if not fn.startswith(".") and fn.lower().endswith(IMAGE_EXTENSIONS):
@@ -238,12 +301,28 @@ def _list_image_files(root: Path) -> List[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
+def _check_layout(root: Path, files: List[Path]) -> None:
+    """Refuse loose images beside class sub-folders (they would become a class named ``.``)."""
+    loose = [f for f in files if f.parent == root]
+    if loose and len(loose) < len(files):
+        raise UserError(f"{root}: holds {len(loose)} image(s) directly (e.g. {loose[0].name}) and "
+                        "class sub-folders; move the loose images into a sub-folder or point at a "
+                        "folder with only one layout")
+
+
 def scan_images(path: "str | os.PathLike[str]", *, skip_bad: bool = False,
-                progress_quiet: bool = True) -> ImageSet:
-    """List, check and group the images at ``path`` (see the module docstring)."""
+                progress_quiet: bool = True, offers_skip_bad: bool = True) -> ImageSet:
+    """List, check and group the images at ``path`` (see the module docstring).
+
+    ``offers_skip_bad=False`` drops the "--skip-bad" hint from messages, for commands without it.
+    """
     path = Path(path)
     if not path.exists():
+        if path.is_symlink():
+            raise UserError(f"{path}: broken symbolic link to {os.readlink(path)}")
         raise UserError(f"{path}: no such file or folder")
+    if not path.is_file() and not path.is_dir():
+        raise UserError(f"{path}: not a regular file or folder (a FIFO, socket or device)")
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in ARRAY_EXTENSIONS:
@@ -259,6 +338,7 @@ def scan_images(path: "str | os.PathLike[str]", *, skip_bad: bool = False,
         if not files:
             raise UserError(f"{path}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)} "
                             "files, recursively)")
+        _check_layout(path, files)
     from .progress import progress
 
     refs, sizes, skipped = [], [], []
@@ -269,7 +349,9 @@ def scan_images(path: "str | os.PathLike[str]", *, skip_bad: bool = False,
             img = decode_image(f)
         except UserError as exc:
             if not skip_bad:
-                raise
+                if offers_skip_bad:
+                    raise
+                raise UserError(str(exc).replace(SKIP_HINT, "")) from None
             skipped.append((str(f), str(exc)))
             continue
         refs.append(ImageRef(condition, rel.as_posix(), f))

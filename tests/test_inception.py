@@ -191,3 +191,13 @@ def test_validator_names_the_problem(tmp_path, random_weights):
     nan["fc.bias"] = torch.full_like(good["fc.bias"], float("nan"))
     with pytest.raises(ValueError, match="NaN"):
         check_inception_state_dict(nan)
+
+
+def test_conversion_is_byte_reproducible(tmp_path, converted):
+    """Two conversions give the same bytes, so stats files made elsewhere keep their weights hash."""
+    from msgan_eval.features.inception_convert import convert_fid_helper
+    from msgan_eval.weights import file_sha256
+
+    again = convert_fid_helper(fid_helper_torchscript(), tmp_path / "other-name.pth")
+    assert again.read_bytes() == converted.read_bytes()
+    assert file_sha256(again) == file_sha256(converted)

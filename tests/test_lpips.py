@@ -8,6 +8,7 @@ SHA-256 does not match the prefix in its name (tested below). The linear heads a
 heads from the lpips wheel, loaded by both sides.
 """
 import itertools
+import json
 import warnings
 
 import numpy as np
@@ -109,12 +110,36 @@ def test_parity_random_and_consecutive_protocols(tmp_path, reference):
 
 
 def test_identical_images_give_zero(tmp_path, reference):
+    """Exactly 0.0 by construction on any CPU: identical images share one feature row, even when
+    they sit at different batch positions (where AVX2 kernels give features differing in the last
+    bits). .ci/run runs this test again with the CPU restricted to AVX2."""
+    from click.testing import CliRunner
+
+    from msgan_eval.cli import main
+
     path, model = reference("alex")
-    img = make_set(tmp_path / "one", [1], (40, 40))[0]
+    two = make_set(tmp_path / "one", [2], (40, 40))
+    img, other = two[0], two[1]
     write_image_folder(tmp_path / "same", np.stack([img] * 3), [0, 0, 0], ["dup"])
     result = lpips_diversity(scan_images(tmp_path / "same"), pairs="all", backbone_weights=path)
     assert lpips_reference(model, img, img) == 0.0
     assert result.score == 0.0 and np.all(result.pair_distances["dup"] == 0.0)
+    # Duplicates in different batches (batch size 2), beside a distinct image: the duplicate pairs
+    # are exactly zero and the rest still match lpips.
+    write_image_folder(tmp_path / "mixed", np.stack([img, other, img, img, other]), [0] * 5, ["m"])
+    mixed = lpips_diversity(scan_images(tmp_path / "mixed"), pairs="all", backbone_weights=path,
+                            batch_size=2)
+    stack = [img, other, img, img, other]
+    for (i, j), d in zip(mixed.pair_indices["m"], mixed.pair_distances["m"]):
+        if np.array_equal(stack[i], stack[j]):
+            assert d == 0.0
+        else:
+            assert d == pytest.approx(lpips_reference(model, stack[i], stack[j]), abs=1e-5)
+    # What users see: the command's JSON for a folder of copies of one image.
+    out = CliRunner().invoke(main, ["lpips", str(tmp_path / "same"), "--pairs", "all", "--batch-size",
+                                    "1", "--lpips-backbone", str(path), "--json", "--quiet"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["lpips"] == 0.0
 
 
 @pytest.mark.parametrize("src,dst", [(28, 32), (80, 40)])

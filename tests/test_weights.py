@@ -1,6 +1,7 @@
 """Resolving the FID Inception weights: every step of the chain, and every way a file can be bad."""
 import dataclasses
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -168,3 +169,55 @@ def test_conversion_rejects_a_torchscript_that_is_not_the_fid_inception(tmp_path
     with pytest.raises(ValueError, match="lacks one of|convolutions|unexpected"):
         inception_convert.convert_fid_helper(path, tmp_path / "out.pth")
     assert not (tmp_path / "out.pth").exists()
+
+
+def test_hash_cache_persists_and_rehashes_a_changed_file(tmp_path, monkeypatch):
+    from msgan_eval import weights as w
+    from msgan_eval.paths import cache_dir
+
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(w._SHA_CACHE_MIN_SIZE + 10))
+    real = file_sha256(path)
+    stored = json.loads((cache_dir() / w._SHA_CACHE_FILE).read_text())
+    assert stored[str(path.resolve())][-1] == real
+    # A new process (empty memo) takes the digest from disk without reading the file: prove it by
+    # planting a different digest for the same (size, mtime_ns, inode).
+    stored[str(path.resolve())][-1] = "f" * 64
+    (cache_dir() / w._SHA_CACHE_FILE).write_text(json.dumps(stored))
+    monkeypatch.setattr(w, "_SHA_CACHE", {})
+    assert file_sha256(path) == "f" * 64
+    # Rewritten (new mtime / size): hashed again.
+    monkeypatch.setattr(w, "_SHA_CACHE", {})
+    path.write_bytes(path.read_bytes() + b"x")
+    assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_hash_cache_that_cannot_be_written_is_silently_skipped(tmp_path, monkeypatch):
+    from msgan_eval import weights as w
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("MSGAN_EVAL_CACHE", str(blocker / "cache"))    # under a file: unwritable
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"\1" * (w._SHA_CACHE_MIN_SIZE + 1))
+    assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_networks_never_import_their_converters():
+    """Converters are registered on the weight spec ("module:function", imported lazily), so the
+    network modules do not import them back (no inception <-> inception_convert cycle)."""
+    import ast
+
+    import msgan_eval.features.inception as inception
+    import msgan_eval.features.lpips_net as lpips_net
+
+    for module, banned in ((inception, "inception_convert"), (lpips_net, "lpips_convert")):
+        tree = ast.parse(Path(module.__file__).read_text())
+        names = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not any(banned in name for name in names), module.__name__
+    from msgan_eval.weights import INCEPTION, LPIPS_BACKBONES, spec_hook
+
+    assert spec_hook(INCEPTION, "converter").__name__ == "converted_inception_weights"
+    assert spec_hook(LPIPS_BACKBONES["vgg"], "converter").__name__ == "converted_backbone"
+    assert spec_hook(LPIPS_BACKBONES["squeeze"], "converter") is None

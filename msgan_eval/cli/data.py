@@ -2,7 +2,7 @@
 import click
 
 from ..datasets import FASHION_MNIST_CLASSES, balanced_subset, load_fashion_mnist
-from ..fileio import atomic_dir, require_new_or_empty
+from ..fileio import atomic_dir, check_writable, require_new_or_empty
 from ..images import write_image_folder
 from .options import emit, json_option, quiet_option, seed_option
 
@@ -22,6 +22,7 @@ def prepare(dataset, out, split, per_class, classes, data_root, seed, as_json, q
     import numpy as np
 
     require_new_or_empty(out)
+    check_writable(out, "--out", folder=True)
     images, labels = load_fashion_mnist(split, data_root)
     wanted = None
     if classes:

@@ -174,6 +174,8 @@ def stats(path, out, dims, device, batch_size, num_workers, inception_weights, n
 def _weights_line(row) -> str:
     """One row per file; the reason of a status ("invalid: <why>") on its own line below."""
     word, _, reason = row.status.partition(": ")
+    if row.status == "ok" and row.verification == "unverified":
+        reason = "unverified: neither the published file nor our conversion; results are marked so"
     return (f"{row.spec.key:14s} {word:8s} {row.source:10.10s} {(row.sha256 or '-')[:16]:16s} "
             f"{row.location or '-'}" + (f"\n    {reason}" if reason else ""))
 

@@ -21,7 +21,10 @@ def _human(result, path: str, skipped: int) -> str:
     if skipped:
         lines.append(f"  note: {skipped} unreadable files skipped")
     lines.append(f"  backbone {result.backbone.path} ({result.backbone.source}, "
-                 f"sha256 {result.backbone.sha256[:12]})")
+                 f"sha256 {result.backbone.sha256[:12]}, {result.backbone.status})")
+    if result.backbone.status != "verified":
+        lines.append("  note: unverified backbone (neither torchvision's published file nor our "
+                     "conversion): these are not standard LPIPS numbers")
     return "\n".join(lines)
 
 

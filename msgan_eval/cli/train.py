@@ -6,7 +6,8 @@ import click
 from .. import __version__, defaults
 from ..distributed import is_main_process
 from ..train import DATASETS
-from .options import device_option, emit, json_option, quiet_option
+from ..fileio import check_writable
+from .options import FiniteFloat, device_option, emit, json_option, quiet_option
 
 # Options a resumed run takes from its config.json unless given again on the command line.
 _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batch_size", "width",
@@ -20,13 +21,13 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
               help="Run folder: config.json, log.jsonl, checkpoint.pt.")
 @click.option("--data-root", type=click.Path(), default=None,
               help="Where the dataset lives (the class folders for --dataset folder).")
-@click.option("--ms-weight", type=click.FloatRange(min=0), default=defaults.MS_WEIGHT,
+@click.option("--ms-weight", type=FiniteFloat(min=0), default=defaults.MS_WEIGHT,
               show_default=True, help="Weight of the mode seeking loss; 0 = the DCGAN baseline.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Train this many steps.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Or this many epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=defaults.TRAIN_BATCH_SIZE,
               show_default=True, help="Per process under torchrun.")
-@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=defaults.TRAIN_WIDTH,
+@click.option("--width", type=FiniteFloat(min=1 / 128, max=16), default=defaults.TRAIN_WIDTH,
               show_default=True, help="Channel multiplier (1.0 = the official 512/256/128).")
 @click.option("--subset-per-class", type=click.IntRange(min=1), default=None,
               help="Train on this many seeded random images per class.")
@@ -48,6 +49,7 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
     if "steps" in given and "epochs" in given:
         raise click.UsageError("give --steps or --epochs, not both")
+    check_writable(out, "--out", folder=True)
     if resume:
         config = config_from_run(out)
         if "steps" in given or "epochs" in given:
@@ -81,7 +83,8 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
               help="Run folder written by `msgan-eval train`.")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
               help="New folder for OUT/<class name>/00000.png ...")
-@click.option("--per-class", type=click.IntRange(min=1), default=defaults.SAMPLES_PER_CLASS,
+@click.option("--per-class", type=click.IntRange(min=1, max=defaults.MAX_SAMPLES_PER_CLASS),
+              default=defaults.SAMPLES_PER_CLASS,
               show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=defaults.SEED, show_default=True)
 @click.option("--grid", type=click.Path(dir_okay=False), default=None,
@@ -95,6 +98,9 @@ def sample(run_dir, out, per_class, seed, grid, device, quiet, as_json):
     from ..train.sampler import sample_run
 
     classes = read_run_config(run_dir)["class_names"]
+    check_writable(out, "--out", folder=True)
+    if grid:
+        check_writable(grid, "--grid")
     sample_run(run_dir, out, per_class=per_class, seed=seed, grid=grid, device=device, quiet=quiet)
     payload = {"version": __version__, "run": run_dir, "out": out, "per_class": per_class,
                "seed": seed, "classes": classes, "n": per_class * len(classes), "grid": grid}

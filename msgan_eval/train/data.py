@@ -79,9 +79,16 @@ def batch_to_tensor(images: np.ndarray):
     return (x - 0.5) / 0.5
 
 
+def _holds_fashion_mnist(data_root: str) -> bool:
+    try:
+        return fashion_mnist_root(data_root) == Path(data_root)
+    except UserError:
+        return False
+
+
 def _fashion_mnist(data_root: Optional[str]):
     # An explicit --data-root must hold the files: never fall back silently to other data.
-    if data_root and fashion_mnist_root(data_root) != Path(data_root):
+    if data_root and not _holds_fashion_mnist(data_root):
         if offline():
             raise UserError(f"--data-root {data_root}: no Fashion-MNIST idx files there "
                             "(train-images-idx3-ubyte.gz etc.); point it at them or drop the option "
@@ -128,7 +135,7 @@ def _torchvision_call(cls_name: str, root: str, download: bool):
 def _folder(data_root: Optional[str]):
     if not data_root:
         raise UserError("--dataset folder needs --data-root DIR holding one sub-folder per class")
-    image_set = scan_images(data_root)
+    image_set = scan_images(data_root, offers_skip_bad=False)     # train has no --skip-bad
     groups = image_set.groups()
     if ROOT_CONDITION in groups:
         raise UserError(f"--data-root {data_root}: images lie directly in the folder; put each "

@@ -31,9 +31,52 @@ def read_run_config(run_dir: Path, option: str = "--run") -> dict:
         raise UserError(f"{option} {run_dir}: no {CONFIG_FILE} there; it must be a folder written "
                         "by `msgan-eval train`")
     try:
-        return json.loads(path.read_text())
+        stored = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: unreadable run configuration ({exc})") from None
+        raise damaged_config(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    if not isinstance(stored, dict):
+        raise damaged_config(path, f"a JSON {type(stored).__name__}, not an object")
+    names = stored.get("class_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise damaged_config(path, "class_names is not a list of class names")
+    return stored
+
+
+def damaged_config(path: Path, why: str) -> UserError:
+    return UserError(f"{path}: the run's configuration is damaged ({why}); restore it from a "
+                     "backup, or train a new run in another --out")
+
+
+def damaged_checkpoint(path: Path, why: str) -> UserError:
+    """The one message for a checkpoint that cannot be used, with the ways to recover."""
+    return UserError(f"{path}: the run's checkpoint is damaged ({why}); restore it from a backup, "
+                     f"or delete it and `msgan-eval train --out {path.parent} --resume` restarts "
+                     "the run from step 0 with its settings")
+
+
+_CHECKPOINT_KEYS = {"generator": dict, "discriminator": dict, "opt_g": dict, "opt_d": dict,
+                    "step": int, "run": dict}
+
+
+def _check_checkpoint(path: Path, state) -> dict:
+    if not isinstance(state, dict):
+        raise damaged_checkpoint(path, f"it holds a {type(state).__name__}, not a checkpoint")
+    for key, kind in _CHECKPOINT_KEYS.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise damaged_checkpoint(path, f"{key!r} is missing or not a {kind.__name__}")
+    if state["step"] < 0:
+        raise damaged_checkpoint(path, f"step {state['step']} is negative")
+    return state
+
+
+def load_state(path: Path, module, state: dict, what: str) -> None:
+    """``module.load_state_dict(state)``, or the damaged-checkpoint message (wrong shapes, keys)."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        first = str(exc).strip().splitlines()
+        raise damaged_checkpoint(path, f"its {what} does not fit the run's networks: "
+                                       f"{first[-1].strip() if first else type(exc).__name__}")
 
 
 def write_run_config(run_dir: Path, description: dict) -> None:
@@ -78,10 +121,14 @@ def load_checkpoint(run_dir: Path, map_location="cpu") -> dict:
     if not path.is_file():
         raise UserError(f"{path}: no checkpoint to load; train the run first (or without --resume)")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except MemoryError:
+        raise damaged_checkpoint(path, "it would not fit in memory") from None
     except Exception as exc:
-        raise UserError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); "
-                        "delete it and train again") from None
+        first = str(exc).strip().splitlines()
+        why = f"{type(exc).__name__}: {first[0][:160]}" if first else type(exc).__name__
+        raise damaged_checkpoint(path, why) from None
+    return _check_checkpoint(path, state)
 
 
 def checkpoint_step(run_dir: Path) -> int:
@@ -91,7 +138,13 @@ def checkpoint_step(run_dir: Path) -> int:
     path = Path(run_dir) / CHECKPOINT_FILE
     if not path.is_file():
         return 0
-    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["step"])
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()
+        why = f"{type(exc).__name__}: {first[0][:160]}" if first else type(exc).__name__
+        raise damaged_checkpoint(path, why) from None
+    return int(_check_checkpoint(path, state)["step"])
 
 
 def truncate_log(run_dir: Path, last_step: int) -> None:

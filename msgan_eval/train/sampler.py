@@ -19,7 +19,7 @@ from ..fileio import atomic_dir, require_new_or_empty
 from ..images import write_image_folder, write_png
 from ..progress import progress
 from .models import Generator, one_hot
-from .runs import load_checkpoint
+from .runs import CHECKPOINT_FILE, damaged_checkpoint, load_checkpoint, load_state
 
 GRID_COLUMNS = 10
 GRID_PADDING = 2
@@ -29,9 +29,13 @@ GENERATE_BATCH = 500
 def load_generator(run_dir: "str | os.PathLike[str]", device: torch.device):
     """(generator in eval mode, the run description stored with its checkpoint)."""
     checkpoint = load_checkpoint(Path(run_dir), map_location=device)
-    run = checkpoint["run"]
-    G = Generator(len(run["class_names"]), run["channels"], run["width"], run["z_dim"])
-    G.load_state_dict(checkpoint["generator"])
+    run, path = checkpoint["run"], Path(run_dir) / CHECKPOINT_FILE
+    try:
+        G = Generator(len(run["class_names"]), run["channels"], run["width"], run["z_dim"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise damaged_checkpoint(path, f"its run description is unusable ({type(exc).__name__}: "
+                                       f"{exc})") from None
+    load_state(path, G, checkpoint["generator"], "generator")
     return G.to(device).eval(), run
 
 

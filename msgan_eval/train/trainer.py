@@ -144,11 +144,23 @@ def train_step(gan: Gan, real: torch.Tensor, labels: torch.Tensor, z1: torch.Ten
             "loss_ms": loss_ms.item()}
 
 
+_FIELD_TYPES = {"str": (str,), "int": (int,), "float": (int, float)}
+
+
 def config_from_run(run_dir: "str | os.PathLike[str]") -> TrainConfig:
     """The TrainConfig stored in a run's config.json (what ``--resume`` starts from)."""
     stored = runs.read_run_config(Path(run_dir), option="--resume")
-    names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in stored.items() if k in names})
+    kept = {}
+    for f in fields(TrainConfig):
+        if f.name not in stored:
+            continue
+        value, kinds = stored[f.name], _FIELD_TYPES[str(f.type).replace("Optional[", "").rstrip("]")]
+        if not (value is None and "Optional" in str(f.type)) and \
+                (isinstance(value, bool) or not isinstance(value, kinds)):
+            raise runs.damaged_config(Path(run_dir) / runs.CONFIG_FILE,
+                                      f"{f.name} is {value!r}, not a {f.type}")
+        kept[f.name] = value
+    return TrainConfig(**kept)
 
 
 def unwrap(module: torch.nn.Module) -> torch.nn.Module:
@@ -208,10 +220,10 @@ def describe_run(config: TrainConfig, data: TrainData, per_epoch: int, world_siz
 def _restore(gan: Gan, checkpoint: Optional[dict], total: int, out_dir: Path) -> int:
     if checkpoint is None:
         return 0
-    gan.G.load_state_dict(checkpoint["generator"])
-    gan.D.load_state_dict(checkpoint["discriminator"])
-    gan.opt_g.load_state_dict(checkpoint["opt_g"])
-    gan.opt_d.load_state_dict(checkpoint["opt_d"])
+    path = out_dir / runs.CHECKPOINT_FILE
+    for module, key in ((gan.G, "generator"), (gan.D, "discriminator"), (gan.opt_g, "opt_g"),
+                        (gan.opt_d, "opt_d")):
+        runs.load_state(path, module, checkpoint[key], key)
     step = int(checkpoint["step"])
     if step > total:
         raise UserError(f"--resume {out_dir}: the checkpoint is at step {step}, past the {total} "
