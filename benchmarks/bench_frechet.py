@@ -4,18 +4,19 @@ Same statistics for both: mean/covariance of seeded correlated features at d = 2
 n = 1000 (rank-deficient covariance, like a small sample set) and n = 10000. The reference is
 ``pytorch_fid.fid_score.calculate_frechet_distance`` itself. Prints the times, the ratio (issue 7
 target: >= 8x) and the relative difference of the two values (target: <= 1e-6). Each size runs in
-its own process. On a shared machine the eigenvalue solvers are very sensitive to other load:
+its own process, each instruction set too (``--isa both``, the default; see ``_cpu.py``). On a
+shared machine the eigenvalue solvers are very sensitive to other load:
 repeat the run and compare like with like.
 
     .venv/bin/python benchmarks/bench_frechet.py [--dims 2048] [--n 1000 10000] [--threads 2]
+        [--isa both|native|avx2]
 """
 import argparse
 import json
-import subprocess
-import sys
 import time
 import warnings
 
+import _cpu
 import numpy as np
 
 
@@ -43,25 +44,30 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: all)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    _cpu.add_isa_option(parser)
     args = parser.parse_args()
     if args.threads:
         from threadpoolctl import threadpool_limits
         threadpool_limits(args.threads)
 
+    if _cpu.child_isa() is None:
+        # One fresh process per size and instruction set, so one measurement's leftovers
+        # (allocator, BLAS thread pools) cannot touch the next.
+        rows = []
+        for n in args.n:
+            argv = ["--dims", str(args.dims), "--n", str(n), "--repeats", str(args.repeats)] + (
+                ["--threads", str(args.threads)] if args.threads else [])
+            for isa, child_rows in _cpu.run_children(__file__, argv, args.isa).items():
+                rows += [{**row, "isa": isa} for row in child_rows]
+        return report(rows, args.json)
     from pytorch_fid.fid_score import calculate_frechet_distance
+    from threadpoolctl import threadpool_info
 
     from msgan_eval.metrics.fid import frechet_distance
 
-    if len(args.n) > 1:
-        # One fresh process per size, so one measurement's leftovers (allocator, BLAS thread
-        # pools) cannot touch the next.
-        rows = []
-        for n in args.n:
-            cmd = [sys.executable, __file__, "--dims", str(args.dims), "--n", str(n),
-                   "--repeats", str(args.repeats), "--json"] + (
-                ["--threads", str(args.threads)] if args.threads else [])
-            rows += json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-        return report(rows, args.json)
+    # OpenBLAS's kernel set (numpy's and scipy's BLAS), which --isa avx2 holds to Haswell.
+    blas = ",".join(sorted({str(p.get("architecture")) for p in threadpool_info()
+                            if p.get("internal_api") == "openblas"})) or "not OpenBLAS"
     rows = []
     for n in args.n:
         mu1, s1 = statistics(n, args.dims, 1, 0.0)
@@ -73,7 +79,7 @@ def main() -> int:
             t_ref, ref = best_time(lambda: calculate_frechet_distance(mu1, s1, mu2, s2), 1)
         rows.append({"n": n, "dims": args.dims, "sqrtm_s": t_ref, "ours_s": t_ours,
                      "ratio": t_ref / t_ours, "rel_diff": abs(ours - ref) / abs(ref),
-                     "fid": ours, "fid_reference": float(ref)})
+                     "fid": ours, "fid_reference": float(ref), "blas": blas})
     return report(rows, args.json)
 
 
@@ -82,9 +88,9 @@ def report(rows, as_json: bool) -> int:
         print(json.dumps(rows))
         return 0
     for r in rows:
-        print(f"d={r['dims']} n={r['n']}: sqrtm {r['sqrtm_s']:.2f}s, ours {r['ours_s']:.3f}s, "
-              f"ratio {r['ratio']:.1f}x (target >= 8x), rel diff {r['rel_diff']:.1e} "
-              f"(target <= 1e-6)")
+        print(f"[{r['isa']}] d={r['dims']} n={r['n']}: sqrtm {r['sqrtm_s']:.2f}s, ours "
+              f"{r['ours_s']:.3f}s, ratio {r['ratio']:.1f}x (target >= 8x), rel diff "
+              f"{r['rel_diff']:.1e} (target <= 1e-6); OpenBLAS kernels {r['blas']}")
     return 0
 
 

@@ -7,8 +7,11 @@ same images and the same pairs. The reference gets the images already decoded an
 backbone included). Prints both times, the ratio (issue 7 target: >= 5x) and the largest
 per-pair difference (must be <= 1e-5).
 
+On the CPU each instruction set runs in its own child process (``--isa both``, the default:
+native, then the kernels held to AVX2; see ``_cpu.py``).
+
     .venv/bin/python benchmarks/bench_lpips.py [--net alex] [--conditions 10] [--per-condition 12]
-        [--size 64] [--threads 2] [--device cpu|cuda]
+        [--size 64] [--threads 2] [--device cpu|cuda] [--isa both|native|avx2]
 """
 import argparse
 import itertools
@@ -20,8 +23,8 @@ import time
 import warnings
 from pathlib import Path
 
+import _cpu
 import numpy as np
-import torch
 
 
 def make_images(conditions: int, per_condition: int, size: int, seed: int = 0):
@@ -37,6 +40,7 @@ def make_images(conditions: int, per_condition: int, size: int, seed: int = 0):
 def reference_loop(model, images, groups, device):
     """What a user of the lpips package writes: one LPIPS call per pair."""
     import lpips
+    import torch
 
     out = {}
     with torch.no_grad():
@@ -47,7 +51,7 @@ def reference_loop(model, images, groups, device):
     return out
 
 
-def main() -> int:
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--net", default="alex", choices=("alex", "vgg", "squeeze"))
     parser.add_argument("--conditions", type=int, default=10)
@@ -56,7 +60,14 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    _cpu.add_isa_option(parser)
+    return parser.parse_args()
+
+
+def measure(args) -> dict:
+    """Both sides on this process's instruction set (a child of :func:`main`)."""
+    import torch
+
     torch.set_num_threads(args.threads)
     # A parity check on CUDA too: cuDNN allows TF32 convolutions by default, which would move the
     # lpips.LPIPS reference by ~1e-3 (lpips_diversity turns TF32 off for its own part).
@@ -97,21 +108,47 @@ def main() -> int:
     max_diff = max(float(np.max(np.abs(ours.pair_distances[c] - ref[c]))) for c in groups)
     ref_score = float(np.mean([np.mean(ref[c]) for c in groups]))
     n_pairs = sum(len(v) for v in ref.values())
-    report = {"net": args.net, "conditions": args.conditions, "per_condition": args.per_condition,
-              "size": args.size, "threads": args.threads, "device": args.device, "pairs": n_pairs,
-              "reference_s": t_ref, "msgan_eval_s": t_ours, "ratio": t_ref / t_ours,
-              "reference_pairs_per_s": n_pairs / t_ref, "msgan_eval_pairs_per_s": n_pairs / t_ours,
-              "max_abs_pair_diff": max_diff, "score": ours.score, "reference_score": ref_score}
+    return {"isa": _cpu.isa_record(args.isa), "net": args.net, "conditions": args.conditions,
+            "per_condition": args.per_condition, "size": args.size, "threads": args.threads,
+            "device": args.device, "pairs": n_pairs, "reference_s": t_ref, "msgan_eval_s": t_ours,
+            "ratio": t_ref / t_ours, "reference_pairs_per_s": n_pairs / t_ref,
+            "msgan_eval_pairs_per_s": n_pairs / t_ours, "max_abs_pair_diff": max_diff,
+            "score": ours.score, "reference_score": ref_score}
+
+
+def agrees(report: dict) -> bool:
+    return (report["max_abs_pair_diff"] <= 1e-5
+            and abs(report["score"] - report["reference_score"]) <= 1e-5)
+
+
+def print_report(isa: str, r: dict) -> None:
+    n_pairs, t_ref, t_ours = r["pairs"], r["reference_s"], r["msgan_eval_s"]
+    print(f"[{isa}] LPIPS {r['net']}, --pairs all, {r['conditions']} conditions x "
+          f"{r['per_condition']} images {r['size']}x{r['size']} ({n_pairs} pairs), "
+          f"{r['threads']} threads, {r['device']}; ATen {r['isa']['aten']}, "
+          f"oneDNN {r['isa']['onednn']}")
+    print(f"  lpips.LPIPS per pair : {t_ref:8.2f} s  ({n_pairs / t_ref:8.1f} pairs/s)")
+    print(f"  msgan-eval batched   : {t_ours:8.2f} s  ({n_pairs / t_ours:8.1f} pairs/s)")
+    print(f"  ratio                : {t_ref / t_ours:8.2f} x  (target >= 5)")
+    print(f"  max |pair diff|      : {r['max_abs_pair_diff']:.2e}  score {r['score']:.6f} vs "
+          f"{r['reference_score']:.6f}")
+
+
+def main() -> int:
+    args = parse_args()
+    if _cpu.child_isa() is None and args.device == "cpu":   # one child per instruction set
+        argv = ["--net", args.net, "--conditions", str(args.conditions), "--per-condition",
+                str(args.per_condition), "--size", str(args.size), "--threads", str(args.threads)]
+        reports = _cpu.run_children(__file__, argv, args.isa)
+    else:       # a child, or CUDA (the instruction set of the host does not matter there)
+        args.isa = args.isa if args.device == "cpu" else "native"
+        reports = {args.isa: measure(args)}
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(reports if _cpu.child_isa() is None else next(iter(reports.values()))))
     else:
-        print(f"LPIPS {args.net}, --pairs all, {args.conditions} conditions x {args.per_condition} "
-              f"images {args.size}x{args.size} ({n_pairs} pairs), {args.threads} threads, {args.device}")
-        print(f"  lpips.LPIPS per pair : {t_ref:8.2f} s  ({n_pairs / t_ref:8.1f} pairs/s)")
-        print(f"  msgan-eval batched   : {t_ours:8.2f} s  ({n_pairs / t_ours:8.1f} pairs/s)")
-        print(f"  ratio                : {t_ref / t_ours:8.2f} x  (target >= 5)")
-        print(f"  max |pair diff|      : {max_diff:.2e}  score {ours.score:.6f} vs {ref_score:.6f}")
-    ok = max_diff <= 1e-5 and abs(ours.score - ref_score) <= 1e-5
+        for isa, report in reports.items():
+            print_report(isa, report)
+    ok = all(agrees(r) for r in reports.values())
     if not ok:
         print("values disagree beyond 1e-5", file=sys.stderr)
     return 0 if ok else 1

@@ -14,7 +14,8 @@ from pytorch_fid.inception import InceptionV3
 from _fid_fixtures import install_in_hub_cache, resolved
 from conftest import fid_helper_torchscript, write_random_pngs
 from msgan_eval import defaults
-from msgan_eval.features.extract import extract_inception_features, image_set_statistics
+from msgan_eval.features.extract import (cpu_inception_slice, extract_inception_features,
+                                         image_set_statistics)
 from msgan_eval.features.inception import (check_inception_state_dict, load_inception,
                                            read_inception_state_dict)
 from msgan_eval.images import scan_images
@@ -57,14 +58,15 @@ def test_fid_equals_pytorch_fid_with_real_converted_weights(folders, converted):
     assert _our_fid(*folders, converted, 2048) == pytest.approx(expected, rel=1e-5)
 
 
-def test_fast_features_match_pytorch_fid_module(tmp_path, converted):
+def test_fast_features_match_pytorch_fid_module(tmp_path, converted, monkeypatch):
     """The fast network vs pytorch-fid's own InceptionV3 and get_activations; 11 images in one
-    batch also cover the CPU slicing (8 + 3)."""
+    batch also cover the CPU slicing (8 + 3, slices of 8 whatever this CPU's vector width)."""
     _put_in_torch_home(converted)
+    monkeypatch.setattr(defaults, "CPU_INCEPTION_SLICE_BY_CAPABILITY", {})
     folder = write_random_pngs(tmp_path / "imgs", 11, size=(40, 24), seed=4)
     model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
     files = sorted(folder.glob("*.png"))
-    assert defaults.CPU_INCEPTION_SLICE < len(files) <= defaults.BATCH_SIZE
+    assert cpu_inception_slice() == defaults.CPU_INCEPTION_SLICE < len(files) <= defaults.BATCH_SIZE
     expected = fid_score.get_activations(files, model, batch_size=11, dims=2048, num_workers=0)
     w = resolved(converted)
     fast = extract_inception_features(scan_images(folder), weights=w, dims=2048, fast=True)
@@ -73,10 +75,18 @@ def test_fast_features_match_pytorch_fid_module(tmp_path, converted):
     np.testing.assert_allclose(exact, expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("onednn", [True, False], ids=["onednn-fused", "plain"])
 @pytest.mark.parametrize("dims", [64, 192, 768, 2048])
-def test_fast_network_matches_pytorch_fid_module_with_random_batchnorm(random_weights, dims):
+def test_fast_network_matches_pytorch_fid_module_with_random_batchnorm(random_weights, dims,
+                                                                       onednn, monkeypatch):
     """Every output block of the rewritten network, with random BatchNorm scales and statistics
-    (the real weights have gamma = 1), against pytorch-fid's own module."""
+    (the real weights have gamma = 1), against pytorch-fid's own module; on a CPU both roads:
+    convolutions with oneDNN's fused ReLU, and PyTorch's ordinary convolution then ReLU."""
+    from msgan_eval.features import inception_fast
+
+    if onednn and not inception_fast.ONEDNN_FUSION:
+        pytest.skip("this torch has no oneDNN fused convolution")
+    monkeypatch.setattr(inception_fast.FoldedConv, "onednn", onednn)
     w = resolved(random_weights)
     gen = torch.Generator().manual_seed(3)
     x = torch.rand(2, 3, 47, 31, generator=gen)
@@ -193,3 +203,37 @@ def test_conversion_is_byte_reproducible(tmp_path, converted):
     again = convert_fid_helper(fid_helper_torchscript(), tmp_path / "other-name.pth")
     assert again.read_bytes() == converted.read_bytes()
     assert file_sha256(again) == file_sha256(converted)
+
+
+def test_cpu_slice_follows_the_vector_width(monkeypatch):
+    """The slice size is picked at run time from ATen's dispatch level; unknown levels get the default."""
+    from msgan_eval.features import extract
+
+    for capability, expected in [*defaults.CPU_INCEPTION_SLICE_BY_CAPABILITY.items(),
+                                 ("DEFAULT", defaults.CPU_INCEPTION_SLICE)]:
+        monkeypatch.setattr(extract.torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
+        assert extract.cpu_inception_slice() == expected
+
+
+def test_fast_features_under_avx2_kernels_match_pytorch_fid(tmp_path, converted):
+    """With ATen and oneDNN held to AVX2 (what users' AVX2-only CPUs run: the slice of 16 and
+    oneDNN's AVX2 kernels), 18 images (16 + 2) against pytorch-fid's module in the same process."""
+    folder = write_random_pngs(tmp_path / "imgs", 18, size=(32, 32), seed=7)
+    script = f"""
+import sys, numpy as np, torch
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from _fid_fixtures import resolved
+from msgan_eval.features.extract import cpu_inception_slice, extract_inception_features
+from msgan_eval.images import scan_images
+assert torch.backends.cpu.get_cpu_capability() == "AVX2" and cpu_inception_slice() == 16
+w, images = resolved({str(converted)!r}), scan_images({str(folder)!r})
+fast = extract_inception_features(images, weights=w, dims=2048, fast=True)
+exact = extract_inception_features(images, weights=w, dims=2048, fast=False)
+print(float(np.abs(fast - exact).max()))
+"""
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                          timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.strip().splitlines()[-1]) <= 1e-4

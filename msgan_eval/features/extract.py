@@ -39,10 +39,17 @@ def to_tensor_batch(images: Sequence[np.ndarray]) -> Batch:
     return Collate("pytorch-fid")(images)
 
 
+def cpu_inception_slice() -> int:
+    """Images per pass of the fast Inception on this CPU (see ``defaults.CPU_INCEPTION_SLICE``)."""
+    return defaults.CPU_INCEPTION_SLICE_BY_CAPABILITY.get(torch.backends.cpu.get_cpu_capability(),
+                                                          defaults.CPU_INCEPTION_SLICE)
+
+
 def _forward(model: torch.nn.Module, x: torch.Tensor, fast: bool) -> torch.Tensor:
     x = x.contiguous(memory_format=torch.channels_last if fast else torch.contiguous_format)
-    if fast and x.device.type == "cpu" and len(x) > defaults.CPU_INCEPTION_SLICE:
-        pred = torch.cat([model(part)[0] for part in x.split(defaults.CPU_INCEPTION_SLICE)])
+    per_pass = cpu_inception_slice()
+    if fast and x.device.type == "cpu" and len(x) > per_pass:
+        pred = torch.cat([model(part)[0] for part in x.split(per_pass)])
     else:
         pred = model(x)[0]
     # pytorch-fid: average-pool the 64/192/768-d feature maps to 1x1.

@@ -25,6 +25,10 @@ rounding order moves:
   values).
 * Each block writes its branches' ReLU outputs straight into its output tensor instead of
   concatenating afterwards.
+* On a CPU every convolution goes straight to oneDNN with the ReLU as a post-op (applied to each
+  value before it is stored: no separate ReLU pass, same values; 1x1 convolutions no longer take
+  PyTorch's im2col road on one thread). Measured 2026-12-01 on 2 loaded cores: +15% img/s natively
+  (AVX-512), +9% with the kernels held to AVX2.
 """
 from __future__ import annotations
 
@@ -114,7 +118,49 @@ def state_dict_shapes() -> Dict[str, tuple]:
     return shapes
 
 
-def folded_conv(state: Mapping[str, torch.Tensor], name: str) -> nn.Conv2d:
+def _onednn_fusion_available() -> bool:
+    # The fused convolution + ReLU that PyTorch's own CPU compiler (inductor) emits; absent from
+    # builds without oneDNN.
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+ONEDNN_FUSION = _onednn_fusion_available()
+
+
+class FoldedConv(nn.Conv2d):
+    """A ``BasicConv2d`` (convolution, eval-mode BatchNorm, ReLU) as one convolution with bias.
+
+    ``relu(x)`` is ``F.relu(conv(x))``. On a CPU both go straight to oneDNN, which applies the ReLU
+    to each output value before storing it (a post-op): one pass over the activations less, same
+    values. ``onednn = False`` takes PyTorch's ordinary road (tests compare both).
+    """
+
+    onednn = True
+
+    def fused(self, x: torch.Tensor) -> bool:
+        return self.onednn and ONEDNN_FUSION and x.device.type == "cpu"
+
+    def _onednn(self, x: torch.Tensor, attr: str) -> torch.Tensor:
+        return torch.ops.mkldnn._convolution_pointwise(
+            x, self.weight, self.bias, list(self.padding), list(self.stride), list(self.dilation),
+            self.groups, attr, [], "")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Also the 1x1 convolutions, which PyTorch would send to its slower im2col road on one thread.
+        return self._onednn(x, "none") if self.fused(x) else super().forward(x)
+
+    def relu(self, x: torch.Tensor) -> torch.Tensor:
+        return self._onednn(x, "relu") if self.fused(x) else F.relu(super().forward(x), inplace=True)
+
+    def relu_if_free(self, x: torch.Tensor) -> torch.Tensor:
+        """``relu(x)`` when fused, else ``conv(x)`` and the caller's later ReLU does the work.
+
+        ReLU is idempotent, so the caller's ReLU (in :func:`_relu_cat`) leaves a fused output as it is.
+        """
+        return self.relu(x) if self.fused(x) else super().forward(x)
+
+
+def folded_conv(state: Mapping[str, torch.Tensor], name: str) -> FoldedConv:
     """``BasicConv2d`` ``name`` as one convolution: eval-mode BatchNorm folded in (in float64).
 
     ``bn(conv(x)) = conv'(x)`` with ``w' = w * s``, ``b' = beta - mean * s``, ``s = g / sqrt(var + eps)``.
@@ -124,13 +170,13 @@ def folded_conv(state: Mapping[str, torch.Tensor], name: str) -> nn.Conv2d:
         "conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"))
     scale = gamma / torch.sqrt(var + BN_EPS)
     bias = beta - mean * scale
-    conv = nn.Conv2d(cin, cout, kernel, stride, padding, bias=True, device="meta")
+    conv = FoldedConv(cin, cout, kernel, stride, padding, bias=True, device="meta")
     conv.weight = nn.Parameter((w * scale[:, None, None, None]).float(), requires_grad=False)
     conv.bias = nn.Parameter(bias.float(), requires_grad=False)
     return conv
 
 
-def _input_folded_conv(state: Mapping[str, torch.Tensor], scale: float, shift: float) -> nn.Conv2d:
+def _input_folded_conv(state: Mapping[str, torch.Tensor], scale: float, shift: float) -> FoldedConv:
     """The first convolution with the input normalisation ``scale * x + shift`` folded in.
 
     ``conv(a x + b) = conv'(x)``: ``w' = a w``, ``b' = bias + b sum(w)`` (no padding, so exact
@@ -143,8 +189,16 @@ def _input_folded_conv(state: Mapping[str, torch.Tensor], scale: float, shift: f
     return conv
 
 
-def _basic(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    return F.relu(conv(x), inplace=True)
+def _basic(x: torch.Tensor, conv: FoldedConv) -> torch.Tensor:
+    return conv.relu(x)
+
+
+def _conv_pool_relu(x: torch.Tensor, conv: FoldedConv) -> torch.Tensor:
+    """``relu(max_pool(conv(x)))``, the stem's 3x3 stride-2 max pool after a ``BasicConv2d``."""
+    if conv.fused(x):
+        return F.max_pool2d(conv.relu(x), kernel_size=3, stride=2)
+    # max_pool(relu(y)) = relu(max_pool(y)): unfused, the ReLU runs on the pooled quarter.
+    return F.relu(F.max_pool2d(conv(x), kernel_size=3, stride=2), inplace=True)
 
 
 def _avg3(x: torch.Tensor) -> torch.Tensor:
@@ -177,9 +231,9 @@ class _BlockA(_Block):
 
     def forward(self, x):
         c = self.c
-        b5 = c.branch5x5_2(_basic(x, c.branch5x5_1))
-        b3 = c.branch3x3dbl_3(_basic(_basic(x, c.branch3x3dbl_1), c.branch3x3dbl_2))
-        return _relu_cat([c.branch1x1(x), b5, b3, _avg3(c.branch_pool(x))])
+        b5 = c.branch5x5_2.relu_if_free(_basic(x, c.branch5x5_1))
+        b3 = c.branch3x3dbl_3.relu_if_free(_basic(_basic(x, c.branch3x3dbl_1), c.branch3x3dbl_2))
+        return _relu_cat([c.branch1x1.relu_if_free(x), b5, b3, _avg3(c.branch_pool(x))])
 
 
 class _BlockB(_Block):
@@ -187,8 +241,8 @@ class _BlockB(_Block):
 
     def forward(self, x):
         c = self.c
-        b3 = c.branch3x3(x)
-        b3dbl = c.branch3x3dbl_3(_basic(_basic(x, c.branch3x3dbl_1), c.branch3x3dbl_2))
+        b3 = c.branch3x3.relu_if_free(x)
+        b3dbl = c.branch3x3dbl_3.relu_if_free(_basic(_basic(x, c.branch3x3dbl_1), c.branch3x3dbl_2))
         # x >= 0 (a ReLU output), so the ReLU leaves the max pool as it is.
         return _relu_cat([b3, b3dbl, F.max_pool2d(x, kernel_size=3, stride=2)])
 
@@ -198,11 +252,12 @@ class _BlockC(_Block):
 
     def forward(self, x):
         c = self.c
-        b7 = c.branch7x7_3(_basic(_basic(x, c.branch7x7_1), c.branch7x7_2))
+        b7 = c.branch7x7_3.relu_if_free(_basic(_basic(x, c.branch7x7_1), c.branch7x7_2))
         b7dbl = x
         for i in (1, 2, 3, 4):
             b7dbl = _basic(b7dbl, c[f"branch7x7dbl_{i}"])
-        return _relu_cat([c.branch1x1(x), b7, c.branch7x7dbl_5(b7dbl), _avg3(c.branch_pool(x))])
+        return _relu_cat([c.branch1x1.relu_if_free(x), b7, c.branch7x7dbl_5.relu_if_free(b7dbl),
+                          _avg3(c.branch_pool(x))])
 
 
 class _BlockD(_Block):
@@ -210,12 +265,13 @@ class _BlockD(_Block):
 
     def forward(self, x):
         c = self.c
-        b3 = c.branch3x3_2(_basic(x, c.branch3x3_1))
+        b3 = c.branch3x3_2.relu_if_free(_basic(x, c.branch3x3_1))
         b7 = x
         for i in (1, 2, 3):
             b7 = _basic(b7, c[f"branch7x7x3_{i}"])
         # x >= 0 (a ReLU output), so the ReLU leaves the max pool as it is.
-        return _relu_cat([b3, c.branch7x7x3_4(b7), F.max_pool2d(x, kernel_size=3, stride=2)])
+        return _relu_cat([b3, c.branch7x7x3_4.relu_if_free(b7),
+                          F.max_pool2d(x, kernel_size=3, stride=2)])
 
 
 class _BlockE(_Block):
@@ -230,11 +286,12 @@ class _BlockE(_Block):
         b3 = _basic(x, c.branch3x3_1)
         b3dbl = _basic(_basic(x, c.branch3x3dbl_1), c.branch3x3dbl_2)
         if self.max_pool:   # a max pool does not commute with the convolution: pool, then conv
-            pool = c.branch_pool(F.max_pool2d(x, kernel_size=3, stride=1, padding=1))
+            pool = c.branch_pool.relu_if_free(F.max_pool2d(x, kernel_size=3, stride=1, padding=1))
         else:
             pool = _avg3(c.branch_pool(x))
-        return _relu_cat([c.branch1x1(x), c.branch3x3_2a(b3), c.branch3x3_2b(b3),
-                          c.branch3x3dbl_3a(b3dbl), c.branch3x3dbl_3b(b3dbl), pool])
+        return _relu_cat([c.branch1x1.relu_if_free(x), c.branch3x3_2a.relu_if_free(b3),
+                          c.branch3x3_2b.relu_if_free(b3), c.branch3x3dbl_3a.relu_if_free(b3dbl),
+                          c.branch3x3dbl_3b.relu_if_free(b3dbl), pool])
 
 
 class FastFIDInception(nn.Module):
@@ -272,12 +329,11 @@ class FastFIDInception(nn.Module):
         x = network_resize(self.preset, x).contiguous(memory_format=torch.channels_last)
         x = _basic(x, self.conv1a)
         x = _basic(x, self.conv2a)
-        # max_pool(relu(y)) = relu(max_pool(y)): ReLU on the pooled quarter.
-        x = F.relu(F.max_pool2d(self.conv2b(x), kernel_size=3, stride=2), inplace=True)
+        x = _conv_pool_relu(x, self.conv2b)
         if self.last_block == 0:
             return [x]
         x = _basic(x, self.conv3b)
-        x = F.relu(F.max_pool2d(self.conv4a(x), kernel_size=3, stride=2), inplace=True)
+        x = _conv_pool_relu(x, self.conv4a)
         if self.last_block == 1:
             return [x]
         x = self.mixed6(x)
