@@ -9,6 +9,8 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.lpips_diversity({"cat": cats, "dog": dogs}).lpips
     msgan_eval.ndb("fake/", train="train/").jsd
     msgan_eval.compare("dcgan/", "msgan/", "real/").verdicts
+    msgan_eval.kid("real/", "fake/").kid
+    msgan_eval.prdc("real/", "fake/", k=5).recall
 
 Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
 for torch.
@@ -22,6 +24,10 @@ _EXPORTS = {
     "lpips_diversity": "msgan_eval.evaluate.lpips",
     "ndb": "msgan_eval.evaluate.ndb",
     "compare": "msgan_eval.evaluate.compare",
+    "kid": "msgan_eval.evaluate.kid",
+    "prdc": "msgan_eval.evaluate.prdc",
+    "KidResult": "msgan_eval.evaluate.kid",
+    "PrdcResult": "msgan_eval.evaluate.prdc",
     "FidResult": "msgan_eval.evaluate.fid",
     "FidStats": "msgan_eval.evaluate.fid",
     "LpipsResult": "msgan_eval.evaluate.lpips",

@@ -65,3 +65,15 @@ DEMO_NDB_BINS = 20
 
 # The metric families `compare` runs when --metrics is not given; the others are asked for by name.
 COMPARE_METRICS = ("fid", "lpips", "ndb")
+
+# KID (torch-fidelity's defaults: 100 subsets of 1000, polynomial kernel (x.y / d + 1)^3)
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 1000
+# Precision/recall (Kynkaanniemi 2019 uses k = 3) and density/coverage (Naeem 2020, k = 5): one k
+# for all four, as the prdc package; 5 is prdc's recommended setting.
+PRDC_K = 5
+PRDC_FEATURES = "inception-pool3"
+PRDC_FEATURES_CHOICES = ("inception-pool3", "vgg16-fc2")
+# Pairwise distances are computed in row blocks of at most this many entries (float64: 128 MB), so
+# 50k x 50k sets never hold the full distance matrix.
+PRDC_BLOCK_ENTRIES = 1 << 24

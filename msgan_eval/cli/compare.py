@@ -47,7 +47,8 @@ def human_summary(report: dict, files) -> str:
 @click.option("--ref", "ref", required=True, type=click.Path(),
               help="Reference (real) images; a FID statistics .npz works for FID only.")
 @click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
-              help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd).")
+              help="Comma-separated subset of fid, lpips, ndb, kid, prdc (ndb also gives jsd; prdc "
+                   "gives precision, recall, density and coverage).")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=defaults.BOOTSTRAP,
               show_default=True, help="Bootstrap resamples per run and metric.")
 @seed_option

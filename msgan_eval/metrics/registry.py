@@ -31,6 +31,12 @@ METRICS: Tuple[MetricFacts, ...] = (
     MetricFacts("lpips", "LPIPS diversity", "lpips", True, 4, ("lpips_backbone",)),
     MetricFacts("ndb", "NDB", "ndb", False, 1, ("reference_images",)),
     MetricFacts("jsd", "JSD", "ndb", False, 4, ("reference_images",)),
+    # KID and the k-NN metrics need every reference image's Inception features (not FID statistics)
+    MetricFacts("kid", "KID", "kid", False, 5, ("inception_weights", "reference_images")),
+    MetricFacts("precision", "Precision", "prdc", True, 4, ("inception_weights", "reference_images")),
+    MetricFacts("recall", "Recall", "prdc", True, 4, ("inception_weights", "reference_images")),
+    MetricFacts("density", "Density", "prdc", True, 4, ("inception_weights", "reference_images")),
+    MetricFacts("coverage", "Coverage", "prdc", True, 4, ("inception_weights", "reference_images")),
 )
 FACTS: Dict[str, MetricFacts] = {m.name: m for m in METRICS}
 METRIC_NAMES: Tuple[str, ...] = tuple(FACTS)
