@@ -74,6 +74,6 @@ KID_SUBSET_SIZE = 1000
 PRDC_K = 5
 PRDC_FEATURES = "inception-pool3"
 PRDC_FEATURES_CHOICES = ("inception-pool3", "vgg16-fc2")
-# Pairwise distances are computed in row blocks of at most this many entries (float64: 128 MB), so
-# 50k x 50k sets never hold the full distance matrix.
-PRDC_BLOCK_ENTRIES = 1 << 24
+# Pairwise distances are computed in row blocks of at most this many entries (about 100 MB of
+# float32/float64 working arrays per block), so 50k x 50k sets never hold a full distance matrix.
+PRDC_BLOCK_ENTRIES = 1 << 22

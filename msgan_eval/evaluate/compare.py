@@ -171,6 +171,9 @@ def _kid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
     for run, f in feats.items():
         if not distributed.is_main_process():
             continue                      # rank 0 alone computes and bootstraps
+        if min(len(f), len(ref_feats)) < 2:
+            raise ParameterError(f"{{{run}}} and {{reference}} need at least 2 images each for KID "
+                                 f"(got {len(f)} and {len(ref_feats)})", run, "reference")
         value = kid(f, ref_feats, subsets=defaults.KID_SUBSETS,
                     subset_size=defaults.KID_SUBSET_SIZE, seed=cfg.seed)
         out.details["kid"][f"{run}_subset_size"] = value.subset_size

@@ -155,6 +155,3 @@ def small_sample_notes(n_real: int, n_gen: int, k: int) -> List[str]:
         return []
     return [f"{' and '.join(small)} images: k-NN precision/recall/density/coverage move with n "
             f"at this size (k = {k}); compare sets of equal size, ideally thousands"]
-
-
-
