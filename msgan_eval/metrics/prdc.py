@@ -68,10 +68,14 @@ def _rows_per_block(n_cols: int, block_entries: int) -> int:
 class _Points:
     """One feature set in float64 (exact checks) and float32 (fast screening), with squared norms."""
 
-    def __init__(self, a: torch.Tensor):
+    def __init__(self, a: torch.Tensor, centre: torch.Tensor):
+        # The exact checks use the features as given; the float32 screen uses them shifted by a
+        # common centre (distances do not change), whose smaller norms shrink its rounding.
         self.x64 = a
-        self.x32 = a.float()
-        self.sq64 = (a * a).sum(dim=1)
+        centred = a - centre
+        self.sq64 = (centred * centred).sum(dim=1)
+        self.x32 = centred.float()
+        del centred
         self.sq32 = self.sq64.float()
         # Worst-case rounding of the float32 |x|^2 + |y|^2 - 2 x.y (conversion and a d-term dot
         # product, any summation order) is below (d + 5) u (|x|^2 + |y|^2), u = 2^-24: twice that.
@@ -129,7 +133,7 @@ def nearest_neighbour_radii(x: torch.Tensor, k: int,
     """Distance of each row of ``x`` to its k-th nearest other row (prdc's
     ``compute_nearest_neighbour_distances``: the (k+1)-th smallest, self included), float64."""
     x = x.double()
-    return _radii2(_Points(x - x.mean(dim=0)), k, block_entries).sqrt()
+    return _radii2(_Points(x, x.mean(dim=0)), k, block_entries).sqrt()
 
 
 def _radii2(p: _Points, k: int, block_entries: int) -> torch.Tensor:
@@ -165,11 +169,8 @@ def prdc_counts(real: np.ndarray, fake: np.ndarray, *, k: int = defaults.PRDC_K,
         raise ValueError(f"real and fake features differ in width: {x.shape[1]} and {y.shape[1]}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    # Distances do not change with a common shift; centred norms shrink the float32 screen's
-    # rounding (proportional to |x|^2 + |y|^2), so fewer pairs need the float64 recheck.
-    centre = x.mean(dim=0)
-    x, y = x - centre, y - centre
-    r, f = _Points(x), _Points(y)
+    centre = x.mean(dim=0)     # of the reference: the screen's rounding grows with the norms
+    r, f = _Points(x, centre), _Points(y, centre)
     real_r2 = _radii2(r, k, block_entries)
     fake_r2 = _radii2(f, k, block_entries)
     in_real = torch.zeros(len(f), dtype=torch.int64, device=x.device)
