@@ -65,6 +65,13 @@ def test_a_set_smaller_than_the_subset_size_uses_the_largest_that_fits():
     assert ours.kid == pytest.approx(_torch_fidelity_kid(a, b, 10, 80, 0)[0], rel=1e-6)
 
 
+def test_sets_no_larger_than_the_subset_size_give_torch_fidelity_number_at_once():
+    a, b = _features(90, 16, 4), _features(90, 16, 5, 0.1)
+    ours = kid(a, b, subsets=30, subset_size=90, seed=2)
+    mean, std = _torch_fidelity_kid(a, b, 30, 90, 2)
+    assert ours.kid == pytest.approx(mean, rel=1e-9) and ours.kid_std == 0.0 and std < 1e-12
+
+
 def test_kid_refuses_sets_of_one_and_mismatched_widths():
     with pytest.raises(ValueError, match="at least 2"):
         kid(_features(1, 8, 0), _features(10, 8, 1))
