@@ -115,17 +115,34 @@ def _resolve(d2: torch.Tensor, bound: torch.Tensor, tol: torch.Tensor, a: _Point
     return less
 
 
-def _radii2_block(p: _Points, rows: slice, k: int) -> torch.Tensor:
+def _radii2_block(p: _Points, rows: slice, k: int, spare: int = 4) -> torch.Tensor:
+    """Squared k-NN radii of ``p[rows]`` (the (k+1)-th smallest exact distance, self included).
+
+    With s the screened values of a row, sorted, and tol its rounding bound, every true value lies
+    within tol of its screened one, so the true (k+1)-th lies within tol of s[k]. Points screened
+    more than 2 tol below s[k] are surely nearer, those more than 2 tol above surely farther; only
+    the band between (usually s[k] alone) is recomputed in float64. A row whose band reaches past
+    its ``k + 1 + spare`` smallest (rare) is recomputed in full.
+    """
     d2 = _screen_d2(p, rows, p)
-    # The (k+1)-th exact distance is at most L, the (k+1)-th smallest of screened + tol; a point
-    # among the k+1 nearest then has screened - tol <= L. Only those pairs are recomputed in
-    # float64, and the (k+1)-th exact value among them is the radius.
-    tol = p.gamma * (p.sq32[rows, None] + p.sq32[None, :])
-    limit = (d2 + tol).kthvalue(k + 1, dim=1).values[:, None]
-    i, j = (d2 - tol <= limit).nonzero(as_tuple=True)
-    exact = torch.full(d2.shape, float("inf"), dtype=torch.float64, device=d2.device)
-    exact[i, j] = _exact_d2(p, i + rows.start, p, j)
-    return exact.kthvalue(k + 1, dim=1).values
+    take = min(len(p), k + 1 + spare)
+    screened, idx = d2.topk(take, dim=1, largest=False)          # ascending
+    del d2
+    tol = (p.gamma * (p.sq64[rows] + p.sq64.max()))[:, None]
+    s = screened.double()
+    kth = s[:, k:k + 1]
+    below = (s < kth - 2 * tol).sum(dim=1)                       # surely inside the radius
+    band = (s - kth).abs() <= 2 * tol
+    bi, bj = band.nonzero(as_tuple=True)
+    exact = torch.full(s.shape, float("inf"), dtype=torch.float64, device=s.device)
+    exact[bi, bj] = _exact_d2(p, bi + rows.start, p, idx[bi, bj])
+    r2 = exact.sort(dim=1).values.gather(1, (k - below)[:, None]).squeeze(1)
+    if take < len(p):
+        everyone = torch.arange(len(p), device=idx.device)
+        for r in band[:, -1].nonzero(as_tuple=True)[0].tolist():
+            full = _exact_d2(p, torch.full_like(everyone, rows.start + r), p, everyone)
+            r2[r] = full.kthvalue(k + 1).values
+    return r2
 
 
 def nearest_neighbour_radii(x: torch.Tensor, k: int,
