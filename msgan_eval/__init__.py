@@ -11,6 +11,8 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.compare("dcgan/", "msgan/", "real/").verdicts
     msgan_eval.fid("real/", "fake/", per_class=True).per_class
     msgan_eval.vendi("fake/").per_condition
+    msgan_eval.kid("real/", "fake/").kid
+    msgan_eval.prdc("real/", "fake/", k=5).recall
 
 Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
 for torch.
@@ -26,6 +28,10 @@ _EXPORTS = {
     "compare": "msgan_eval.evaluate.compare",
     "vendi": "msgan_eval.evaluate.vendi",
     "VendiResult": "msgan_eval.evaluate.vendi",
+    "kid": "msgan_eval.evaluate.kid",
+    "prdc": "msgan_eval.evaluate.prdc",
+    "KidResult": "msgan_eval.evaluate.kid",
+    "PrdcResult": "msgan_eval.evaluate.prdc",
     "FidResult": "msgan_eval.evaluate.fid",
     "FidStats": "msgan_eval.evaluate.fid",
     "LpipsResult": "msgan_eval.evaluate.lpips",

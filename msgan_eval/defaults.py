@@ -109,3 +109,15 @@ VENDI_KERNEL = "cosine"          # cosine similarity of Inception pool3 features
 # non-negative (after ReLU and average pooling), so distinct images are already well above 0;
 # resized or re-encoded copies of one image stay above 0.99.
 NEAR_DUPLICATE_COSINE = 0.99
+
+# KID (torch-fidelity's defaults: 100 subsets of 1000, polynomial kernel (x.y / d + 1)^3)
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 1000
+# Precision/recall (Kynkaanniemi 2019 uses k = 3) and density/coverage (Naeem 2020, k = 5): one k
+# for all four, as the prdc package; 5 is prdc's recommended setting.
+PRDC_K = 5
+PRDC_FEATURES = "inception-pool3"
+PRDC_FEATURES_CHOICES = ("inception-pool3", "vgg16-fc2")
+# Pairwise distances are computed in row blocks of at most this many entries (about 100 MB of
+# float32/float64 working arrays per block), so 50k x 50k sets never hold a full distance matrix.
+PRDC_BLOCK_ENTRIES = 1 << 22

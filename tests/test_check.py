@@ -135,7 +135,7 @@ def _broken(change):
     (_broken(lambda r: r["runs"]["candidate"]["fid"].update(ci=[1.0])), "runs.candidate.fid.ci: 1 items"),
     (_broken(lambda r: r["runs"]["candidate"]["fid"].update(value="35")), "runs.candidate.fid.value: expected number"),
     (_broken(lambda r: r["verdicts"].update(fid="better")), "verdicts.fid: 'better' is not one of"),
-    (_broken(lambda r: r["runs"]["candidate"].update(kid={"value": 1, "ci": [0, 2]})), "runs.candidate.kid: unknown field"),
+    (_broken(lambda r: r["runs"]["candidate"].update(fidelity={"value": 1, "ci": [0, 2]})), "runs.candidate.fidelity: unknown field"),
     ([1, 2], "expected object"),
 ])
 def test_bad_report_exits_2_naming_the_field(tmp_path, report, needle):

@@ -168,7 +168,7 @@ def test_stats_file_reference_runs_fid_and_skips_ndb(inputs, tmp_path):
 
 @pytest.mark.parametrize("args,code,needle", [
     (["--baseline", "{tmp}/missing"], 2, "--baseline {tmp}/missing: no such file or folder"),
-    (["--metrics", "fid,kid"], 2, "--metrics"),
+    (["--metrics", "fid,bogus"], 2, "--metrics"),
     (["--inception-weights", "{tmp}/nope.pth", "--metrics", "fid"], 3, "{tmp}/nope.pth"),
     (["--lpips-backbone", "{tmp}/nope.pth", "--metrics", "lpips"], 3, "{tmp}/nope.pth"),
     (["--metrics", "ndb", "--ndb-bins", "500"], 2, "--ndb-bins"),

@@ -35,6 +35,8 @@ COMMANDS = {
     "prepare": ("msgan_eval.cli.data", "prepare", "Export a bundled dataset as image folders."),
     "cache": ("msgan_eval.cli.cache", "cache", "List or clear the statistics and bins cache."),
     "vendi": ("msgan_eval.cli.vendi", "vendi", "Vendi score (diversity) within each condition."),
+    "kid": ("msgan_eval.cli.kid", "kid", "KID between two image sets (torch-fidelity's)."),
+    "prdc": ("msgan_eval.cli.prdc", "prdc", "Precision, recall, density and coverage vs real images."),
 }
 REPORT_URL = "https://github.com/msgan-eval/msgan-eval/issues"
 _JSON_META = "msgan_eval.json"

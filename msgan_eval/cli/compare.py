@@ -54,7 +54,7 @@ def human_summary(report: dict, files) -> str:
               help="Reference (real) images; a FID statistics .npz works for FID only.")
 @click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
               help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd), fid-per-class, "
-                   "vendi.")
+                   "vendi, kid, prdc (precision, recall, density and coverage).")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
               default=defaults.BOOTSTRAP, show_default=True,
               help="Bootstrap resamples per run and metric.")

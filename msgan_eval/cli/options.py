@@ -166,6 +166,8 @@ def _jsonable(obj):
 PARAMETER_FLAGS = {
     "a": "A",                      # fid's positional arguments
     "b": "B",
+    "real": "REAL",                # prdc's positional arguments
+    "gen": "GEN",
     "k": "--bins",
     "bins": "--bins-file",
     "reference": "--ref",

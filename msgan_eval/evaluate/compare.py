@@ -210,8 +210,85 @@ def _vendi(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
     return out
 
 
+
+def _feature_rows(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
+                  log: Log, family: str):
+    """(weights, reference features, run -> features) from the shared Inception memo: FID, KID
+    and PRDC of one comparison extract each set once. Every torchrun rank must call this."""
+    from msgan_eval.features.inception import resolve_inception_weights
+
+    from .features import inception_features
+
+    weights = resolve_inception_weights(cfg.inception_weights)
+    kw = dict(weights=weights, dims=defaults.FID_DIMS, device=cfg.device,
+              batch_size=cfg.batch_size, num_workers=cfg.num_workers, quiet=quiet,
+              preset=cfg.preset)
+    log(f"{family}: reference features ({len(ref.images)} images)")
+    ref_feats = inception_features(ref.images, **kw)
+    feats = {}
+    for run, images in runs.items():
+        log(f"{family}: {run} features ({len(images)} images)")
+        feats[run] = inception_features(images, **kw)
+    return weights, ref_feats, feats
+
+
+def _kid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
+         log: Log) -> MetricOutcome:
+    from msgan_eval.metrics.kid import bootstrap_kid, kid
+
+    from .kid import subset_note
+
+    weights, ref_feats, feats = _feature_rows(runs, ref, cfg, quiet, log, "kid")
+    out = MetricOutcome(weights={"inception": weights.as_dict()})
+    out.details["kid"] = {"subsets": defaults.KID_SUBSETS, "features": "inception-pool3"}
+    est = {}
+    for run, f in feats.items():
+        if not distributed.is_main_process():
+            continue                      # rank 0 alone computes and bootstraps
+        if min(len(f), len(ref_feats)) < 2:
+            raise ParameterError(f"{{{run}}} and {{reference}} need at least 2 images each for KID "
+                                 f"(got {len(f)} and {len(ref_feats)})", run, "reference")
+        value = kid(f, ref_feats, subsets=defaults.KID_SUBSETS,
+                    subset_size=defaults.KID_SUBSET_SIZE, seed=cfg.seed)
+        out.details["kid"][f"{run}_subset_size"] = value.subset_size
+        out.notes += [f"kid: {run}: {n}" for n in subset_note(len(f), len(ref_feats),
+                                                             defaults.KID_SUBSET_SIZE,
+                                                             value.subset_size)]
+        est[run] = bootstrap_kid(f, ref_feats, value.kid, rng=run_rng(cfg.seed, run, "kid"),
+                                 n_boot=cfg.bootstrap, confidence=cfg.confidence)
+    out.estimates["kid"] = est
+    return out
+
+
+def _prdc(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
+          log: Log) -> MetricOutcome:
+    from msgan_eval.metrics.prdc import PRDC_METRICS, bootstrap_prdc, prdc_counts
+
+    from .prdc import check_k, small_sample_notes
+
+    weights, ref_feats, feats = _feature_rows(runs, ref, cfg, quiet, log, "prdc")
+    out = MetricOutcome(weights={"inception": weights.as_dict()})
+    out.details["prdc"] = {"k": defaults.PRDC_K, "features": "inception-pool3"}
+    est: Dict[str, Dict[str, bs.BootstrapEstimate]] = {m: {} for m in PRDC_METRICS}
+    for run, f in feats.items():
+        if not distributed.is_main_process():
+            continue
+        try:
+            check_k(len(ref_feats), len(f), defaults.PRDC_K)
+        except ParameterError as exc:
+            raise exc.renamed({"real": "reference", "gen": run}) from None
+        counts = prdc_counts(ref_feats, f, k=defaults.PRDC_K, keep_pairs=True)
+        out.notes += [f"prdc: {run}: {n}" for n in small_sample_notes(len(ref_feats), len(f),
+                                                                     defaults.PRDC_K)]
+        for metric, e in bootstrap_prdc(counts, rng=run_rng(cfg.seed, run, "prdc"),
+                                        n_boot=cfg.bootstrap, confidence=cfg.confidence).items():
+            est[metric][run] = e
+    out.estimates.update(est)
+    return out
+
+
 RUNNERS = {"fid": _fid, "lpips": _lpips, "ndb": _ndb, "fid-per-class": _fid_per_class,
-           "vendi": _vendi}
+           "vendi": _vendi, "kid": _kid, "prdc": _prdc}
 assert set(RUNNERS) == set(FAMILIES), "every metric family of the registry needs a runner"
 
 
@@ -408,7 +485,8 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
             condition -> array/tensor; see ``msgan_eval.evaluate.inputs``); a list or tuple of
             those is several training runs of one arm, pooled by ``evaluate.multirun``.
         reference: real images, or a FID statistics ``.npz`` (then NDB/JSD are skipped).
-        metrics: a subset of ``fid``, ``lpips``, ``ndb`` (``ndb`` also gives ``jsd``).
+        metrics: a subset of ``fid``, ``lpips``, ``ndb`` (``ndb`` also gives ``jsd``), ``kid`` and
+            ``prdc`` (precision, recall, density, coverage; k = 5 on Inception pool3).
         bootstrap, seed, confidence: resamples per run and metric, their seed, the interval level.
         dims, inception_weights, preset: as for :func:`msgan_eval.fid` (the preset applies to
             every Inception-feature metric).

@@ -35,6 +35,12 @@ METRICS: Tuple[MetricFacts, ...] = (
     MetricFacts("fid_per_class", "Per-class FID", "fid-per-class", False, 2,
                 ("inception_weights", "reference_images")),
     MetricFacts("vendi", "Vendi score", "vendi", True, 3, ("inception_weights",)),
+    # KID and the k-NN metrics need every reference image's Inception features (not FID statistics)
+    MetricFacts("kid", "KID", "kid", False, 5, ("inception_weights", "reference_images")),
+    MetricFacts("precision", "Precision", "prdc", True, 4, ("inception_weights", "reference_images")),
+    MetricFacts("recall", "Recall", "prdc", True, 4, ("inception_weights", "reference_images")),
+    MetricFacts("density", "Density", "prdc", True, 4, ("inception_weights", "reference_images")),
+    MetricFacts("coverage", "Coverage", "prdc", True, 4, ("inception_weights", "reference_images")),
 )
 FACTS: Dict[str, MetricFacts] = {m.name: m for m in METRICS}
 METRIC_NAMES: Tuple[str, ...] = tuple(FACTS)

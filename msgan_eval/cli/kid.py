@@ -1,0 +1,53 @@
+"""``msgan-eval kid``: Kernel Inception Distance between two image sets (torch-fidelity's KID)."""
+import click
+
+from .. import defaults
+from .options import (
+    batch_size_option,
+    device_option,
+    emit,
+    inception_weights_option,
+    json_option,
+    num_workers_option,
+    quiet_option,
+    seed_option,
+    skip_bad_option,
+)
+
+
+def _human(result) -> str:
+    lines = [f"KID of {result.inputs[0]} vs {result.inputs[1]} ({result.features}):",
+             f"  kid {result.kid:.6f} +- {result.kid_std:.6f}  (mean and std over {result.subsets} "
+             f"subsets of {result.subset_size}, seed {result.seed})",
+             f"  {result.n[0]} vs {result.n[1]} images"]
+    lines += [f"  note: {w}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+@click.option("--subsets", type=click.IntRange(min=1), default=defaults.KID_SUBSETS,
+              show_default=True, help="Random subsets averaged (torch-fidelity's kid_subsets).")
+@click.option("--subset-size", type=click.IntRange(min=2), default=defaults.KID_SUBSET_SIZE,
+              show_default=True,
+              help="Images per subset; a smaller set uses the largest size that fits (recorded).")
+@seed_option
+@inception_weights_option
+@device_option
+@batch_size_option()
+@num_workers_option
+@skip_bad_option
+@json_option
+@quiet_option
+def kid(a, b, subsets, subset_size, seed, inception_weights, device, batch_size, num_workers,
+        skip_bad, as_json, quiet):
+    """KID between the images at A and B: unbiased MMD^2 of Inception pool3 features under the
+    kernel (x.y / d + 1)^3, mean and std over random subsets (torch-fidelity's computation)."""
+    from ..evaluate.kid import kid as evaluate_kid
+
+    result = evaluate_kid(a, b, subsets=subsets, subset_size=subset_size, seed=seed,
+                          inception_weights=inception_weights, device=device,
+                          batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad,
+                          quiet=quiet)
+    emit(result.to_dict(), as_json, _human(result))

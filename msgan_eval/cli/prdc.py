@@ -1,0 +1,55 @@
+"""``msgan-eval prdc``: precision, recall, density and coverage of generated images."""
+import click
+
+from .. import defaults
+from .options import (
+    batch_size_option,
+    device_option,
+    emit,
+    inception_weights_option,
+    json_option,
+    num_workers_option,
+    quiet_option,
+    skip_bad_option,
+)
+
+
+def _human(result) -> str:
+    lines = [f"PRDC of {result.inputs[1]} against {result.inputs[0]} ({result.features}, "
+             f"k = {result.k}):",
+             f"  precision {result.precision:.4f}  recall {result.recall:.4f}",
+             f"  density   {result.density:.4f}  coverage {result.coverage:.4f}",
+             f"  {result.n[0]} real vs {result.n[1]} generated images"]
+    lines += [f"  note: {w}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("real", type=click.Path())
+@click.argument("gen", type=click.Path())
+@click.option("--k", "k", type=click.IntRange(min=1), default=defaults.PRDC_K, show_default=True,
+              help="Nearest neighbours of the radii (3: Kynkaanniemi et al.; 5: Naeem et al.).")
+@click.option("--features", type=click.Choice(defaults.PRDC_FEATURES_CHOICES),
+              default=defaults.PRDC_FEATURES, show_default=True,
+              help="Embedding: the FID Inception's pool3, or the papers' VGG16 fc2 (needs "
+                   "--vgg16-weights or torchvision's cached vgg16-397923af.pth).")
+@click.option("--vgg16-weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Full torchvision VGG16 state dict for --features vgg16-fc2 (else "
+                   "$MSGAN_EVAL_VGG16_WEIGHTS, the hub cache, or a download).")
+@inception_weights_option
+@device_option
+@batch_size_option()
+@num_workers_option
+@skip_bad_option
+@json_option
+@quiet_option
+def prdc(real, gen, k, features, vgg16_weights, inception_weights, device, batch_size,
+         num_workers, skip_bad, as_json, quiet):
+    """Precision and recall (Kynkaanniemi et al. 2019), density and coverage (Naeem et al. 2020)
+    of the images at GEN against the real images at REAL (prdc's compute_prdc)."""
+    from ..evaluate.prdc import prdc as evaluate_prdc
+
+    result = evaluate_prdc(real, gen, k=k, features=features, inception_weights=inception_weights,
+                           vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
+                           num_workers=num_workers, skip_bad=skip_bad, quiet=quiet)
+    emit(result.to_dict(), as_json, _human(result))

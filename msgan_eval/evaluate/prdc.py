@@ -1,0 +1,157 @@
+"""Precision, recall, density and coverage of generated images against real ones: images in, a
+typed result out (``msgan-eval prdc``).
+
+Features are Inception pool3 (2048-d, the FID network, shared with FID through the per-process
+memo) unless ``features="vgg16-fc2"`` asks for the papers' VGG16 embedding, which needs a full
+torchvision VGG16 file. Every result says which (``features``): the two give different numbers.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+from msgan_eval import __version__, defaults
+from msgan_eval.errors import ParameterError
+from msgan_eval.images import ImageSet
+
+from .inputs import ImagesLike, as_image_set, describe, is_stats_path
+
+
+@dataclass
+class PrdcResult:
+    """``msgan-eval prdc --json``'s fields; ``to_dict()`` is that object."""
+
+    precision: float
+    recall: float
+    density: float
+    coverage: float
+    k: int
+    features: str
+    n: List[int]                 # [real, generated]
+    inputs: List[str]
+    weights: Optional[dict]
+    warnings: List[str]
+    version: str = __version__
+
+    def to_dict(self) -> dict:
+        return {"precision": self.precision, "recall": self.recall, "density": self.density,
+                "coverage": self.coverage, "k": self.k, "features": self.features, "n": self.n,
+                "version": self.version, "inputs": self.inputs, "weights": self.weights,
+                "warnings": self.warnings}
+
+
+def load_set(x: ImagesLike, *, param: str, metric: str, skip_bad: bool, quiet: bool) -> ImageSet:
+    """The images of ``x``; a FID statistics file is refused (per-image features are needed)."""
+    if is_stats_path(x):
+        raise ParameterError(f"{{{param}}} {os.fspath(x)} is a FID statistics file; {metric} needs "
+                             "the images themselves (mean and covariance are not enough)", param)
+    return as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
+
+
+@dataclass
+class FeatureSource:
+    """Which network embeds the images, resolved once before any long work."""
+
+    name: str                               # inception-pool3 | vgg16-fc2
+    weights: object                         # ResolvedWeights
+    device: str = defaults.DEVICE
+    batch_size: int = defaults.BATCH_SIZE
+    num_workers: int = defaults.NUM_WORKERS
+    notes: List[str] = field(default_factory=list)
+
+    def of(self, images: ImageSet, quiet: bool = True) -> np.ndarray:
+        if self.name == "vgg16-fc2":
+            from msgan_eval.features.vgg16 import vgg16_fc2_features
+
+            return vgg16_fc2_features(images, weights=self.weights, device=self.device,
+                                      batch_size=self.batch_size, num_workers=self.num_workers,
+                                      quiet=quiet)
+        from .features import inception_features
+
+        return inception_features(images, weights=self.weights, dims=defaults.FID_DIMS,
+                                  device=self.device, batch_size=self.batch_size,
+                                  num_workers=self.num_workers, quiet=quiet)
+
+
+def feature_source(features: str, *, inception_weights=None, vgg16_weights=None,
+                   device: str = defaults.DEVICE, batch_size: int = defaults.BATCH_SIZE,
+                   num_workers: int = defaults.NUM_WORKERS) -> FeatureSource:
+    """The device checked and the weights of ``features`` resolved (exit 3 when missing)."""
+    from msgan_eval.device import resolve_device
+
+    if features not in defaults.PRDC_FEATURES_CHOICES:
+        raise ParameterError(f"{{features}} {features}: use one of "
+                             f"{', '.join(defaults.PRDC_FEATURES_CHOICES)}", "features")
+    resolve_device(device)
+    if features == "vgg16-fc2":
+        from msgan_eval.features.vgg16 import resolve_vgg16_weights
+
+        weights = resolve_vgg16_weights(vgg16_weights)
+    else:
+        from msgan_eval.features.inception import resolve_inception_weights
+
+        weights = resolve_inception_weights(inception_weights)
+    return FeatureSource(features, weights, device, batch_size, num_workers)
+
+
+def check_k(n_real: int, n_gen: int, k: int) -> None:
+    """k-NN radii need k other samples in each set: a clear error instead of an index error."""
+    for param, n in (("real", n_real), ("gen", n_gen)):
+        if n < k + 1:
+            raise ParameterError(f"{{{param}}} has {n} images; k = {k} nearest neighbours need at "
+                                 f"least {k + 1} (use more images or a smaller k)", param)
+
+
+def prdc(real: ImagesLike, gen: ImagesLike, *, k: int = defaults.PRDC_K,
+         features: str = defaults.PRDC_FEATURES,
+         inception_weights: "str | os.PathLike[str] | None" = None,
+         vgg16_weights: "str | os.PathLike[str] | None" = None, device: str = defaults.DEVICE,
+         batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
+         skip_bad: bool = False, quiet: bool = True) -> PrdcResult:
+    """Precision, recall (Kynkaanniemi 2019), density and coverage (Naeem 2020) of ``gen``
+    against ``real``: the numbers of ``prdc.compute_prdc(real_features, gen_features, k)``.
+
+    Args:
+        real: the reference images (path, ImageSet, array, tensor, mapping; see ``evaluate.inputs``).
+        gen: the generated images. Conditions do not matter: all images are pooled.
+        k: nearest neighbours of the radii, one k for all four (3 is Kynkaanniemi's setting, 5
+            Naeem's and the default).
+        features: ``inception-pool3`` (default, the FID network) or ``vgg16-fc2`` (the papers'
+            embedding; needs ``vgg16_weights`` or torchvision's cached vgg16-397923af.pth).
+
+    Returns:
+        PrdcResult: ``.precision``, ``.recall``, ``.density``, ``.coverage``, ``.n`` [real, gen];
+        ``to_dict()`` is ``msgan-eval prdc --json``.
+
+    Example:
+        >>> r = msgan_eval.prdc("real/", "fake/", k=5)          # doctest: +SKIP
+        >>> r.precision, r.recall                              # doctest: +SKIP
+    """
+    from msgan_eval.metrics.prdc import prdc_counts
+
+    k = int(k)
+    if k < 1:
+        raise ParameterError(f"k = {k}: use at least 1 nearest neighbour", "real")
+    source = feature_source(features, inception_weights=inception_weights,
+                            vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
+                            num_workers=num_workers)
+    sets = [load_set(x, param=p, metric="PRDC", skip_bad=skip_bad, quiet=quiet)
+            for p, x in (("real", real), ("gen", gen))]
+    check_k(len(sets[0]), len(sets[1]), k)
+    feats = [source.of(s, quiet=quiet) for s in sets]
+    counts = prdc_counts(feats[0], feats[1], k=k)
+    return PrdcResult(**counts.as_dict(), k=k, features=features, n=[len(s) for s in sets],
+                      inputs=[describe(real), describe(gen)], weights=source.weights.as_dict(),
+                      warnings=small_sample_notes(len(sets[0]), len(sets[1]), k))
+
+
+def small_sample_notes(n_real: int, n_gen: int, k: int) -> List[str]:
+    """k-NN manifolds of a few hundred samples are coarse (see the README's table of n)."""
+    small = [f"{name} has {n}" for name, n in (("real", n_real), ("gen", n_gen)) if n < 1000]
+    if not small:
+        return []
+    return [f"{' and '.join(small)} images: k-NN precision/recall/density/coverage move with n "
+            f"at this size (k = {k}); compare sets of equal size, ideally thousands"]
