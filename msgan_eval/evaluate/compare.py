@@ -11,6 +11,7 @@ runs on rank 0 alone, last, after the collectives. Rank 0 gets the report, the o
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import warnings
@@ -38,6 +39,9 @@ from msgan_eval.report.compare import (
 from .compare_checks import check_out, preflight
 from .inputs import ImagesLike, as_image_set, is_stats_path
 
+# LPIPS diversity is a mean over pairs within a condition: its expectation does not depend on n,
+# so it uses every image even when runs of unequal size are cut to a common n for the others.
+SIZE_FREE = ("lpips",)
 MAIN_PROCESS_ONLY = ("ndb",)    # families with no sharded work: rank 0 runs them alone
 FEATURE_FAMILIES = ("fid", "fid-per-class", "vendi")   # families that extract Inception features
 # lpips_diversity's parameters under the names compare gives them
@@ -344,7 +348,8 @@ def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
 
     log = log or (lambda msg: None)
     _check_config(config)
-    runs, sized = equal_size_runs({"baseline": baseline, "candidate": candidate}, config.seed)
+    full = {"baseline": baseline, "candidate": candidate}
+    runs, sized = equal_size_runs(full, config.seed)
     sized.notes.extend(ndb_bin_notes(runs, config))
     if config.protocol is not None:
         from .protocol import MSGAN_LPIPS, MSGAN_NDB, record
@@ -353,7 +358,10 @@ def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
         sized.notes.append(f"protocol: {config.protocol} (NDB whitened, K = {MSGAN_NDB['k']}; LPIPS "
                            f"{MSGAN_LPIPS['samples']} samples, {MSGAN_LPIPS['num_pairs']} random "
                            "pairs per condition)")
-    preflight(runs, reference, config)
+    for families, sets in ((tuple(f for f in config.metrics if f not in SIZE_FREE), runs),
+                           (tuple(f for f in config.metrics if f in SIZE_FREE), full)):
+        if families:
+            preflight(sets, reference, dataclasses.replace(config, metrics=families))
     outcomes: Dict[str, MetricOutcome] = {}
     skipped: Dict[str, str] = {}
     seconds: Dict[str, float] = {}
@@ -364,7 +372,8 @@ def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
         start = time.perf_counter()
         if reason is None:
             try:
-                outcomes[family] = RUNNERS[family](runs, reference, config, quiet, log)
+                outcomes[family] = RUNNERS[family](full if family in SIZE_FREE else runs,
+                                                   reference, config, quiet, log)
             except WeightsUnavailable as exc:     # offline without weights: skip, keep going
                 if _weights_named(family, config):
                     raise                         # a file the user named must work

@@ -58,7 +58,8 @@ def equal_size_runs(runs: Dict[str, ImageSet], seed: int) -> Tuple[Dict[str, Ima
     out.notes.append(f"runs of unequal size: {big} ({sizes[big]} images) was subsampled to "
                      f"{len(runs[big])} (seeded, without replacement"
                      + (", per condition" if by_condition else "")
-                     + ") so every metric compares equal n; FID, NDB and Vendi depend on n")
+                     + ") so the metrics that depend on n (FID, NDB, Vendi, KID, PRDC) compare "
+                     "equal n; LPIPS diversity uses every image")
     return runs, out
 
 
