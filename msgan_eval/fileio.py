@@ -230,6 +230,13 @@ def write_text_atomic(target, text: str) -> None:
     write_bytes_atomic(target, text.encode("utf-8"))
 
 
+def file_identity(path: "str | os.PathLike[str]") -> tuple:
+    """(resolved path, size, mtime_ns, inode): a key that changes when the file is replaced or
+    rewritten, for memos of what was read or computed from a file."""
+    st = Path(path).stat()
+    return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def write_json_atomic(target, obj) -> None:
     write_text_atomic(target, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 

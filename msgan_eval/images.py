@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 from . import defaults
-from .errors import UserError
+from .errors import UserError, first_line
 from .fileio import atomic_path
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -191,7 +191,7 @@ def decode_image(path: Path) -> np.ndarray:
         raise UserError(f"{path}: file disappeared while reading; re-run on a stable folder")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError,
             MemoryError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         if reason.startswith("cannot identify image file"):   # PIL repeats the name: say why
             reason = "not an image in a format PIL can read"
         raise UserError(_bad_file_message(path, reason)) from None

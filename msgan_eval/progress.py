@@ -2,11 +2,11 @@
 import sys
 from typing import Iterable, Optional
 
-from tqdm.auto import tqdm
-
 
 def progress(iterable: Optional[Iterable] = None, *, total: Optional[int] = None, desc: str = "",
              quiet: bool = False, unit: str = "it"):
+    from tqdm.auto import tqdm  # here, so modules that only warn stay cheap to import
+
     return tqdm(iterable, total=total, desc=desc, disable=quiet, file=sys.stderr, unit=unit,
                 leave=False, dynamic_ncols=True)
 

@@ -26,13 +26,14 @@ import hashlib
 import importlib
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .errors import WeightsUnavailable
+from .errors import WeightsUnavailable, first_line
+from .fileio import file_identity, write_json_atomic
 from .paths import cache_dir, hub_checkpoints_dir
+from .progress import warn
 
 Validator = Callable[[Path], None]          # raises ValueError on a bad file
 Converter = Callable[[], Optional[Path]]    # returns a verified file, or None if not possible here
@@ -148,9 +149,7 @@ def _remember_sha(path: str, key: list, digest: str) -> None:
         data = {path: key + [digest], **dict(list(data.items())[:_SHA_CACHE_MAX - 1])}
         target = cache_dir() / _SHA_CACHE_FILE
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, target)
+        write_json_atomic(target, data)
     except OSError:
         pass
 
@@ -158,12 +157,11 @@ def _remember_sha(path: str, key: list, digest: str) -> None:
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file, remembered across processes (keyed by path, size, mtime_ns and inode,
     so a replaced or rewritten file is hashed again): a 244 MB backbone takes ~1.2 s to hash."""
-    st = Path(path).stat()
-    real = str(Path(path).resolve())
-    key = (real, st.st_size, st.st_mtime_ns, st.st_ino)
+    key = file_identity(path)
+    real, size = key[0], key[1]
     if key in _SHA_CACHE:
         return _SHA_CACHE[key]
-    big = st.st_size >= _SHA_CACHE_MIN_SIZE
+    big = size >= _SHA_CACHE_MIN_SIZE
     stored = _disk_sha_cache().get(real) if big else None
     if isinstance(stored, list) and stored[:3] == list(key[1:]) and len(stored) == 4:
         _SHA_CACHE[key] = str(stored[3])
@@ -208,10 +206,6 @@ def _hash_mismatch(spec: WeightSpec, digest: str) -> Optional[str]:
             "as its name promises (truncated or corrupt download?)")
 
 
-def _warn(msg: str) -> None:
-    print(f"msgan-eval: warning: {msg}", file=sys.stderr)
-
-
 def how_to_provide(spec: WeightSpec) -> str:
     return (f"provide the {spec.description} weights in one of four ways: "
             f"(1) {spec.option} FILE or ${spec.env_var}=FILE; "
@@ -248,7 +242,7 @@ def resolve_weights(spec: WeightSpec, explicit: "str | os.PathLike[str] | None" 
             raise WeightsUnavailable(f"{path} (from {what}): not usable {spec.key} weights: {exc}")
         status = _explicit_status(spec, path, digest)
         if status == "unverified":
-            _warn(f"{path} (from {what}) is neither the published {spec.key} file nor our "
+            warn(f"{path} (from {what}) is neither the published {spec.key} file nor our "
                   "conversion: results are marked unverified")
         return ResolvedWeights(spec, path, source, digest, status=status)
 
@@ -258,7 +252,7 @@ def resolve_weights(spec: WeightSpec, explicit: "str | os.PathLike[str] | None" 
             return ResolvedWeights(spec, cached, "hub-cache", _check(spec, cached, validate, True), notes)
         except ValueError as exc:
             notes.append(f"{cached}: skipped, {exc}; delete it to re-fetch")
-            _warn(notes[-1])
+            warn(notes[-1])
 
     if converters is None:
         hook = spec_hook(spec, "converter")
@@ -268,7 +262,7 @@ def resolve_weights(spec: WeightSpec, explicit: "str | os.PathLike[str] | None" 
             path = convert()
         except ValueError as exc:
             notes.append(f"offline conversion failed: {exc}")
-            _warn(notes[-1])
+            warn(notes[-1])
             continue
         if path is not None:
             return ResolvedWeights(spec, path, "converted", file_sha256(path), notes)
@@ -296,7 +290,7 @@ def download(spec: WeightSpec, validate: Optional[Validator] = None) -> Path:
     except Exception as exc:  # URLError, HTTPError, hash mismatch (RuntimeError), timeouts
         if target.exists() and spec.sha256_prefix and not file_sha256(target).startswith(spec.sha256_prefix):
             target.unlink()
-        raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise ValueError(first_line(exc))
     try:
         _check(spec, target, validate, True)
     except ValueError:

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 
 from .. import weights as weights_mod
+from ..errors import first_line
+from ..fileio import file_identity
 from ..weights import INCEPTION, ResolvedWeights
 # BLOCK_INDEX_BY_DIM is pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM: 64 -> first max pool,
 # 192 -> second max pool, 768 -> pre-aux-classifier, 2048 -> final average pool (pool3).
@@ -103,11 +105,10 @@ _LAST_READ: Dict[tuple, Dict[str, torch.Tensor]] = {}
 def read_inception_state_dict(path: Path) -> Dict[str, torch.Tensor]:
     """Load a state dict with ``weights_only=True`` (no pickled code runs), or say why not.
 
-    The last file read is remembered (keyed by path, size and mtime), so validating the weights and
-    then building the network reads and checks the 95 MB file once.
+    The last file read is remembered (keyed by ``fileio.file_identity``), so validating the weights
+    and then building the network reads and checks the 95 MB file once.
     """
-    st = Path(path).stat()
-    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    key = file_identity(path)
     if key not in _LAST_READ:
         state = _read_and_check(path)
         _LAST_READ.clear()
@@ -119,7 +120,7 @@ def _read_and_check(path: Path) -> Dict[str, torch.Tensor]:
     try:
         state = torch.load(Path(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, pickle errors, non-tensor objects
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise ValueError(f"torch.load failed ({reason[:200]}); the file is truncated or not a "
                          "PyTorch state dict") from None
     check_inception_state_dict(state)

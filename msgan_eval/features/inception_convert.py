@@ -24,6 +24,7 @@ import torch
 from .. import __version__
 from ..fileio import atomic_path, write_json_atomic
 from ..paths import cache_dir
+from ..progress import warn
 from ..weights import INCEPTION, WeightSpec, WeightStatus, file_sha256
 
 CONVERTED_NAME = "pt_inception-2015-12-05-from-fid-helper.pth"
@@ -164,7 +165,7 @@ def converted_inception_weights(spec: WeightSpec = INCEPTION) -> Optional[Path]:
         problem = cached_conversion_problem(source, target)
         if problem is None:
             return target
-        print(f"msgan-eval: warning: {target}: {problem}; converting again", file=sys.stderr)
+        warn(f"{target}: {problem}; converting again")
     try:
         return convert_fid_helper(source, target)
     except OSError as exc:      # an unwritable cache must not fail the command: convert aside

@@ -36,9 +36,10 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..errors import UserError
+from ..errors import UserError, first_line
 from ..fileio import atomic_path, write_json_atomic
 from ..paths import cache_dir
+from ..progress import warn
 from ..weights import LPIPS_BACKBONES, WeightSpec, WeightStatus, file_sha256
 
 ARCHIVE_ENV = "MSGAN_EVAL_LPIPS_ARCHIVE"
@@ -85,7 +86,7 @@ def load_arrays_pickle(data: bytes) -> dict:
     try:
         tree = ArraysOnlyUnpickler(io.BytesIO(data)).load()
     except Exception as exc:   # UnpicklingError, EOFError on truncation, numpy errors on bad state
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         raise ValueError(f"not a checkpoint of numpy arrays: {reason}") from None
     _check_tree(tree, "")
     return tree
@@ -264,7 +265,7 @@ def converted_backbone(spec: WeightSpec) -> Optional[Path]:
         problem = cached_conversion_problem(net, target)
         if problem is None:
             return target
-        print(f"msgan-eval: warning: {target}: {problem}; converting again", file=sys.stderr)
+        warn(f"{target}: {problem}; converting again")
     archive, named = find_archive()
     if archive is None:
         return None

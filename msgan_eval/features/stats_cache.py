@@ -21,7 +21,6 @@ otherwise give a plausible FID (even 0.0) that every ``max`` gate passes.
 from __future__ import annotations
 
 import hashlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -33,6 +32,7 @@ from ..cache import evict, touch
 from ..errors import UserError
 from ..fileio import save_npz_atomic
 from ..paths import cache_dir
+from ..progress import warn
 
 CACHE_FORMAT = 2     # bump when the features or the file layout change meaning (2: FastFIDInception)
 
@@ -170,7 +170,7 @@ def read_cached_stats(key: str, source: str, dims: Optional[int] = None,
         if preset is not None and (stats.preset or defaults.FID_PRESET) != preset:
             raise _bad_stats(path, f"it was made with the {stats.preset} preset, its key {preset}")
     except UserError as exc:
-        print(f"msgan-eval: warning: ignoring cached statistics: {exc}", file=sys.stderr)
+        warn(f"ignoring cached statistics: {exc}")
         return None
     touch(path)
     stats.source, stats.cached = source, True
@@ -186,4 +186,4 @@ def write_cached_stats(key: str, stats: FidStats) -> None:
         save_fid_stats(path, stats)
         evict(keep=path)
     except (OSError, UserError) as exc:
-        print(f"msgan-eval: warning: could not cache statistics ({exc})", file=sys.stderr)
+        warn(f"could not cache statistics ({exc})")

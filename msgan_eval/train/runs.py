@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Dict, Iterable, Optional
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 from ..fileio import atomic_path, write_json_atomic, write_text_atomic
 
 CONFIG_FILE = "config.json"
@@ -33,7 +33,7 @@ def read_run_config(run_dir: Path, option: str = "--run") -> dict:
     try:
         stored = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise damaged_config(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise damaged_config(path, first_line(exc))
     if not isinstance(stored, dict):
         raise damaged_config(path, f"a JSON {type(stored).__name__}, not an object")
     if stored.get("task") == "image-to-image":       # train.IMAGE_TO_IMAGE: no classes
