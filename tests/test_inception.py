@@ -11,15 +11,14 @@ import torch
 from pytorch_fid import fid_score
 from pytorch_fid.inception import InceptionV3
 
-from _fid_fixtures import install_in_hub_cache, resolved
-from conftest import fid_helper_torchscript, write_random_pngs
 from msgan_eval import defaults
-from msgan_eval.features.extract import (cpu_inception_slice, extract_inception_features,
-                                         image_set_statistics)
-from msgan_eval.features.inception import (check_inception_state_dict, load_inception,
-                                           read_inception_state_dict)
+from msgan_eval.features.extract import cpu_inception_slice, extract_inception_features, image_set_statistics
+from msgan_eval.features.inception import check_inception_state_dict, load_inception, read_inception_state_dict
 from msgan_eval.images import scan_images
 from msgan_eval.metrics.fid import frechet_distance
+
+from _fid_fixtures import install_in_hub_cache, resolved
+from conftest import fid_helper_torchscript, write_random_pngs
 
 
 @pytest.fixture(scope="module")

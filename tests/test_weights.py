@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from _fid_fixtures import seed_converted_cache
 from msgan_eval.errors import WeightsUnavailable
 from msgan_eval.features import inception_convert
 from msgan_eval.features.inception import resolve_inception_weights, validate_inception_weights
 from msgan_eval.weights import INCEPTION, file_sha256, hub_cache_path, resolve_weights
+
+from _fid_fixtures import seed_converted_cache
 
 
 @pytest.fixture

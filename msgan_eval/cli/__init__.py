@@ -17,8 +17,8 @@ import warnings
 
 import click
 
-from .. import __version__
-from ..errors import UserError
+from msgan_eval import __version__
+from msgan_eval.errors import UserError
 
 # name -> (module, attribute, one-line help). Loading a command imports its module only then.
 COMMANDS = {
@@ -61,7 +61,7 @@ _THREADS_META = "msgan_eval.threads"
 def _threads_callback(ctx, param, value):
     """The group's --threads is applied when the command starts (inside the guard); a command's own
     --threads, parsed later, overrides it."""
-    from ..threads import apply_threads, parse_threads
+    from msgan_eval.threads import apply_threads, parse_threads
 
     try:
         n = parse_threads(value, "--threads")
@@ -103,7 +103,7 @@ def _crash_log(exc: BaseException) -> str:
     import tempfile
     from pathlib import Path
 
-    from ..paths import cache_dir
+    from msgan_eval.paths import cache_dir
 
     text = f"msgan-eval {__version__}\nargv: {sys.argv!r}\n\n" + "".join(
         traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -154,7 +154,7 @@ class LazyGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
-        from ..threads import apply_threads, resolve_threads, threads_scope
+        from msgan_eval.threads import apply_threads, resolve_threads, threads_scope
 
         as_json = ctx.meta.get(_JSON_META, False)
         with threads_scope(), warnings.catch_warnings():

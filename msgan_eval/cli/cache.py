@@ -3,10 +3,11 @@ import time
 
 import click
 
-from .. import __version__
-from ..cache import EVICTABLE, KINDS, list_entries, max_bytes
-from ..cache import clear as clear_entries
-from ..paths import cache_dir
+from msgan_eval import __version__
+from msgan_eval.cache import EVICTABLE, KINDS, list_entries, max_bytes
+from msgan_eval.cache import clear as clear_entries
+from msgan_eval.paths import cache_dir
+
 from .options import emit, json_option
 
 _WHAT = click.Choice([*KINDS, "all"])

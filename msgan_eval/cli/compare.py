@@ -4,7 +4,8 @@ from pathlib import Path
 
 import click
 
-from .. import __version__, defaults
+from msgan_eval import __version__, defaults
+
 from .multirun import SeveralPaths, expand_runs
 from .options import (
     FiniteFloat,
@@ -24,7 +25,7 @@ from .options import (
 
 
 def _parse_metrics(text: str):
-    from ..metrics.registry import FAMILIES
+    from msgan_eval.metrics.registry import FAMILIES
 
     names = tuple(m.strip() for m in text.split(",") if m.strip())
     bad = [m for m in names if m not in FAMILIES]
@@ -35,8 +36,8 @@ def _parse_metrics(text: str):
 
 
 def human_summary(report: dict, files) -> str:
-    from ..evaluate.multirun import multirun_lines
-    from ..report.render import render_table
+    from msgan_eval.evaluate.multirun import multirun_lines
+    from msgan_eval.report.render import render_table
 
     lines = [render_table(report), *multirun_lines(report)]
     lines += [f"note: {n}" for n in report["notes"]]
@@ -99,9 +100,9 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, 
     no-significant-difference) from the bootstrap of candidate - baseline. A metric that cannot
     run (e.g. weights missing offline) is reported as skipped, with the reason.
     """
-    from .. import distributed
-    from ..evaluate.compare import compare as evaluate_compare
-    from ..report.compare import stderr_log
+    from msgan_eval import distributed
+    from msgan_eval.evaluate.compare import compare as evaluate_compare
+    from msgan_eval.report.compare import stderr_log
 
     baseline, candidate = expand_runs("--baseline", baseline), expand_runs("--candidate", candidate)
     distributed.init_distributed()
@@ -133,7 +134,7 @@ def check(report, expect, as_json, quiet):
 
     Exit 0 when every rule holds, 1 when any fails, 2 on bad input.
     """
-    from ..report.check import evaluate_rules, load_report, load_rules, summary_line
+    from msgan_eval.report.check import evaluate_rules, load_report, load_rules, summary_line
 
     path = Path(report)
     if path.is_dir():
@@ -198,14 +199,14 @@ def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, n
     categorical: about 7 minutes on 2 quiet CPU cores with the defaults (under 15 when busy).
     image-to-image: pix2pix ignores its noise, MSGAN does not; under 10 minutes on 2 cores.
     """
-    from ..demo import DemoConfig, run_demo
-    from ..report.compare import stderr_log
+    from msgan_eval.demo import DemoConfig, run_demo
+    from msgan_eval.report.compare import stderr_log
 
     common = dict(ref_per_class=ref_per_class, ndb_bins=ndb_bins, bootstrap=n_boot, seed=seed,
                   seeds=seeds, data_root=data_root, inception_weights=inception_weights,
                   lpips_backbone=lpips_backbone, dims=int(dims), device=device)
     if task == "image-to-image":
-        from ..demo_pairs import PairsDemoConfig, train_sample_compare_pairs
+        from msgan_eval.demo_pairs import PairsDemoConfig, train_sample_compare_pairs
 
         config = PairsDemoConfig(steps=steps or defaults.P2P_DEMO_STEPS,
                                  width=width or defaults.P2P_DEMO_WIDTH, inputs=inputs,

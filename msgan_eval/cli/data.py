@@ -1,10 +1,11 @@
 """``msgan-eval prepare``: export offline data as image folders (sub-folder per class)."""
 import click
 
-from ..datasets import FASHION_MNIST_CLASSES, balanced_subset, load_fashion_mnist
-from ..errors import UserError
-from ..fileio import atomic_dir, check_writable, require_new_or_empty
-from ..images import write_image_folder
+from msgan_eval.datasets import FASHION_MNIST_CLASSES, balanced_subset, load_fashion_mnist
+from msgan_eval.errors import UserError
+from msgan_eval.fileio import atomic_dir, check_writable, require_new_or_empty
+from msgan_eval.images import write_image_folder
+
 from .options import emit, json_option, quiet_option, seed_option
 
 

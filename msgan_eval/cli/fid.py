@@ -5,7 +5,8 @@ import sys
 
 import click
 
-from .. import __version__
+from msgan_eval import __version__
+
 from .options import (
     batch_size_option,
     device_option,
@@ -65,9 +66,9 @@ def fid(path_a, path_b, dims, preset, device, batch_size, num_workers, inception
     A is taken as the reference: its statistics are cached for the next run, B's only with
     --cache-generated.
     """
-    from .. import distributed
-    from ..evaluate.fid import fid as evaluate_fid
-    from ..progress import warn
+    from msgan_eval import distributed
+    from msgan_eval.evaluate.fid import fid as evaluate_fid
+    from msgan_eval.progress import warn
 
     distributed.init_distributed()
     result = evaluate_fid(path_a, path_b, dims=int(dims), preset=preset, device=device, batch_size=batch_size,
@@ -96,9 +97,9 @@ def fid(path_a, path_b, dims, preset, device, batch_size, num_workers, inception
 def stats(path, out, dims, preset, device, batch_size, num_workers, inception_weights, no_cache, skip_bad,
           as_json, quiet):
     """Write FID statistics (mu, sigma + n, dims, weights sha256, preset, version) of PATH to OUT."""
-    from .. import distributed
-    from ..evaluate.fid import statistics
-    from ..progress import warn
+    from msgan_eval import distributed
+    from msgan_eval.evaluate.fid import statistics
+    from msgan_eval.progress import warn
 
     distributed.init_distributed()
     s = statistics(path, out=out, dims=int(dims), preset=preset, device=device, batch_size=batch_size,
@@ -127,9 +128,9 @@ def _weights_line(row) -> str:
 @quiet_option
 def weights(inception_weights, as_json, quiet):
     """Each known weight file: where it was found, its SHA-256 and status (nothing is fetched)."""
-    from ..features.inception import inception_weights_status
-    from ..features.lpips_net import backbone_validator
-    from ..weights import LPIPS_BACKBONES, inspect_weights
+    from msgan_eval.features.inception import inception_weights_status
+    from msgan_eval.features.lpips_net import backbone_validator
+    from msgan_eval.weights import LPIPS_BACKBONES, inspect_weights
 
     rows = [inception_weights_status(inception_weights)]
     # Loaded and checked key by key like `lpips` does: a truncated file or another network's

@@ -1,7 +1,8 @@
 """``msgan-eval kid``: Kernel Inception Distance between two image sets (torch-fidelity's KID)."""
 import click
 
-from .. import defaults
+from msgan_eval import defaults
+
 from .options import (
     batch_size_option,
     device_option,
@@ -44,7 +45,7 @@ def kid(a, b, subsets, subset_size, seed, inception_weights, device, batch_size,
         skip_bad, as_json, quiet):
     """KID between the images at A and B: unbiased MMD^2 of Inception pool3 features under the
     kernel (x.y / d + 1)^3, mean and std over random subsets (torch-fidelity's computation)."""
-    from ..evaluate.kid import kid as evaluate_kid
+    from msgan_eval.evaluate.kid import kid as evaluate_kid
 
     result = evaluate_kid(a, b, subsets=subsets, subset_size=subset_size, seed=seed,
                           inception_weights=inception_weights, device=device,

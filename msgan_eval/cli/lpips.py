@@ -1,7 +1,8 @@
 """``msgan-eval lpips``: LPIPS diversity within each condition (sub-folder) of an image set."""
 import click
 
-from .. import defaults
+from msgan_eval import defaults
+
 from .options import (
     batch_size_option,
     device_option,
@@ -69,7 +70,7 @@ def _human(result, path: str, skipped: int) -> str:
 def lpips(path, pairs, num_pairs, seed, net, device, batch_size, resize, backbone, protocol,
           skip_bad, as_json, quiet):
     """LPIPS diversity of the images at PATH, per condition (sub-folder), as the lpips package."""
-    from ..evaluate.lpips import lpips_diversity
+    from msgan_eval.evaluate.lpips import lpips_diversity
 
     result = lpips_diversity(path, net=net, pairs=pairs, num_pairs=num_pairs, seed=seed,
                              device=device, batch_size=batch_size, resize=resize,

@@ -4,7 +4,7 @@ from typing import List, Sequence
 
 import click
 
-from ..errors import UserError
+from msgan_eval.errors import UserError
 
 _GLOB_CHARS = "*?["
 

@@ -1,8 +1,9 @@
 """``msgan-eval ndb``: NDB and JSD of generated images against K-means bins of the training set."""
 import click
 
-from .. import defaults
-from ..metrics.ndb import KMEANS_PATHS, NDB_KMEANS
+from msgan_eval import defaults
+from msgan_eval.metrics.ndb import KMEANS_PATHS, NDB_KMEANS
+
 from .options import FiniteFloat, emit, json_option, quiet_option, seed_option, skip_bad_option
 
 
@@ -80,7 +81,7 @@ def ndb(ctx, gen, train, bins, alpha, z_threshold, seed, whiten, max_dims, kmean
     in [0, 1]; grey images count as three equal channels, and generated images of another size are
     resized to the training size with PIL's bilinear filter.
     """
-    from ..evaluate.ndb import ndb as evaluate_ndb
+    from msgan_eval.evaluate.ndb import ndb as evaluate_ndb
 
     explicit = _explicit(ctx, k=bins, seed=seed, whiten=whiten, max_dims=_max_dims(max_dims))
     result = evaluate_ndb(gen, train=train, bins=bins_file, alpha=alpha, z_threshold=z_threshold,

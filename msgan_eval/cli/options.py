@@ -5,7 +5,7 @@ import os
 
 import click
 
-from .. import defaults
+from msgan_eval import defaults
 
 
 def json_option(f):
@@ -114,7 +114,7 @@ def emit(payload: dict, as_json: bool, human: str) -> None:
     threads the command used are recorded as ``"threads"``.
     """
     if as_json:
-        from ..threads import current_threads
+        from msgan_eval.threads import current_threads
 
         payload = dict(payload)
         payload.setdefault("threads", current_threads())
@@ -182,6 +182,6 @@ def flag_of(param: str) -> str:
 
 def user_message(exc: Exception) -> str:
     """The one-line message of a UserError, with parameters written as flags."""
-    from ..errors import ParameterError
+    from msgan_eval.errors import ParameterError
 
     return exc.render(flag_of) if isinstance(exc, ParameterError) else str(exc)

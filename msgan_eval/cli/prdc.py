@@ -1,7 +1,8 @@
 """``msgan-eval prdc``: precision, recall, density and coverage of generated images."""
 import click
 
-from .. import defaults
+from msgan_eval import defaults
+
 from .options import (
     batch_size_option,
     device_option,
@@ -47,7 +48,7 @@ def prdc(real, gen, k, features, vgg16_weights, inception_weights, device, batch
          num_workers, skip_bad, as_json, quiet):
     """Precision and recall (Kynkaanniemi et al. 2019), density and coverage (Naeem et al. 2020)
     of the images at GEN against the real images at REAL (prdc's compute_prdc)."""
-    from ..evaluate.prdc import prdc as evaluate_prdc
+    from msgan_eval.evaluate.prdc import prdc as evaluate_prdc
 
     result = evaluate_prdc(real, gen, k=k, features=features, inception_weights=inception_weights,
                            vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,

@@ -3,10 +3,11 @@ import time
 
 import click
 
-from .. import __version__, defaults
-from ..distributed import is_main_process
-from ..fileio import check_writable
-from ..train import DATASETS
+from msgan_eval import __version__, defaults
+from msgan_eval.distributed import is_main_process
+from msgan_eval.fileio import check_writable
+from msgan_eval.train import DATASETS
+
 from .options import FiniteFloat, device_option, emit, json_option, quiet_option
 
 # Options a resumed run takes from its config.json unless given again on the command line.
@@ -48,7 +49,7 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
     With --dataset fashion-mnist-edges or paired-folder: pix2pix with noise (--ms-weight 0) or
     its MSGAN twin (image-to-image).
     """
-    from ..train.runs import checkpoint_step, read_log
+    from msgan_eval.train.runs import checkpoint_step, read_log
 
     given = {name: ctx.params[name] for name in _CONFIG_OPTIONS
              if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
@@ -86,19 +87,19 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
 
 def _trainer(resume_dir, dataset: str):
     """(config_from_run, config class, train function) of the run's task."""
-    from ..train import IMAGE_TO_IMAGE, PAIRED_DATASETS
+    from msgan_eval.train import IMAGE_TO_IMAGE, PAIRED_DATASETS
 
     if resume_dir is not None:
-        from ..train.runs import read_run_config
+        from msgan_eval.train.runs import read_run_config
 
         paired = read_run_config(resume_dir, option="--resume").get("task") == IMAGE_TO_IMAGE
     else:
         paired = dataset in PAIRED_DATASETS
     if paired:
-        from ..train import pix2pix
+        from msgan_eval.train import pix2pix
 
         return pix2pix.config_from_run, pix2pix.Pix2PixConfig, pix2pix.train_pix2pix
-    from ..train import trainer
+    from msgan_eval.train import trainer
 
     return trainer.config_from_run, trainer.TrainConfig, trainer.train
 
@@ -128,16 +129,16 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet
     inputs (the folder lpips, ndb, fid and compare read), OUT/inputs/ and OUT/targets/ the
     inputs and their ground truth.
     """
-    from ..train import IMAGE_TO_IMAGE
-    from ..train.runs import read_run_config
-    from ..train.sampler import sample_run
+    from msgan_eval.train import IMAGE_TO_IMAGE
+    from msgan_eval.train.runs import read_run_config
+    from msgan_eval.train.sampler import sample_run
 
     config = read_run_config(run_dir)
     check_writable(out, "--out", folder=True)
     if grid:
         check_writable(grid, "--grid")
     if config.get("task") == IMAGE_TO_IMAGE:
-        from ..train.pix2pix_sampler import sample_pix2pix_run
+        from msgan_eval.train.pix2pix_sampler import sample_pix2pix_run
 
         sample_pix2pix_run(run_dir, out, inputs=inputs, per_input=per_input, seed=seed,
                            device=device, quiet=quiet)

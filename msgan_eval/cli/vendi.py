@@ -44,8 +44,8 @@ def _human(result) -> str:
 def vendi(path, dims, device, batch_size, num_workers, inception_weights, skip_bad, as_json, quiet):
     """Vendi score of PATH per condition: exp(entropy of the eigenvalues of K/n), K the cosine
     similarity of Inception features (Friedman & Dieng 2023); needs no reference set."""
-    from ..evaluate.vendi import vendi as evaluate_vendi
-    from ..progress import warn
+    from msgan_eval.evaluate.vendi import vendi as evaluate_vendi
+    from msgan_eval.progress import warn
 
     result = evaluate_vendi(path, dims=int(dims), device=device, batch_size=batch_size,
                             num_workers=num_workers, inception_weights=inception_weights,

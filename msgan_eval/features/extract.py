@@ -21,13 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from .. import defaults, distributed
-from ..device import resolve_device
-from ..errors import UserError
-from ..images import ImageSet
-from ..metrics.fid import RunningStats
-from ..progress import progress
-from ..weights import INCEPTION, ResolvedWeights
+from msgan_eval import defaults, distributed
+from msgan_eval.device import resolve_device
+from msgan_eval.errors import UserError
+from msgan_eval.images import ImageSet
+from msgan_eval.metrics.fid import RunningStats
+from msgan_eval.progress import progress
+from msgan_eval.weights import INCEPTION, ResolvedWeights
+
 from . import stats_cache
 from .inception import load_inception
 from .preprocess import Batch, Collate

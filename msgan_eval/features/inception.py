@@ -22,10 +22,11 @@ from typing import Dict, Mapping, Optional
 import torch
 from torch import nn
 
-from .. import weights as weights_mod
-from ..errors import first_line
-from ..fileio import file_identity
-from ..weights import INCEPTION, ResolvedWeights
+from msgan_eval import weights as weights_mod
+from msgan_eval.errors import first_line
+from msgan_eval.fileio import file_identity
+from msgan_eval.weights import INCEPTION, ResolvedWeights
+
 # BLOCK_INDEX_BY_DIM is pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM: 64 -> first max pool,
 # 192 -> second max pool, 768 -> pre-aux-classifier, 2048 -> final average pool (pool3).
 from .inception_fast import BLOCK_INDEX_BY_DIM, CONVS, FastFIDInception, state_dict_shapes

@@ -21,11 +21,11 @@ from typing import Dict, Optional
 
 import torch
 
-from .. import __version__
-from ..fileio import atomic_path, write_json_atomic
-from ..paths import cache_dir
-from ..progress import warn
-from ..weights import INCEPTION, WeightSpec, WeightStatus, file_sha256
+from msgan_eval import __version__
+from msgan_eval.fileio import atomic_path, write_json_atomic
+from msgan_eval.paths import cache_dir
+from msgan_eval.progress import warn
+from msgan_eval.weights import INCEPTION, WeightSpec, WeightStatus, file_sha256
 
 CONVERTED_NAME = "pt_inception-2015-12-05-from-fid-helper.pth"
 VERIFY_ATOL = 1e-4          # pool3 features of the converted module vs the TorchScript's own

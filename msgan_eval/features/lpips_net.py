@@ -28,9 +28,9 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-from ..errors import WeightsUnavailable
-from ..fileio import atomic_path
-from ..weights import LPIPS_BACKBONES, ResolvedWeights, Validator, file_sha256, resolve_weights
+from msgan_eval.errors import WeightsUnavailable
+from msgan_eval.fileio import atomic_path
+from msgan_eval.weights import LPIPS_BACKBONES, ResolvedWeights, Validator, file_sha256, resolve_weights
 
 LPIPS_VERSION = "0.1"
 # lpips.ScalingLayer's constants, as float32 like its torch.Tensor buffers.

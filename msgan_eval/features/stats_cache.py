@@ -27,12 +27,12 @@ from typing import Optional
 
 import numpy as np
 
-from .. import __version__, defaults
-from ..cache import evict, touch
-from ..errors import UserError
-from ..fileio import save_npz_atomic
-from ..paths import cache_dir
-from ..progress import warn
+from msgan_eval import __version__, defaults
+from msgan_eval.cache import evict, touch
+from msgan_eval.errors import UserError
+from msgan_eval.fileio import save_npz_atomic
+from msgan_eval.paths import cache_dir
+from msgan_eval.progress import warn
 
 CACHE_FORMAT = 2     # bump when the features or the file layout change meaning (2: FastFIDInception)
 

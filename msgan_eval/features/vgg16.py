@@ -22,10 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import defaults
-from ..device import resolve_device
-from ..images import ImageSet
-from ..weights import ResolvedWeights, WeightSpec, resolve_weights
+from msgan_eval import defaults
+from msgan_eval.device import resolve_device
+from msgan_eval.images import ImageSet
+from msgan_eval.weights import ResolvedWeights, WeightSpec, resolve_weights
 
 VGG16 = WeightSpec("vgg16-fc2", "vgg16-397923af.pth",
                    "https://download.pytorch.org/models/vgg16-397923af.pth",

@@ -27,7 +27,8 @@ from typing import Mapping, Optional, Tuple
 
 import numpy as np
 
-from .. import defaults
+from msgan_eval import defaults
+
 from .fid import feature_statistics, frechet_distance
 from .ndb import Bins, bin_counts, ndb_from_counts
 from .registry import BASELINE_BETTER, CANDIDATE_BETTER, NO_DIFFERENCE

@@ -10,7 +10,8 @@ from typing import Dict, Mapping, Tuple
 
 import numpy as np
 
-from .. import defaults
+from msgan_eval import defaults
+
 from .bootstrap import BootstrapEstimate, fid_replicates, recentred_interval, resample_indices
 from .fid import feature_statistics, frechet_distance
 from .vendi import cosine_similarity_matrix, vendi_from_kernel, vendi_from_kernel_eigenvalues

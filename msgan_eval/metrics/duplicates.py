@@ -19,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import defaults
+from msgan_eval import defaults
+
 from .vendi import cosine_similarity_matrix
 
 

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .. import defaults
+from msgan_eval import defaults
 
 
 @dataclass(frozen=True)

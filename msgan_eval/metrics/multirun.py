@@ -29,7 +29,8 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from .. import defaults
+from msgan_eval import defaults
+
 from .bootstrap import BootstrapEstimate, recentred_interval
 
 

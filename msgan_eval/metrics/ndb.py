@@ -52,7 +52,8 @@ from typing import List, Literal, Optional, Union
 import numpy as np
 from scipy.special import ndtr
 
-from .. import defaults
+from msgan_eval import defaults
+
 from .ndb_kmeans import cluster_sums, kmeans_labels
 from .ndb_kmeans_fast import fast_kmeans_labels
 

@@ -24,7 +24,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 
-from .. import defaults
+from msgan_eval import defaults
 
 
 @dataclass(frozen=True)

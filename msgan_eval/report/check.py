@@ -32,7 +32,8 @@ try:
 except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
-from ..errors import UserError
+from msgan_eval.errors import UserError
+
 from .schema import METRICS, RUNS, VERDICT_NAMES, ReportInvalid, validate_report
 
 SCOPES = (*RUNS, "delta", "verdicts")

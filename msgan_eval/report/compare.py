@@ -16,11 +16,12 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .. import __version__, defaults
-from ..images import ImageSet
-from ..metrics import bootstrap as bs
-from ..metrics.registry import FACTS, FAMILIES
-from ..threads import current_threads
+from msgan_eval import __version__, defaults
+from msgan_eval.images import ImageSet
+from msgan_eval.metrics import bootstrap as bs
+from msgan_eval.metrics.registry import FACTS, FAMILIES
+from msgan_eval.threads import current_threads
+
 from .schema import METRICS, RUNS, SCHEMA_ID
 
 PACKAGES = ("numpy", "scipy", "torch", "torchvision", "scikit-learn", "pillow", "lpips",
@@ -88,7 +89,7 @@ def input_summary(images: ImageSet) -> dict:
 def _reference_summary(ref: Reference) -> dict:
     if ref.images is not None:
         return input_summary(ref.images)
-    from ..weights import file_sha256
+    from msgan_eval.weights import file_sha256
 
     return {"path": str(ref.stats_path), "n_images": 0, "conditions": 0, "skipped_files": 0,
             "fingerprint": file_sha256(ref.stats_path), "kind": "fid-statistics"}
@@ -177,14 +178,15 @@ def write_report(out_dir: Union[str, Path], report: dict, runs: Dict[str, ImageS
     new report.json beside an old report.html). ``swap=False`` writes into ``out_dir`` as it is,
     for a caller that builds ``out_dir`` itself aside (the demo). ``extra_html`` (e.g. the
     image-to-image demo's input / target / samples rows) goes into the HTML after the sample grids."""
-    from ..fileio import atomic_dir
+    from msgan_eval.fileio import atomic_dir
+
     from .render import render_html, render_markdown, sample_grid
     from .schema import validate_report
 
     out_dir = Path(out_dir)
     problem = check_report_folder(out_dir) if swap else None
     if problem is not None:          # the swap would delete the other files
-        from ..errors import UserError
+        from msgan_eval.errors import UserError
 
         raise UserError(f"{out_dir}: {problem}")
     validate_report(report)          # never write a report that check would refuse

@@ -8,7 +8,8 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from ..images import decode_image
+from msgan_eval.images import decode_image
+
 from .render import png_base64
 
 ZOOM = 2

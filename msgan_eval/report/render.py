@@ -14,8 +14,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..images import ImageSet
-from ..metrics.registry import FACTS
+from msgan_eval.images import ImageSet
+from msgan_eval.metrics.registry import FACTS
+
 from .schema import METRICS, RUNS
 
 COLOURS = {"baseline": "#4c72b0", "candidate": "#dd8452", "reference": "#b0b0b0"}

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, List
 
-from ..metrics.registry import METRIC_NAMES as METRICS  # every metric a report can hold
-from ..metrics.registry import VERDICTS as VERDICT_NAMES
+from msgan_eval.metrics.registry import METRIC_NAMES as METRICS  # every metric a report can hold
+from msgan_eval.metrics.registry import VERDICTS as VERDICT_NAMES
 
 SCHEMA_ID = "msgan-eval/report/v1"
 RUNS = ("baseline", "candidate")

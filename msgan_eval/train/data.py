@@ -11,17 +11,18 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..datasets import (
+from msgan_eval.datasets import (
     DEBIAN_FASHION_MNIST,
     FASHION_MNIST_CLASSES,
     balanced_subset,
     fashion_mnist_root,
     load_fashion_mnist,
 )
-from ..errors import UserError, first_line
-from ..images import ROOT_CONDITION, scan_images
-from ..paths import cache_dir
-from ..weights import offline
+from msgan_eval.errors import UserError, first_line
+from msgan_eval.images import ROOT_CONDITION, scan_images
+from msgan_eval.paths import cache_dir
+from msgan_eval.weights import offline
+
 from . import DATASETS
 
 IMAGE_SIZE = 32

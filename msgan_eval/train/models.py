@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .. import defaults
+from msgan_eval import defaults
 
 IMAGE_SIZE = 32
 BASE_CHANNELS = 128   # ``d=128`` in the official generator and discriminator

@@ -18,10 +18,11 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .. import defaults
-from ..datasets import FASHION_MNIST_CLASSES, balanced_subset, load_fashion_mnist
-from ..errors import UserError
-from ..images import ROOT_CONDITION, ImageSet, scan_images
+from msgan_eval import defaults
+from msgan_eval.datasets import FASHION_MNIST_CLASSES, balanced_subset, load_fashion_mnist
+from msgan_eval.errors import UserError
+from msgan_eval.images import ROOT_CONDITION, ImageSet, scan_images
+
 from . import PAIRED_DATASETS
 from .data import to_training_layout
 

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import __version__, defaults
+from msgan_eval import __version__, defaults
+
 from . import IMAGE_TO_IMAGE as TASK_NAME
 from . import runs
 from .data import batch_to_tensor
@@ -131,7 +132,7 @@ def build_pix2pix(config: Pix2PixConfig, input_nc: int, output_nc: int, image_si
 
 def describe_run(config: Pix2PixConfig, data: PairedData, per_epoch: int, world_size: int) -> dict:
     """config.json: the settings, the data's shape and the step plan."""
-    from ..errors import UserError
+    from msgan_eval.errors import UserError
 
     if (config.steps is None) == (config.epochs is None):
         raise UserError("give exactly one of --steps N or --epochs N")

@@ -19,7 +19,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from .. import defaults
+from msgan_eval import defaults
 
 BASE_FILTERS = 64         # official --ngf / --ndf
 MAX_MULT = 8              # official max_nchn: channels stop doubling at ngf * 8

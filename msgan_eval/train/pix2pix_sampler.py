@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import __version__, defaults
-from ..device import resolve_device
-from ..errors import UserError
-from ..fileio import atomic_dir, require_new_or_empty
-from ..images import write_png
-from ..progress import progress
+from msgan_eval import __version__, defaults
+from msgan_eval.device import resolve_device
+from msgan_eval.errors import UserError
+from msgan_eval.fileio import atomic_dir, require_new_or_empty
+from msgan_eval.images import write_png
+from msgan_eval.progress import progress
+
 from .data import batch_to_tensor
 from .paired_data import load_paired_data
 from .pix2pix_models import UnetGenerator

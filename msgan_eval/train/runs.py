@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Dict, Iterable, Optional
 
-from ..errors import UserError, first_line
-from ..fileio import atomic_path, write_json_atomic, write_text_atomic
+from msgan_eval.errors import UserError, first_line
+from msgan_eval.fileio import atomic_path, write_json_atomic, write_text_atomic
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.jsonl"

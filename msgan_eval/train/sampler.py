@@ -13,11 +13,12 @@ from typing import List
 import numpy as np
 import torch
 
-from .. import defaults
-from ..device import resolve_device
-from ..fileio import atomic_dir, require_new_or_empty
-from ..images import write_image_folder, write_png
-from ..progress import progress
+from msgan_eval import defaults
+from msgan_eval.device import resolve_device
+from msgan_eval.fileio import atomic_dir, require_new_or_empty
+from msgan_eval.images import write_image_folder, write_png
+from msgan_eval.progress import progress
+
 from .models import Generator, one_hot
 from .runs import CHECKPOINT_FILE, damaged_checkpoint, load_checkpoint, load_state
 from .seeding import keyed_generator
@@ -64,7 +65,7 @@ def generate_class(G: Generator, class_index: int, z: torch.Tensor,
 def make_grid(per_class: List[np.ndarray], columns: int = GRID_COLUMNS,
               padding: int = GRID_PADDING) -> np.ndarray:
     """One row per class of its first ``columns`` samples, on a black background."""
-    from ..report.render import image_grid
+    from msgan_eval.report.render import image_grid
 
     cols = min(columns, len(per_class[0]))
     return image_grid([list(images[:cols]) for images in per_class], pad=padding, background=0,

@@ -19,10 +19,11 @@ from typing import Callable, Dict, Optional, Tuple
 import numpy as np
 import torch
 
-from .. import __version__, defaults
-from ..device import resolve_device
-from ..errors import UserError
-from ..progress import progress
+from msgan_eval import __version__, defaults
+from msgan_eval.device import resolve_device
+from msgan_eval.errors import UserError
+from msgan_eval.progress import progress
+
 from . import runs
 from .data import TrainData, batch_to_tensor, data_summary, load_training_data
 from .losses import discriminator_loss, generator_loss
@@ -71,7 +72,7 @@ class Gan:
 
 def setup_distributed(device: str) -> Dist:
     """Under torchrun (WORLD_SIZE > 1) join the process group: gloo on CPU, nccl on GPU."""
-    from .. import distributed
+    from msgan_eval import distributed
 
     dev = resolve_device(device)
     if not distributed.is_distributed():
