@@ -11,311 +11,31 @@ runs on rank 0 alone, last, after the collectives. Rank 0 gets the report, the o
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
-
 from msgan_eval import defaults, distributed
 from msgan_eval.errors import ParameterError, UserError, WeightsUnavailable
 from msgan_eval.images import ImageSet
-from msgan_eval.metrics import bootstrap as bs
-from msgan_eval.metrics.registry import FAMILIES, family_needs
+from msgan_eval.metrics.registry import FAMILIES
 from msgan_eval.report.compare import (
     CompareConfig,
     Log,
     MetricOutcome,
     Reference,
     assemble_report,
-    run_rng,
     write_report,
 )
 
 from .compare_checks import check_out, preflight
 from .inputs import ImagesLike, as_image_set, is_stats_path
+from .runners import RUNNERS, SIZE_FREE, cannot_run, weights_named
 
-# LPIPS diversity is a mean over pairs within a condition: its expectation does not depend on n,
-# so it uses every image even when runs of unequal size are cut to a common n for the others.
-SIZE_FREE = ("lpips",)
 MAIN_PROCESS_ONLY = ("ndb",)    # families with no sharded work: rank 0 runs them alone
 FEATURE_FAMILIES = ("fid", "fid-per-class", "vendi")   # families that extract Inception features
-# lpips_diversity's parameters under the names compare gives them
-LPIPS_NAMES = {"resize": "lpips_resize", "net": "lpips_net", "pairs": "lpips_pairs",
-               "num_pairs": "lpips_num_pairs", "backbone_weights": "lpips_backbone"}
-NDB_NAMES = {"train": "reference", "k": "ndb_bins"}
-
-
-def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
-         log: Log) -> MetricOutcome:
-    from msgan_eval.features.extract import image_set_statistics
-    from msgan_eval.features.inception import resolve_inception_weights
-    from msgan_eval.metrics.fid import RankDeficientCovarianceWarning
-
-    from .features import inception_features
-    from .fid import load_statistics
-
-    weights = resolve_inception_weights(cfg.inception_weights)
-    out = MetricOutcome(weights={"inception": weights.as_dict()})
-    if ref.stats_path is not None:
-        stats = load_statistics(ref.stats_path, param="reference", dims=cfg.dims, weights=weights,
-                                preset=cfg.preset)
-    else:
-        log("fid: reference statistics (cached after the first run)")
-        stats = image_set_statistics(ref.images, weights=weights, dims=cfg.dims, device=cfg.device,
-                                     batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                                     quiet=quiet, preset=cfg.preset)
-    est = {}
-    for run, images in runs.items():
-        log(f"fid: {run} features ({len(images)} images)")
-        feats = inception_features(images, weights=weights, dims=cfg.dims, device=cfg.device,
-                                   batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                                   quiet=quiet, preset=cfg.preset)
-        if not distributed.is_main_process():
-            continue                      # rank 0 alone bootstraps
-        if len(feats) <= cfg.dims:
-            out.notes.append(f"fid: {run} has {len(feats)} images for {cfg.dims} feature dimensions; "
-                             "its FID is biased upwards (compare runs of equal size only)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
-            est[run] = bs.bootstrap_fid(feats, stats.mu, stats.sigma, rng=run_rng(cfg.seed, run, "fid"),
-                                        n_boot=cfg.bootstrap, confidence=cfg.confidence)
-    out.estimates["fid"] = est
-    return out
-
-
-def _lpips(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
-           log: Log) -> MetricOutcome:
-    from msgan_eval.features.lpips_net import heads_sha256, resolve_lpips_backbone
-
-    from .lpips import sharded_pair_distances
-
-    backbone = resolve_lpips_backbone(cfg.lpips_net, cfg.lpips_backbone)   # skip before any work
-    out = MetricOutcome(weights={backbone.spec.key: backbone.as_dict(),
-                                 f"lpips-{cfg.lpips_net}-heads": {"sha256": heads_sha256(cfg.lpips_net)}})
-    if backbone.status != "verified":
-        out.notes.append(f"lpips: UNVERIFIED backbone {backbone.path} (neither torchvision's "
-                         "published file nor our conversion): not standard LPIPS numbers")
-    est = {}
-    for run, images in runs.items():
-        if cfg.protocol == "msgan":        # 50 samples per condition (MSGAN appendix)
-            from .protocol import MSGAN_LPIPS, lpips_samples
-
-            images = lpips_samples(images, per_condition=MSGAN_LPIPS["samples"], seed=cfg.seed)
-        log(f"lpips: {run} ({cfg.lpips_net}, {cfg.lpips_pairs} pairs)")
-        try:
-            distances = sharded_pair_distances(images, net=cfg.lpips_net, pairs=cfg.lpips_pairs,
-                                               num_pairs=cfg.lpips_num_pairs, seed=cfg.seed,
-                                               device=cfg.device, batch_size=cfg.batch_size,
-                                               resize=cfg.lpips_resize,
-                                               backbone_weights=backbone.path, quiet=quiet)
-        except ParameterError as exc:
-            raise exc.renamed(LPIPS_NAMES) from None
-        if distributed.is_main_process():     # rank 0 alone bootstraps
-            est[run] = bs.bootstrap_lpips(distances, rng=run_rng(cfg.seed, run, "lpips"),
-                                          n_boot=cfg.bootstrap, confidence=cfg.confidence)
-    out.estimates["lpips"] = est
-    return out
-
-
-def _ndb(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
-         log: Log) -> MetricOutcome:
-    from msgan_eval.metrics.ndb import assign_bins, bin_counts, ndb_from_counts
-
-    from .ndb import fit_or_load_bins
-    from .ndb_data import images_to_vectors
-
-    try:
-        bins, _, _ = fit_or_load_bins(ref.images, k=cfg.ndb_bins, seed=cfg.seed, use_cache=True,
-                                      whiten=True if cfg.protocol == "msgan" else None,  # MSGAN #18
-                                      quiet=quiet, log=lambda msg: log(f"ndb: {msg}"))
-    except ParameterError as exc:
-        raise exc.renamed(NDB_NAMES) from None
-    out = MetricOutcome()
-    details = {"k": bins.k, "reference": bins.proportions.tolist()}
-    ndb, jsd = {}, {}
-    for run, images in runs.items():
-        log(f"ndb: {run} bin assignments")
-        labels = assign_bins(bins, images_to_vectors(images, ref.images, quiet=quiet))
-        full = ndb_from_counts(bins, bin_counts(labels, bins.k), cfg.ndb_alpha)
-        details[run] = [b.generated_proportion for b in full.per_bin]
-        details[f"{run}_different"] = [b.different for b in full.per_bin]
-        ndb[run], jsd[run] = bs.bootstrap_ndb(bins, labels, rng=run_rng(cfg.seed, run, "ndb"),
-                                              n_boot=cfg.bootstrap, alpha=cfg.ndb_alpha,
-                                              confidence=cfg.confidence)
-    out.estimates.update(ndb=ndb, jsd=jsd)
-    out.details["ndb"] = details
-    return out
-
-
-def _run_features(images: ImageSet, cfg: CompareConfig, quiet: bool, weights) -> "object":
-    from .features import inception_features
-
-    return inception_features(images, weights=weights, dims=cfg.dims, device=cfg.device,
-                              batch_size=cfg.batch_size, num_workers=cfg.num_workers, quiet=quiet,
-                              preset=cfg.preset)
-
-
-def _fid_per_class(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
-                   log: Log) -> MetricOutcome:
-    from msgan_eval.features.inception import resolve_inception_weights
-    from msgan_eval.metrics.bootstrap_classes import bootstrap_per_class_fid
-
-    from .per_class import class_indices, class_statistics, pair_conditions
-
-    weights = resolve_inception_weights(cfg.inception_weights)
-    out = MetricOutcome(weights={"inception": weights.as_dict()})
-    log("fid-per-class: reference features (shared with fid)")
-    ref_feats = _run_features(ref.images, cfg, quiet, weights)
-    est, table, missing = {}, {}, {}
-    for run, images in runs.items():
-        feats = _run_features(images, cfg, quiet, weights)
-        if not distributed.is_main_process():
-            continue
-        pairing = pair_conditions(images, ref.images, params=(run, "reference"),
-                                  skip_missing=cfg.skip_missing)
-        ref_stats = class_statistics(ref.images, ref_feats, pairing.shared)
-        est[run], table[run] = bootstrap_per_class_fid(
-            feats, class_indices(images, pairing.shared), ref_stats,
-            rng=run_rng(cfg.seed, run, "fid-per-class"), n_boot=cfg.bootstrap,
-            confidence=cfg.confidence)
-        missing[run] = pairing.as_dict()
-        small = [c for c, idx in images.groups().items() if c in table[run] and len(idx) <= cfg.dims]
-        if small:
-            out.notes.append(f"fid-per-class: {run} has {len(small)} classes with no more images than "
-                             f"the {cfg.dims} feature dimensions; their FIDs are biased upwards")
-    out.estimates["fid_per_class"] = est
-    out.details["fid_per_class"] = {"per_class": table, "missing": missing}
-    return out
-
-
-def _vendi(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
-           log: Log) -> MetricOutcome:
-    from msgan_eval.features.inception import resolve_inception_weights
-    from msgan_eval.metrics.bootstrap_classes import bootstrap_vendi
-
-    weights = resolve_inception_weights(cfg.inception_weights)
-    out = MetricOutcome(weights={"inception": weights.as_dict()})
-    est, table = {}, {}
-    for run, images in runs.items():
-        log(f"vendi: {run} ({len(images)} images, cosine kernel on Inception features)")
-        feats = _run_features(images, cfg, quiet, weights)
-        if not distributed.is_main_process():
-            continue
-        groups = {c: np.asarray(idx) for c, idx in images.groups().items()}
-        est[run], table[run] = bootstrap_vendi(feats, groups, rng=run_rng(cfg.seed, run, "vendi"),
-                                               n_boot=cfg.bootstrap, confidence=cfg.confidence)
-    out.estimates["vendi"] = est
-    out.details["vendi"] = {"per_condition": table, "kernel": "cosine", "features": "inception-pool3"}
-    return out
-
-
-
-def _feature_rows(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
-                  log: Log, family: str):
-    """(weights, reference features, run -> features) from the shared Inception memo: FID, KID
-    and PRDC of one comparison extract each set once. Every torchrun rank must call this."""
-    from msgan_eval.features.inception import resolve_inception_weights
-
-    from .features import inception_features
-
-    weights = resolve_inception_weights(cfg.inception_weights)
-    kw = dict(weights=weights, dims=defaults.FID_DIMS, device=cfg.device,
-              batch_size=cfg.batch_size, num_workers=cfg.num_workers, quiet=quiet,
-              preset=cfg.preset)
-    log(f"{family}: reference features ({len(ref.images)} images)")
-    ref_feats = inception_features(ref.images, **kw)
-    feats = {}
-    for run, images in runs.items():
-        log(f"{family}: {run} features ({len(images)} images)")
-        feats[run] = inception_features(images, **kw)
-    return weights, ref_feats, feats
-
-
-def _kid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
-         log: Log) -> MetricOutcome:
-    from msgan_eval.metrics.kid import bootstrap_kid, kid
-
-    from .kid import subset_note
-
-    weights, ref_feats, feats = _feature_rows(runs, ref, cfg, quiet, log, "kid")
-    out = MetricOutcome(weights={"inception": weights.as_dict()})
-    out.details["kid"] = {"subsets": defaults.KID_SUBSETS, "features": "inception-pool3"}
-    est = {}
-    for run, f in feats.items():
-        if not distributed.is_main_process():
-            continue                      # rank 0 alone computes and bootstraps
-        if min(len(f), len(ref_feats)) < 2:
-            raise ParameterError(f"{{{run}}} and {{reference}} need at least 2 images each for KID "
-                                 f"(got {len(f)} and {len(ref_feats)})", run, "reference")
-        value = kid(f, ref_feats, subsets=defaults.KID_SUBSETS,
-                    subset_size=defaults.KID_SUBSET_SIZE, seed=cfg.seed)
-        out.details["kid"][f"{run}_subset_size"] = value.subset_size
-        out.notes += [f"kid: {run}: {n}" for n in subset_note(len(f), len(ref_feats),
-                                                             defaults.KID_SUBSET_SIZE,
-                                                             value.subset_size)]
-        est[run] = bootstrap_kid(f, ref_feats, value.kid, rng=run_rng(cfg.seed, run, "kid"),
-                                 n_boot=cfg.bootstrap, confidence=cfg.confidence)
-    out.estimates["kid"] = est
-    return out
-
-
-def _prdc(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
-          log: Log) -> MetricOutcome:
-    from msgan_eval.metrics.prdc import PRDC_METRICS, bootstrap_prdc, prdc_counts
-
-    from .prdc import check_k, small_sample_notes
-
-    weights, ref_feats, feats = _feature_rows(runs, ref, cfg, quiet, log, "prdc")
-    out = MetricOutcome(weights={"inception": weights.as_dict()})
-    out.details["prdc"] = {"k": defaults.PRDC_K, "features": "inception-pool3"}
-    est: Dict[str, Dict[str, bs.BootstrapEstimate]] = {m: {} for m in PRDC_METRICS}
-    for run, f in feats.items():
-        if not distributed.is_main_process():
-            continue
-        try:
-            check_k(len(ref_feats), len(f), defaults.PRDC_K)
-        except ParameterError as exc:
-            raise exc.renamed({"real": "reference", "gen": run}) from None
-        counts = prdc_counts(ref_feats, f, k=defaults.PRDC_K, keep_pairs=True)
-        out.notes += [f"prdc: {run}: {n}" for n in small_sample_notes(len(ref_feats), len(f),
-                                                                     defaults.PRDC_K)]
-        for metric, e in bootstrap_prdc(counts, rng=run_rng(cfg.seed, run, "prdc"),
-                                        n_boot=cfg.bootstrap, confidence=cfg.confidence).items():
-            est[metric][run] = e
-    out.estimates.update(est)
-    return out
-
-
-RUNNERS = {"fid": _fid, "lpips": _lpips, "ndb": _ndb, "fid-per-class": _fid_per_class,
-           "vendi": _vendi, "kid": _kid, "prdc": _prdc}
-assert set(RUNNERS) == set(FAMILIES), "every metric family of the registry needs a runner"
-
-
-def _cannot_run(family: str, reference: Reference) -> Optional[str]:
-    if "reference_images" in family_needs(family) and reference.images is None:
-        return (f"--ref {reference.stats_path} is a FID statistics file; "
-                f"{family.upper()} needs reference images")
-    return None
-
-
-def _weights_named(family: str, config: CompareConfig) -> bool:
-    """Whether the user named this family's weights file (option or environment variable)."""
-    from msgan_eval.weights import INCEPTION, LPIPS_BACKBONES
-
-    needs = family_needs(family)
-    if "inception_weights" in needs:
-        return bool(config.inception_weights or os.environ.get(INCEPTION.env_var))
-    if "lpips_backbone" in needs:
-        spec = LPIPS_BACKBONES[config.lpips_net]
-        return bool(config.lpips_backbone or os.environ.get(spec.env_var))
-    return False
-
-
 def _check_config(config: CompareConfig) -> None:
     unknown = [m for m in config.metrics if m not in FAMILIES]
     if unknown or not config.metrics:
@@ -358,24 +78,21 @@ def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
         sized.notes.append(f"protocol: {config.protocol} (NDB whitened, K = {MSGAN_NDB['k']}; LPIPS "
                            f"{MSGAN_LPIPS['samples']} samples, {MSGAN_LPIPS['num_pairs']} random "
                            "pairs per condition)")
-    for families, sets in ((tuple(f for f in config.metrics if f not in SIZE_FREE), runs),
-                           (tuple(f for f in config.metrics if f in SIZE_FREE), full)):
-        if families:
-            preflight(sets, reference, dataclasses.replace(config, metrics=families))
+    preflight(runs, reference, config, full)
     outcomes: Dict[str, MetricOutcome] = {}
     skipped: Dict[str, str] = {}
     seconds: Dict[str, float] = {}
     for family in (f for f in FAMILIES if f in config.metrics):
         if family in MAIN_PROCESS_ONLY and not distributed.is_main_process():
             continue
-        reason = _cannot_run(family, reference)
+        reason = cannot_run(family, reference)
         start = time.perf_counter()
         if reason is None:
             try:
                 outcomes[family] = RUNNERS[family](full if family in SIZE_FREE else runs,
                                                    reference, config, quiet, log)
             except WeightsUnavailable as exc:     # offline without weights: skip, keep going
-                if _weights_named(family, config):
+                if weights_named(family, config):
                     raise                         # a file the user named must work
                 reason = str(exc)
         if reason is not None:

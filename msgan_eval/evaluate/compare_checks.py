@@ -5,7 +5,7 @@ report was written. A new metric family adds its row to :data:`PREFLIGHT`.
 from __future__ import annotations
 
 import os
-from typing import Dict
+from typing import Dict, Optional
 
 from msgan_eval import defaults
 from msgan_eval.errors import ParameterError
@@ -14,20 +14,7 @@ from msgan_eval.metrics.registry import family_needs
 from msgan_eval.report.compare import CompareConfig, Reference
 
 from .inputs import check_output
-
-
-# These two stay in compare.py beside the runners (which import this module), so they are
-# imported when called.
-def cannot_run(family: str, ref: Reference):
-    from .compare import _cannot_run
-
-    return _cannot_run(family, ref)
-
-
-def weights_named(family: str, config: CompareConfig) -> bool:
-    from .compare import _weights_named
-
-    return _weights_named(family, config)
+from .runners import SIZE_FREE, cannot_run, weights_named
 
 
 def check_out(out) -> None:
@@ -50,8 +37,8 @@ def _preflight_fid(runs: Dict[str, ImageSet], ref: Reference, config: CompareCon
 
 
 def _preflight_lpips(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
-    from .compare import LPIPS_NAMES
     from .lpips import check_lpips_inputs, check_lpips_options, check_pair_budget, pair_count
+    from .runners import LPIPS_NAMES
 
     try:
         check_lpips_options(config.lpips_net, config.lpips_pairs, config.lpips_num_pairs,
@@ -91,16 +78,18 @@ def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
 PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb}
 
 
-def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,
+              full: Optional[Dict[str, ImageSet]] = None) -> None:
     """Every input and option of every requested metric, the device, and the weights files the
-    user named, checked before the work starts."""
+    user named, checked before the work starts. ``full``: the runs before an equal-size cut,
+    which the families in ``runners.SIZE_FREE`` measure (default: ``runs``)."""
     from msgan_eval.device import resolve_device
 
     resolve_device(config.device)
     _check_bootstrap_draws(config.bootstrap, max(len(images) for images in runs.values()), "images")
     for family in config.metrics:
         if cannot_run(family, ref) is None and family in PREFLIGHT:
-            PREFLIGHT[family](runs, ref, config)
+            PREFLIGHT[family](full if full is not None and family in SIZE_FREE else runs, ref, config)
     for family in config.metrics:            # inputs first: they are cheaper to check
         if weights_named(family, config):    # a file the user named must work: say so now
             _resolve_named_weights(family, config)

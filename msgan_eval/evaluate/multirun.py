@@ -32,7 +32,7 @@ from msgan_eval.report.compare import (
 )
 from msgan_eval.report.schema import METRICS, RUNS
 
-from .compare import RUNNERS, _cannot_run, _weights_named
+from .runners import RUNNERS, cannot_run, weights_named
 
 METHOD = ("two-level bootstrap: runs drawn with replacement, then one of each drawn run's own "
           "sample-level replicates; deviations widened by sqrt(k/(k-1)) * t(2(k-1))/z")
@@ -56,7 +56,7 @@ def compare_multirun(baselines: Sequence[ImageSet], candidates: Sequence[ImageSe
     skipped: Dict[str, str] = {}
     seconds: Dict[str, float] = {}
     for family in (f for f in FAMILIES if f in config.metrics):
-        start, reason = time.perf_counter(), _cannot_run(family, reference)
+        start, reason = time.perf_counter(), cannot_run(family, reference)
         first = MetricOutcome()
         try:
             for arm, image_sets in (() if reason else arms.items()):
@@ -67,7 +67,7 @@ def compare_multirun(baselines: Sequence[ImageSet], candidates: Sequence[ImageSe
                     for metric, by_run in got.estimates.items():
                         per_run.setdefault(metric, {}).setdefault(arm, []).append(by_run[arm])
         except WeightsUnavailable as exc:
-            if _weights_named(family, config):
+            if weights_named(family, config):
                 raise
             reason = str(exc)
         if reason is not None:
