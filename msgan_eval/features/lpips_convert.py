@@ -289,11 +289,11 @@ def converted_backbone(spec: WeightSpec) -> Optional[Path]:
 
 def is_converted_trunk(spec: WeightSpec, path: Path) -> bool:
     """The specs' identify hook: ``path``'s features.* are our conversion (by content digest)."""
-    from .lpips_net import _load_state_dict
+    from .state_dict import read_state_dict
 
     net = net_of(spec)
     try:
-        return bool(TRUNK_SHA256[net]) and trunk_digest(_load_state_dict(path)) == TRUNK_SHA256[net]
+        return bool(TRUNK_SHA256[net]) and trunk_digest(read_state_dict(path)) == TRUNK_SHA256[net]
     except Exception:   # unreadable files are the validator's business; here: not recognised
         return False
 

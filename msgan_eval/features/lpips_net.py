@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from msgan_eval.errors import WeightsUnavailable
+from msgan_eval.features.state_dict import read_state_dict
 from msgan_eval.fileio import atomic_path
 from msgan_eval.weights import LPIPS_BACKBONES, ResolvedWeights, Validator, file_sha256, resolve_weights
 
@@ -101,23 +102,11 @@ def expected_backbone_shapes(net: str) -> Dict[str, Tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def _load_state_dict(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
-        return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def backbone_validator(net: str) -> Validator:
     """A check that a file is torchvision's state dict for ``net``: every ``features.*`` key that
     LPIPS uses, with torchvision's shapes (the classifier is not used and not required)."""
     def validate(path: Path) -> None:
-        try:
-            state = _load_state_dict(path)
-        except Exception as exc:
-            raise ValueError(f"not a loadable torch state dict ({type(exc).__name__})") from None
-        if not isinstance(state, dict):
-            raise ValueError(f"holds a {type(state).__name__}, not a state dict")
+        state = read_state_dict(path)
         for key, shape in expected_feature_shapes(net).items():
             if key not in state:
                 raise ValueError(f"key {key} missing: not torchvision's {net} backbone")
@@ -199,7 +188,7 @@ class LpipsNet(torch.nn.Module):
 
 def load_lpips_net(net: str, backbone: ResolvedWeights, device: "str | torch.device" = "cpu") -> LpipsNet:
     heads = torch.load(lpips_heads_path(net), map_location="cpu", weights_only=True)
-    model = LpipsNet(net, _load_state_dict(backbone.path), heads)
+    model = LpipsNet(net, read_state_dict(backbone.path), heads)
     return model.to(device)
 
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from msgan_eval import defaults
 from msgan_eval.device import resolve_device
+from msgan_eval.features.state_dict import read_state_dict
 from msgan_eval.images import ImageSet
 from msgan_eval.weights import ResolvedWeights, WeightSpec, resolve_weights
 
@@ -40,23 +41,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 FC2_DIMS = 4096
 
 
-def _load(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
-        return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def validate_vgg16(path: Path) -> None:
     """A full torchvision VGG16 state dict: every key and shape of ``torchvision.models.vgg16()``."""
     import torchvision
 
-    try:
-        state = _load(path)
-    except Exception as exc:
-        raise ValueError(f"not a loadable torch state dict ({type(exc).__name__})") from None
-    if not isinstance(state, dict):
-        raise ValueError(f"holds a {type(state).__name__}, not a state dict")
+    state = read_state_dict(path)
     with torch.device("meta"):
         expected = torchvision.models.vgg16().state_dict()
     for key, value in expected.items():
@@ -98,7 +87,7 @@ class Vgg16Fc2(torch.nn.Module):
 
 @functools.lru_cache(maxsize=1)
 def _cached_model(path: str, sha256: str, device: str) -> Vgg16Fc2:
-    return Vgg16Fc2(_load(Path(path))).to(device)
+    return Vgg16Fc2(read_state_dict(Path(path))).to(device)
 
 
 def vgg16_fc2_features(image_set: ImageSet, *, weights: ResolvedWeights,
