@@ -4,15 +4,9 @@ import click
 from msgan_eval import defaults
 
 from .options import (
-    batch_size_option,
-    device_option,
     emit,
-    inception_weights_option,
-    json_option,
-    num_workers_option,
-    quiet_option,
+    inception_run_options,
     seed_option,
-    skip_bad_option,
 )
 
 
@@ -34,13 +28,7 @@ def _human(result) -> str:
               show_default=True,
               help="Images per subset; a smaller set uses the largest size that fits (recorded).")
 @seed_option
-@inception_weights_option
-@device_option
-@batch_size_option()
-@num_workers_option
-@skip_bad_option
-@json_option
-@quiet_option
+@inception_run_options
 def kid(a, b, subsets, subset_size, seed, inception_weights, device, batch_size, num_workers,
         skip_bad, as_json, quiet):
     """KID between the images at A and B: unbiased MMD^2 of Inception pool3 features under the

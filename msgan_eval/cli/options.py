@@ -64,6 +64,15 @@ def inception_weights_option(f):
                              "conversion, or a download).")(f)
 
 
+def inception_run_options(f):
+    """The options of a command that runs the FID Inception over images and prints a result
+    (``kid``, ``prdc``, ``vendi``): weights, device, batching, bad files, output."""
+    for option in reversed((inception_weights_option, device_option, batch_size_option(),
+                            num_workers_option, skip_bad_option, json_option, quiet_option)):
+        f = option(f)
+    return f
+
+
 def lpips_backbone_option(dest: str = "lpips_backbone"):
     return click.option("--lpips-backbone", dest, type=click.Path(dir_okay=False), default=None,
                         metavar="FILE",

@@ -4,14 +4,8 @@ import click
 from msgan_eval import defaults
 
 from .options import (
-    batch_size_option,
-    device_option,
     emit,
-    inception_weights_option,
-    json_option,
-    num_workers_option,
-    quiet_option,
-    skip_bad_option,
+    inception_run_options,
 )
 
 
@@ -37,13 +31,7 @@ def _human(result) -> str:
 @click.option("--vgg16-weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Full torchvision VGG16 state dict for --features vgg16-fc2 (else "
                    "$MSGAN_EVAL_VGG16_WEIGHTS, the hub cache, or a download).")
-@inception_weights_option
-@device_option
-@batch_size_option()
-@num_workers_option
-@skip_bad_option
-@json_option
-@quiet_option
+@inception_run_options
 def prdc(real, gen, k, features, vgg16_weights, inception_weights, device, batch_size,
          num_workers, skip_bad, as_json, quiet):
     """Precision and recall (Kynkaanniemi et al. 2019), density and coverage (Naeem et al. 2020)

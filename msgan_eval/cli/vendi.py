@@ -2,15 +2,9 @@
 import click
 
 from .options import (
-    batch_size_option,
-    device_option,
     dims_option,
     emit,
-    inception_weights_option,
-    json_option,
-    num_workers_option,
-    quiet_option,
-    skip_bad_option,
+    inception_run_options,
 )
 
 
@@ -34,13 +28,7 @@ def _human(result) -> str:
 @click.command()
 @click.argument("path", type=click.Path())
 @dims_option
-@device_option
-@batch_size_option()
-@num_workers_option
-@inception_weights_option
-@skip_bad_option
-@json_option
-@quiet_option
+@inception_run_options
 def vendi(path, dims, device, batch_size, num_workers, inception_weights, skip_bad, as_json, quiet):
     """Vendi score of PATH per condition: exp(entropy of the eigenvalues of K/n), K the cosine
     similarity of Inception features (Friedman & Dieng 2023); needs no reference set."""
