@@ -2,8 +2,8 @@
 
 On a machine whose cores are busy with other processes, one thread per core oversubscribes them
 (measured on a loaded 2-core machine: ``train`` 5x and extraction 2x slower than with one thread),
-so the default is the cores this process may run on minus the load already on them (the 1-minute
-load average), at least 1. The choice covers torch's intra-op pool and the BLAS / OpenMP pools of
+so the default is the cores this process may run on minus the load already on them (the tasks
+runnable right now, else the 1-minute load average), at least 1. The choice covers torch's intra-op pool and the BLAS / OpenMP pools of
 numpy and scipy, and is recorded in every ``--json`` output as ``threads``.
 """
 from __future__ import annotations
@@ -28,13 +28,40 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+LOADAVG = "/proc/loadavg"
+
+
+def runnable_now(path: str = LOADAVG, samples: int = 5, interval: float = 0.004) -> Optional[int]:
+    """Tasks runnable on the machine right now, this one excluded (Linux ``/proc/loadavg``'s
+    fourth field, the median of a few readings 4 ms apart); None where it cannot be read."""
+    import time
+
+    readings = []
+    for i in range(samples):
+        try:
+            with open(path) as f:
+                readings.append(int(f.read().split()[3].split("/")[0]) - 1)
+        except (OSError, ValueError, IndexError):
+            return None
+        if i + 1 < samples:
+            time.sleep(interval)
+    return max(0, sorted(readings)[samples // 2])
+
+
 def default_threads() -> int:
-    """Free cores: those we may use minus the load already on them, at least 1."""
+    """Free cores: those we may use minus the load already on them, at least 1.
+
+    The load is what runs *now* where the kernel says so: the 1-minute load average lags, so a
+    heavy job that ended seconds ago (measured: ``python -m pytorch_fid`` just before
+    ``msgan-eval fid``) would still cost a core for the next minute. The load average is the
+    fallback where ``/proc/loadavg`` is missing (macOS, Windows)."""
     cores = available_cores()
-    try:
-        busy = int(round(os.getloadavg()[0]))
-    except (AttributeError, OSError):
-        busy = 0
+    busy = runnable_now()
+    if busy is None:
+        try:
+            busy = int(round(os.getloadavg()[0]))
+        except (AttributeError, OSError):
+            busy = 0
     return max(1, min(cores, cores - busy))
 
 
