@@ -23,11 +23,14 @@ import numpy as np
 D = 2048
 
 
-def features(n: int, seed: int, d: int = D) -> np.ndarray:
-    """Non-negative clustered features (like pool3): 50 modes, unit noise."""
+def features(n: int, seed: int, d: int = D, dtype: str = "float32") -> np.ndarray:
+    """Non-negative clustered features (like pool3): 50 modes, unit noise. float32 by default, as
+    Inception features come (pytorch-fid's ``get_activations``, torch-fidelity, ours);
+    ``--dtype float64`` is prdc's fastest case (sklearn then skips its float64 up-cast)."""
     rng = np.random.default_rng(seed)
     centres = np.random.default_rng(1234).standard_normal((50, d)) * 0.5
-    return np.abs(centres[rng.integers(0, 50, n)] + 0.3 * rng.standard_normal((n, d)))
+    x = np.abs(centres[rng.integers(0, 50, n)] + 0.3 * rng.standard_normal((n, d)))
+    return x.astype(dtype)
 
 
 def _rss_mib() -> float:
@@ -37,7 +40,7 @@ def _rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def one(task: str, n: int, subsets: int) -> dict:
+def one(task: str, n: int, subsets: int, dtype: str) -> dict:
     """Run one measurement in this process (called in a fresh child)."""
     import contextlib
     import io
@@ -50,7 +53,7 @@ def one(task: str, n: int, subsets: int) -> dict:
     from msgan_eval.metrics.kid import kid
     from msgan_eval.metrics.prdc import prdc
 
-    real, fake = features(n, 0), features(n, 1)
+    real, fake = features(n, 0, dtype=dtype), features(n, 1, dtype=dtype)
     base = _rss_mib()          # libraries and features loaded: what follows is the metric's own
     start = time.perf_counter()
     if task == "ours-prdc":
@@ -69,7 +72,7 @@ def one(task: str, n: int, subsets: int) -> dict:
         out = {"kid": r["kernel_inception_distance_mean"], "kid_std": r["kernel_inception_distance_std"]}
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"task": task, "n": n, "seconds": round(seconds, 2), "extra_peak_mib": round(peak - base),
+    return {"task": task, "n": n, "dtype": dtype, "seconds": round(seconds, 2), "extra_peak_mib": round(peak - base),
             "result": out}
 
 
@@ -78,7 +81,8 @@ def speed(args) -> None:
     tasks = [("ours-prdc", n) for n in args.n] + [("ref-prdc", n) for n in args.n if n <= args.ref_max]
     tasks += [(t, max(args.n)) for t in ("ours-kid", "ref-kid")] if args.kid_subsets else []
     for task, n in tasks:
-        done = subprocess.run([sys.executable, __file__, "one", task, str(n), str(args.kid_subsets)],
+        done = subprocess.run([sys.executable, __file__, "one", task, str(n), str(args.kid_subsets),
+                               args.dtype],
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(done.stderr[-2000:])
@@ -134,13 +138,15 @@ def small_n(args) -> None:
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "one":
-        print(json.dumps(one(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+        print(json.dumps(one(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", choices=("speed", "small-n"), default="speed")
     parser.add_argument("--n", type=int, nargs="+", default=None)
     parser.add_argument("--ref-max", type=int, default=10000, help="largest n given to prdc")
     parser.add_argument("--kid-subsets", type=int, default=100, help="0 skips KID")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="speed: feature dtype (Inception features are float32)")
     parser.add_argument("--repeats", type=int, default=5, help="small-n: draws per n")
     args = parser.parse_args()
     if args.mode == "speed":

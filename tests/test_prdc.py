@@ -270,3 +270,14 @@ def test_compare_skips_kid_and_prdc_on_a_statistics_reference(sets, tmp_path):
     assert "KID needs reference images" in report["skipped"]["kid"]
     assert all("PRDC needs reference images" in report["skipped"][m]
                for m in ("precision", "recall", "density", "coverage"))
+
+
+def test_float32_inception_like_features_equal_compute_prdc(capsys):
+    """Features as Inception gives them: float32, 2048-d, non-negative, clustered. The screen's
+    rounding bound is widest here; every count must still be prdc's (which up-casts to float64)."""
+    centres = _centres(8, 2048, scale=0.5)
+    real = _clusters(700, 2048, 11, centres, spread=0.3).astype(np.float32)
+    fake = _clusters(500, 2048, 12, centres, spread=0.35).astype(np.float32)
+    for k in (3, 5):
+        ours = prdc(real, fake, k=k, block_entries=60000)     # several tiles and row blocks
+        _assert_same(ours, _reference(real, fake, k), k, 500)

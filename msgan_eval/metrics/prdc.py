@@ -11,15 +11,22 @@ torch-fidelity's issue #58 was the two swapped):
 - density: fake-in-real-ball memberships / (k * n_fake), unbounded above (1 on matched sets);
 - coverage: fraction of reals whose nearest fake lies inside their own ball.
 
-prdc holds three full distance matrices (50k x 50k float32: 10 GB each); here distances are
-computed with ``torch.cdist`` in row blocks of at most ``block_entries`` entries, each block reduced
-at once (top-k for radii; counts, any and min for the metrics), so memory stays flat as n grows.
-Distances are float64 (prdc's sklearn path also computes in float64), so the counts agree.
+prdc holds three full float64 distance matrices (50k x 50k: 20 GB each). Here squared distances
+are screened in float32 (one GEMM per block, on features shifted to the reference's mean) and
+reduced block by block: top-k for the radii, counts and any for the metrics. The within-set
+matrices are symmetric, so each square tile serves its rows and, transposed, its columns: half
+their GEMM work. Memory is the blocks plus a float32 copy of the features, not n^2.
+
+The counts are prdc's exactly: each screened value carries a worst-case float32 rounding bound,
+and the few pairs that fall within it of a radius are recomputed in float64 as differences (prdc's
+sklearn path also works in float64, on float32 features too), so every decision is a float64 one.
 """
 from __future__ import annotations
 
+import contextlib
+import math
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -65,71 +72,120 @@ def _rows_per_block(n_cols: int, block_entries: int) -> int:
     return max(1, block_entries // max(1, n_cols))
 
 
-class _Points:
-    """One feature set in float64 (exact checks) and float32 (fast screening), with squared norms."""
+def _tile_side(block_entries: int) -> int:
+    """Side of the square tiles the within-set distances are computed in."""
+    return max(16, math.isqrt(block_entries) // 2)
 
-    def __init__(self, a: torch.Tensor, centre: torch.Tensor):
-        # The exact checks use the features as given; the float32 screen uses them shifted by a
-        # common centre (distances do not change), whose smaller norms shrink its rounding.
-        self.x64 = a
-        centred = a - centre
-        self.sq64 = (centred * centred).sum(dim=1)
-        self.x32 = centred.float()
-        del centred
+
+class _Points:
+    """One feature set as given (exact checks, in float64 arithmetic) and centred in float32 (fast
+    screening), with squared norms."""
+
+    def __init__(self, a: torch.Tensor, centre: torch.Tensor, chunk: int = 4096):
+        # The exact checks use the features as given (float32 features stay float32 in memory:
+        # half the bytes to gather); the float32 screen uses them shifted by a common centre
+        # (distances do not change), whose smaller norms shrink its rounding. The shift is done in
+        # row chunks, so no float64 copy of the whole set is made.
+        self.x = a
+        self.x32 = torch.empty(a.shape, dtype=torch.float32, device=a.device)
+        self.sq64 = torch.empty(len(a), dtype=torch.float64, device=a.device)
+        for s in range(0, len(a), chunk):
+            centred = a[s:s + chunk].double() - centre
+            self.x32[s:s + chunk] = centred
+            self.sq64[s:s + chunk] = (centred * centred).sum(dim=1)
         self.sq32 = self.sq64.float()
-        # Worst-case rounding of the float32 |x|^2 + |y|^2 - 2 x.y (conversion and a d-term dot
-        # product, any summation order) is below (d + 5) u (|x|^2 + |y|^2), u = 2^-24: twice that.
-        self.gamma = 2.0 * (a.shape[1] + 5) * 2.0 ** -24
+        # Worst-case rounding of the float32 |x|^2 + |y|^2 - 2 x.y, u = 2^-24, any summation
+        # order: the d-term dot product d u sum|x_k y_k| (doubled by the -2), the features'
+        # conversion 2 u sum|x_k y_k| (doubled), the norms' conversion, their sum and the final
+        # add u each; with 2 sum|x_k y_k| <= |x|^2 + |y|^2 that is (d + 5) u (|x|^2 + |y|^2)
+        # to first order. A quarter more covers the second-order terms with room to spare.
+        self.gamma = 1.25 * (a.shape[1] + 5) * 2.0 ** -24
 
     def __len__(self) -> int:
-        return len(self.x64)
+        return len(self.x)
 
 
-def _screen_d2(a: _Points, rows: slice, b: _Points) -> torch.Tensor:
-    """float32 squared distances of ``a[rows]`` to all of ``b`` (one GEMM: the fast part)."""
-    return torch.addmm(a.sq32[rows, None] + b.sq32[None, :], a.x32[rows], b.x32.T, alpha=-2.0)
+def _screen_d2(a: _Points, rows: slice, b: _Points, cols: slice = slice(None)) -> torch.Tensor:
+    """float32 squared distances of ``a[rows]`` to ``b[cols]`` (one GEMM: the fast part)."""
+    return torch.addmm(a.sq32[rows, None] + b.sq32[None, cols], a.x32[rows], b.x32[cols].T,
+                       alpha=-2.0)
 
 
 def _exact_d2(a: _Points, i: torch.Tensor, b: _Points, j: torch.Tensor,
               chunk: int = 1024) -> torch.Tensor:
     """float64 squared distances of the pairs (a[i], b[j]), as differences (exact to rounding)."""
-    out = torch.empty(len(i), dtype=torch.float64, device=a.x64.device)
+    out = torch.empty(len(i), dtype=torch.float64, device=a.x.device)
     for s in range(0, len(i), chunk):
-        diff = a.x64[i[s:s + chunk]] - b.x64[j[s:s + chunk]]
+        diff = a.x[i[s:s + chunk]].double() - b.x[j[s:s + chunk]].double()
         out[s:s + chunk] = torch.einsum("ij,ij->i", diff, diff)
     return out
 
 
-def _resolve(d2: torch.Tensor, bound: torch.Tensor, tol: torch.Tensor, a: _Points, rows: slice,
-             b: _Points) -> torch.Tensor:
-    """``exact d2 < bound`` (float64 ``bound``) for a screened float32 block: float32 decides
-    wherever it is farther than ``tol`` from the bound; pairs within it are recomputed in float64."""
-    bound32 = bound.float()
-    tol = tol + bound32.abs() * 2.0 ** -23            # the bound's own rounding to float32
-    less = d2 < bound32 - tol
-    unsure = ~less & (d2 <= bound32 + tol)
+def _inside_both(d2: torch.Tensor, row_bound: torch.Tensor, col_bound: torch.Tensor,
+                 row_tol: torch.Tensor, col_tol: torch.Tensor, a: _Points, rows: slice,
+                 b: _Points) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``exact d2 < row_bound[:, None]`` and ``exact d2 < col_bound[None, :]`` (float64 bounds)
+    for a screened float32 block. float32 decides wherever it is farther than the tolerance
+    (per row, resp. per column: at least the pair's rounding bound) from a bound; the pairs within
+    it, for either test, are recomputed in float64 once."""
+    rb, cb = row_bound.float(), col_bound.float()
+    rt = row_tol + rb.abs() * 2.0 ** -23                # + the bound's own rounding to float32
+    ct = col_tol + cb.abs() * 2.0 ** -23
+    in_row = d2 < (rb - rt)[:, None]
+    in_col = d2 < (cb - ct)[None, :]
+    unsure = (d2 <= (rb + rt)[:, None]) & ~in_row
+    unsure |= (d2 <= (cb + ct)[None, :]) & ~in_col
     i, j = unsure.nonzero(as_tuple=True)
     if len(i):
         exact = _exact_d2(a, i + rows.start, b, j)
-        less[i, j] = exact < bound.expand_as(d2)[i, j]
-    return less
+        in_row[i, j] = exact < row_bound[i]
+        in_col[i, j] = exact < col_bound[j]
+    return in_row, in_col
 
 
-def _radii2_block(p: _Points, rows: slice, k: int, spare: int = 4) -> torch.Tensor:
-    """Squared k-NN radii of ``p[rows]`` (the (k+1)-th smallest exact distance, self included).
+def _keep_smallest(vals: torch.Tensor, cols: torch.Tensor, rows: slice, d2: torch.Tensor,
+                   offset: int) -> None:
+    """Merge a block's smallest screened distances into the running ones of ``rows``."""
+    v, j = d2.topk(min(vals.shape[1], d2.shape[1]), dim=1, largest=False)
+    both_v = torch.cat([vals[rows], v], dim=1)
+    both_j = torch.cat([cols[rows], j + offset], dim=1)
+    best, pick = both_v.topk(vals.shape[1], dim=1, largest=False)
+    vals[rows] = best
+    cols[rows] = both_j.gather(1, pick)
 
-    With s the screened values of a row, sorted, and tol its rounding bound, every true value lies
-    within tol of its screened one, so the true (k+1)-th lies within tol of s[k]. Points screened
-    more than 2 tol below s[k] are surely nearer, those more than 2 tol above surely farther; only
-    the band between (usually s[k] alone) is recomputed in float64. A row whose band reaches past
-    its ``k + 1 + spare`` smallest (rare) is recomputed in full.
+
+def _self_candidates(p: _Points, take: int, tile: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The ``take`` smallest screened squared distances of every row of ``p`` to the set (self
+    included), ascending, and their columns. The distance matrix is symmetric: each tile (I, J),
+    J >= I, is computed once and serves the rows of I and, transposed, those of J (half the GEMM
+    work of prdc's full matrix)."""
+    n, dev = len(p), p.x.device
+    vals = torch.full((n, take), float("inf"), dtype=torch.float32, device=dev)
+    cols = torch.zeros((n, take), dtype=torch.int64, device=dev)
+    for i0 in range(0, n, tile):
+        rows = slice(i0, min(i0 + tile, n))
+        for j0 in range(i0, n, tile):
+            other = slice(j0, min(j0 + tile, n))
+            d2 = _screen_d2(p, rows, p, other)
+            _keep_smallest(vals, cols, rows, d2, j0)
+            if j0 != i0:
+                _keep_smallest(vals, cols, other, d2.T, i0)
+    return vals, cols
+
+
+def _radii2_rows(p: _Points, screened: torch.Tensor, idx: torch.Tensor, rows: slice,
+                 k: int) -> torch.Tensor:
+    """Squared k-NN radii of ``p[rows]`` (the (k+1)-th smallest exact distance, self included)
+    from the rows' smallest screened values (ascending) and their columns.
+
+    With s the screened values of a row and tol its rounding bound, every true value lies within
+    tol of its screened one, so the true (k+1)-th lies within tol of s[k]. Points screened more
+    than 2 tol below s[k] are surely nearer, those more than 2 tol above surely farther; only the
+    band between (usually s[k] alone) is recomputed in float64. A row whose band reaches past its
+    screened candidates (rare) is recomputed in full.
     """
-    d2 = _screen_d2(p, rows, p)
-    take = min(len(p), k + 1 + spare)
-    screened, idx = d2.topk(take, dim=1, largest=False)          # ascending
-    del d2
-    tol = (p.gamma * (p.sq64[rows] + p.sq64.max()))[:, None]
     s = screened.double()
+    tol = (p.gamma * (p.sq64[rows] + p.sq64.max()))[:, None]
     kth = s[:, k:k + 1]
     below = (s < kth - 2 * tol).sum(dim=1)                       # surely inside the radius
     band = (s - kth).abs() <= 2 * tol
@@ -137,7 +193,7 @@ def _radii2_block(p: _Points, rows: slice, k: int, spare: int = 4) -> torch.Tens
     exact = torch.full(s.shape, float("inf"), dtype=torch.float64, device=s.device)
     exact[bi, bj] = _exact_d2(p, bi + rows.start, p, idx[bi, bj])
     r2 = exact.sort(dim=1).values.gather(1, (k - below)[:, None]).squeeze(1)
-    if take < len(p):
+    if s.shape[1] < len(p):
         everyone = torch.arange(len(p), device=idx.device)
         for r in band[:, -1].nonzero(as_tuple=True)[0].tolist():
             full = _exact_d2(p, torch.full_like(everyone, rows.start + r), p, everyone)
@@ -149,23 +205,50 @@ def nearest_neighbour_radii(x: torch.Tensor, k: int,
                             block_entries: int = defaults.PRDC_BLOCK_ENTRIES) -> torch.Tensor:
     """Distance of each row of ``x`` to its k-th nearest other row (prdc's
     ``compute_nearest_neighbour_distances``: the (k+1)-th smallest, self included), float64."""
-    x = x.double()
-    return _radii2(_Points(x, x.mean(dim=0)), k, block_entries).sqrt()
+    x = _as_tensor(x, None)
+    return _radii2(_Points(x, _mean64(x)), k, block_entries).sqrt()
 
 
-def _radii2(p: _Points, k: int, block_entries: int) -> torch.Tensor:
+def _radii2(p: _Points, k: int, block_entries: int, spare: int = 4) -> torch.Tensor:
     if len(p) < k + 1:
         raise ValueError(f"k = {k} needs at least {k + 1} samples in each set, got {len(p)}")
-    out = torch.empty(len(p), dtype=torch.float64, device=p.x64.device)
-    step = _rows_per_block(len(p), block_entries)
+    screened, idx = _self_candidates(p, min(len(p), k + 1 + spare), _tile_side(block_entries))
+    out = torch.empty(len(p), dtype=torch.float64, device=p.x.device)
+    step = _rows_per_block(screened.shape[1], block_entries)
     for start in range(0, len(p), step):
         rows = slice(start, min(start + step, len(p)))
-        out[rows] = _radii2_block(p, rows, k)
+        out[rows] = _radii2_rows(p, screened[rows], idx[rows], rows, k)
     return out
 
 
-def _as_tensor(a: np.ndarray, device: Optional[str]) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(a), dtype=torch.float64, device=device)
+@contextlib.contextmanager
+def _full_float32(device: torch.device) -> Iterator[None]:
+    """The screen's rounding bound assumes float32 products: no TF32 on a GPU, whatever the
+    caller set (``torch.set_float32_matmul_precision``)."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(saved)
+
+
+def _mean64(x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """Column means in float64, summed in row chunks (no float64 copy of a float32 set)."""
+    total = torch.zeros(x.shape[1], dtype=torch.float64, device=x.device)
+    for s in range(0, len(x), chunk):
+        total += x[s:s + chunk].double().sum(dim=0)
+    return total / len(x)
+
+
+def _as_tensor(a, device: Optional[str]) -> torch.Tensor:
+    """float32 and float64 features as they are (no copy); anything else as float64."""
+    t = torch.as_tensor(a if isinstance(a, torch.Tensor) else np.asarray(a), device=device)
+    if t.dtype not in (torch.float32, torch.float64):
+        t = t.double()
     if t.ndim != 2:
         raise ValueError(f"features must be an (n, d) array, got shape {tuple(t.shape)}")
     return t
@@ -186,10 +269,20 @@ def prdc_counts(real: np.ndarray, fake: np.ndarray, *, k: int = defaults.PRDC_K,
         raise ValueError(f"real and fake features differ in width: {x.shape[1]} and {y.shape[1]}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    centre = x.mean(dim=0)     # of the reference: the screen's rounding grows with the norms
+    with _full_float32(x.device):
+        return _counts(x, y, k, block_entries, keep_pairs)
+
+
+def _counts(x: torch.Tensor, y: torch.Tensor, k: int, block_entries: int,
+            keep_pairs: bool) -> PrdcCounts:
+    centre = _mean64(x)        # of the reference: the screen's rounding grows with the norms
     r, f = _Points(x, centre), _Points(y, centre)
     real_r2 = _radii2(r, k, block_entries)
     fake_r2 = _radii2(f, k, block_entries)
+    # Per-row and per-column tolerances (each pair's bound gamma (|x|^2 + |y|^2) at its largest
+    # over the other side): two vectors instead of a block-sized matrix, a few more rechecks.
+    real_tol = (r.gamma * (r.sq32 + f.sq32.max()))
+    fake_tol = (r.gamma * (f.sq32 + r.sq32.max()))
     in_real = torch.zeros(len(f), dtype=torch.int64, device=x.device)
     in_fake = torch.zeros(len(r), dtype=torch.bool, device=x.device)
     covered = torch.zeros(len(r), dtype=torch.bool, device=x.device)
@@ -198,11 +291,11 @@ def prdc_counts(real: np.ndarray, fake: np.ndarray, *, k: int = defaults.PRDC_K,
     for start in range(0, len(r), step):                 # real rows x all fakes
         rows = slice(start, min(start + step, len(r)))
         d2 = _screen_d2(r, rows, f)
-        tol = r.gamma * (r.sq32[rows, None] + f.sq32[None, :])       # per pair
-        inside = _resolve(d2, real_r2[rows, None], tol, r, rows, f)
+        inside, in_fake_ball = _inside_both(d2, real_r2[rows], fake_r2, real_tol[rows], fake_tol,
+                                            r, rows, f)
+        del d2
         in_real += inside.sum(dim=0)
         covered[rows] = inside.any(dim=1)      # prdc: min distance < radius, i.e. any inside
-        in_fake_ball = _resolve(d2, fake_r2[None, :], tol, r, rows, f)
         in_fake[rows] = in_fake_ball.any(dim=1)
         if keep_pairs:
             for out, mask in zip(pairs, (inside, in_fake_ball)):
