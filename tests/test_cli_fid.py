@@ -98,7 +98,7 @@ def test_weights_command_reports_each_file(tmp_path, random_weights, monkeypatch
     monkeypatch.setattr(inception_convert, "fid_helper_torchscript", lambda: None)
     out = run_json("weights")
     keys = [w["key"] for w in out["weights"]]
-    assert keys == ["inception", "lpips-alex", "lpips-vgg", "lpips-squeeze"]
+    assert keys == ["inception", "lpips-alex", "lpips-vgg", "lpips-squeeze", "vgg16-fc2"]
     assert out["weights"][0]["status"] == "missing"
     ok = run_json("weights", "--inception-weights", random_weights)
     assert ok["weights"][0]["status"] == "ok" and ok["weights"][0]["sha256"]
@@ -141,6 +141,66 @@ def test_weights_command_loads_each_lpips_backbone(tmp_path, monkeypatch):
     for net in ("vgg", "squeeze"):
         assert status[f"lpips-{net}"]["status"].startswith("invalid: ")
         assert f"torchvision's {net}" in status[f"lpips-{net}"]["status"]
+
+
+def _small_vgg16(path: Path) -> Path:
+    """torchvision VGG16's keys and shapes in a few kilobytes: every tensor a stride-0 view of one
+    number (a real file is 528 MB); loads and validates like the real one, its hash cannot match."""
+    import torchvision
+
+    with torch.device("meta"):
+        shapes = {k: v.shape for k, v in torchvision.models.vgg16().state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: torch.zeros(()).expand(shape) for k, shape in shapes.items()}, path)
+    return path
+
+
+def test_weights_command_lists_the_vgg16_file(tmp_path, monkeypatch):
+    """prdc --features vgg16-fc2's file: missing, found in the hub cache (checked against its hash
+    like the LPIPS entries), named with --vgg16-weights or $MSGAN_EVAL_VGG16_WEIGHTS (loaded key by
+    key; no hash to check: ok but unverified), in text and JSON."""
+    from msgan_eval.features.vgg16 import VGG16
+    from msgan_eval.weights import file_sha256, hub_cache_path
+
+    monkeypatch.setattr(inception_convert, "fid_helper_torchscript", lambda: None)
+    monkeypatch.delenv("MSGAN_EVAL_VGG16_WEIGHTS", raising=False)
+
+    def vgg16_row(*args):
+        return {w["key"]: w for w in run_json("weights", *args)["weights"]}["vgg16-fc2"]
+
+    def vgg16_line(*args):
+        human = run("weights", *args)
+        assert human.exit_code == 0, human.output
+        return next(line for line in human.stdout.splitlines() if line.startswith("vgg16-fc2")), human
+
+    row = vgg16_row()
+    assert (row["file"], row["status"], row["source"], row["sha256"], row["path"]) == \
+        ("vgg16-397923af.pth", "missing", "none", None, None)
+    assert vgg16_line()[0].split()[1:3] == ["missing", "none"]
+
+    cached = _small_vgg16(hub_cache_path(VGG16))
+    assert cached.parent.is_relative_to(Path(os.environ["TORCH_HOME"]))
+    row = vgg16_row()
+    assert (row["source"], row["path"], row["sha256"]) == ("hub-cache", str(cached), None)
+    assert row["status"].startswith("invalid: its SHA-256") and "does not start with 397923af" in row["status"]
+    line, human = vgg16_line()
+    assert line.split()[1:3] == ["invalid", "hub-cache"] and "some weight files are unusable" in human.stderr
+
+    named = _small_vgg16(tmp_path / "my-vgg16.pth")
+    row = vgg16_row("--vgg16-weights", named)
+    assert (row["source"], row["status"], row["verification"], row["sha256"]) == \
+        ("explicit", "ok", "unverified", file_sha256(named))
+    line, human = vgg16_line("--vgg16-weights", named)
+    assert line.split()[1:3] == ["ok", "explicit"] and "unverified: neither the published file" in human.stdout
+    monkeypatch.setenv("MSGAN_EVAL_VGG16_WEIGHTS", str(named))
+    assert (vgg16_row()["source"], vgg16_row()["status"]) == ("env", "ok")
+
+    other = tmp_path / "not-vgg.pth"                      # another network's file, named
+    torch.save({"classifier.weight": torch.zeros(3)}, other)
+    row = vgg16_row("--vgg16-weights", other)
+    assert row["status"].startswith("invalid: ") and "not a full torchvision VGG16" in row["status"]
+    row = vgg16_row("--vgg16-weights", tmp_path / "nowhere.pth")
+    assert row["status"] == "invalid: no such file"
 
 
 # --- bad input: one line naming the file or option, exit 2 (weights: 3), no traceback ---------

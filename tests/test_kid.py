@@ -137,6 +137,7 @@ def test_cli_json_has_the_interface_keys_and_equals_the_api_and_the_features(set
     assert (out["subsets"], out["subset_size"], out["n"], out["features"], out["seed"]) == \
         (7, 9, [12, 9], "inception-pool3", 3)
     assert out["requested_subset_size"] == 1000 and "used 9" in out["warnings"][0]
+    assert out["preset"] == "pytorch-fid"
     api = msgan_eval.kid(str(sets["a"]), str(sets["b"]), subsets=7, seed=3,
                          inception_weights=sets["weights"])
     assert api.to_dict() == {k: v for k, v in out.items() if k != "threads"}
@@ -154,3 +155,34 @@ def test_cli_refuses_a_statistics_file_in_one_line(sets, tmp_path):
     assert "statistics file" in result.output and "Traceback" not in result.output
     result = _run("kid", sets["a"], sets["b"], "--seed", -1, "--inception-weights", sets["weights"])
     assert result.exit_code == 2 and "--seed -1" in result.output
+
+
+def test_preset_reaches_the_features_and_the_json(sets):
+    """``--preset torch-fidelity``: KID on the features that preset extracts (torch-fidelity's
+    own preprocessing), recorded in the JSON; the default preset's features differ, so a preset
+    that never reached the extractor would fail here."""
+    from msgan_eval.errors import ParameterError
+    from msgan_eval.evaluate.features import inception_features
+    from msgan_eval.evaluate.inputs import as_image_set
+    from msgan_eval.features.inception import resolve_inception_weights
+
+    result = _run("kid", sets["a"], sets["b"], "--subsets", 7, "--seed", 3, "--preset",
+                  "torch-fidelity", "--inception-weights", sets["weights"], "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["preset"] == "torch-fidelity"
+    w = resolve_inception_weights(sets["weights"])
+    fa, fb = (inception_features(as_image_set(sets[p], param=p), weights=w, preset="torch-fidelity")
+              for p in "ab")
+    assert not np.allclose(fa, inception_features(as_image_set(sets["a"], param="a"), weights=w))
+    mean, std = _torch_fidelity_kid(fa, fb, 7, 9, 3)
+    assert out["kid"] == pytest.approx(mean, rel=1e-6) and out["kid_std"] == pytest.approx(std, rel=1e-6)
+    api = msgan_eval.kid(str(sets["a"]), str(sets["b"]), subsets=7, seed=3, preset="torch-fidelity",
+                         inception_weights=sets["weights"])
+    assert api.to_dict() == {k: v for k, v in out.items() if k != "threads"}
+
+    bad = _run("kid", sets["a"], sets["b"], "--preset", "tensorflow", "--inception-weights",
+               sets["weights"], "--quiet")
+    assert bad.exit_code == 2 and "--preset" in bad.output and "Traceback" not in bad.output
+    with pytest.raises(ParameterError, match="preset 'tensorflow' is not a FID preset"):
+        msgan_eval.kid(str(sets["a"]), str(sets["b"]), preset="tensorflow")

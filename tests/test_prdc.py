@@ -152,6 +152,7 @@ def test_cli_json_has_the_interface_keys_and_equals_the_api_and_compute_prdc(set
     for key in ("precision", "recall", "density", "coverage", "k", "features", "n", "version"):
         assert key in out
     assert (out["k"], out["features"], out["n"]) == (3, "inception-pool3", [10, 8])
+    assert out["preset"] == "pytorch-fid"
     api = msgan_eval.prdc(str(sets["real"]), str(sets["gen"]), k=3,
                           inception_weights=sets["weights"])
     assert api.to_dict() == {k: v for k, v in out.items() if k != "threads"}
@@ -170,6 +171,14 @@ def test_cli_errors_are_one_line(sets, tmp_path, monkeypatch):
     result = _run("prdc", sets["real"], sets["gen"], "--features", "vgg16-fc2", "--vgg16-weights",
                   sets["weights"], "--quiet")        # an Inception file is not a VGG16
     assert result.exit_code == 3 and "not usable" in result.output, result.output
+    # a FID preset is an Inception preprocessing: refused for VGG16 before any weights are looked for
+    result = _run("prdc", sets["real"], sets["gen"], "--features", "vgg16-fc2", "--preset",
+                  "clean-fid", "--quiet")
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "--preset clean-fid is an Inception preprocessing" in result.output
+    assert "--features vgg16-fc2" in result.output
+    result = _run("prdc", sets["real"], sets["gen"], "--preset", "nope", "--quiet")
+    assert result.exit_code == 2 and "--preset" in result.output and "Traceback" not in result.output
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +204,7 @@ def test_vgg16_fc2_path_equals_torchvision_features_and_compute_prdc(sets, vgg16
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["features"] == "vgg16-fc2" and out["weights"]["key"] == "vgg16-fc2"
+    assert out["preset"] is None                  # no Inception preprocessing was involved
     net = torchvision.models.vgg16()
     net.load_state_dict(torch.load(vgg16_file, weights_only=True))
     for i in (6, 5, 4):
@@ -215,13 +225,20 @@ def test_vgg16_fc2_path_equals_torchvision_features_and_compute_prdc(sets, vgg16
 
 # --- compare and check ----------------------------------------------------------------------
 
-def test_compare_reports_kid_and_prdc_with_verdicts_and_check_rules(sets, tmp_path):
-    root = tmp_path
+@pytest.fixture(scope="module")
+def arms(tmp_path_factory):
+    """Reference, baseline and candidate for compare, shared so the feature memo serves both tests."""
+    root = tmp_path_factory.mktemp("prdc-compare")
     np.save(root / "ref.npy", _images(14, 5))
     np.save(root / "base.npy", _images(10, 6))
     np.save(root / "cand.npy", _images(10, 7, 60))
-    result = _run("compare", "--baseline", root / "base.npy", "--candidate", root / "cand.npy",
-                  "--ref", root / "ref.npy", "--metrics", "fid,kid,prdc", "--dims", 2048,
+    return root
+
+
+def test_compare_reports_kid_and_prdc_with_verdicts_and_check_rules(sets, arms, tmp_path):
+    root = tmp_path
+    result = _run("compare", "--baseline", arms / "base.npy", "--candidate", arms / "cand.npy",
+                  "--ref", arms / "ref.npy", "--metrics", "fid,kid,prdc", "--dims", 2048,
                   "--inception-weights", sets["weights"], "--bootstrap", 30, "--out", root / "out",
                   "--json", "--quiet")
     assert result.exit_code == 0, result.output
@@ -235,10 +252,10 @@ def test_compare_reports_kid_and_prdc_with_verdicts_and_check_rules(sets, tmp_pa
         assert report["verdicts"][m] in ("candidate-better", "baseline-better",
                                          "no-significant-difference")
     # the values are the commands' own numbers on the same inputs
-    kid_alone = msgan_eval.kid(str(root / "cand.npy"), str(root / "ref.npy"), seed=0,
+    kid_alone = msgan_eval.kid(str(arms / "cand.npy"), str(arms / "ref.npy"), seed=0,
                                inception_weights=sets["weights"])
     assert report["runs"]["candidate"]["kid"]["value"] == pytest.approx(kid_alone.kid, rel=1e-9)
-    prdc_alone = msgan_eval.prdc(str(root / "ref.npy"), str(root / "base.npy"),
+    prdc_alone = msgan_eval.prdc(str(arms / "ref.npy"), str(arms / "base.npy"),
                                  inception_weights=sets["weights"])
     for m in ("precision", "recall", "density", "coverage"):
         assert report["runs"]["baseline"][m]["value"] == getattr(prdc_alone, m)
@@ -281,3 +298,62 @@ def test_float32_inception_like_features_equal_compute_prdc(capsys):
     for k in (3, 5):
         ours = prdc(real, fake, k=k, block_entries=60000)     # several tiles and row blocks
         _assert_same(ours, _reference(real, fake, k), k, 500)
+
+def test_compare_kid_and_prdc_settings_are_used_and_recorded(sets, arms):
+    """``--prdc-k 3 --kid-subsets 5 --kid-subset-size 8``: the report records them and its values
+    are ``prdc.compute_prdc(real, fake, nearest_k=3)`` and torch-fidelity's KID (5 subsets of 8) on
+    the same features; the Python API gives the same report."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    from msgan_eval.errors import ParameterError
+    from msgan_eval.evaluate.features import inception_features
+    from msgan_eval.evaluate.inputs import as_image_set
+    from msgan_eval.features.inception import resolve_inception_weights
+
+    paths = {"reference": arms / "ref.npy", "baseline": arms / "base.npy",
+             "candidate": arms / "cand.npy"}
+    result = _run("compare", "--baseline", paths["baseline"], "--candidate", paths["candidate"],
+                  "--ref", paths["reference"], "--metrics", "kid,prdc", "--prdc-k", 3,
+                  "--kid-subsets", 5, "--kid-subset-size", 8, "--inception-weights", sets["weights"],
+                  "--bootstrap", 10, "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    params = report["parameters"]
+    assert (params["prdc_k"], params["kid_subsets"], params["kid_subset_size"]) == (3, 5, 8)
+    assert report["details"]["prdc"]["k"] == 3 and report["details"]["kid"]["subsets"] == 5
+    assert report["details"]["kid"]["baseline_subset_size"] == 8
+    w = resolve_inception_weights(sets["weights"])
+    feats = {p: inception_features(as_image_set(path, param=p), weights=w) for p, path in paths.items()}
+    real = feats["reference"]
+    for run in ("baseline", "candidate"):
+        ours = {m: report["runs"][run][m]["value"]
+                for m in ("precision", "recall", "density", "coverage")}
+        theirs = {m: float(v) for m, v in compute_prdc(real_features=real, fake_features=feats[run],
+                                                        nearest_k=3).items()}
+        _assert_same(ours, theirs, 3, 10)
+        tf = kid_features_to_metric(torch.from_numpy(feats[run]), torch.from_numpy(real),
+                                    kid_subsets=5, kid_subset_size=8, rng_seed=0, verbose=False,
+                                    kid_kernel="poly", kid_kernel_poly_degree=3,
+                                    kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1)
+        assert report["runs"][run]["kid"]["value"] == pytest.approx(
+            tf["kernel_inception_distance_mean"], rel=1e-6)
+    # the default k gives other numbers on these sets: a k that never arrived would fail above
+    assert _reference(real, feats["baseline"], 5) != _reference(real, feats["baseline"], 3)
+    api = msgan_eval.compare(str(paths["baseline"]), str(paths["candidate"]),
+                             str(paths["reference"]), metrics=("kid", "prdc"), prdc_k=3,
+                             kid_subsets=5, kid_subset_size=8, bootstrap=10,
+                             inception_weights=sets["weights"])
+    assert api.runs == report["runs"] and api["parameters"]["prdc_k"] == 3
+
+    # refused in one line before any work, as the kid and prdc commands refuse them
+    args = ["compare", "--baseline", paths["baseline"], "--candidate", paths["candidate"], "--ref",
+            paths["reference"], "--metrics", "kid,prdc", "--inception-weights", sets["weights"],
+            "--quiet"]
+    for extra, says in ((["--prdc-k", 0], "--prdc-k"), (["--kid-subset-size", 1], "--kid-subset-size"),
+                        (["--kid-subsets", 0], "--kid-subsets"),
+                        (["--prdc-k", 12], "--baseline has 10 images; k = 12")):
+        bad = _run(*args, *extra)
+        assert bad.exit_code == 2 and says in bad.output and "Traceback" not in bad.output, bad.output
+    with pytest.raises(ParameterError, match="kid_subset_size 1: use at least 2"):
+        msgan_eval.compare(str(paths["baseline"]), str(paths["candidate"]), str(paths["reference"]),
+                           metrics=("kid",), kid_subset_size=1)

@@ -115,6 +115,14 @@ def test_schema_refuses_missing_and_mistyped_fields(sets):
         validate_report(report)
     del report["parameters"]["processes"]            # reports written before it still validate
     validate_report(report)
+    assert (report["parameters"]["kid_subsets"], report["parameters"]["kid_subset_size"],
+            report["parameters"]["prdc_k"]) == (100, 1000, 5)       # defaults.py's, recorded
+    report["parameters"]["prdc_k"] = 0
+    with pytest.raises(ReportInvalid, match=r"parameters\.prdc_k: 0 is below 1"):
+        validate_report(report)
+    for key in ("kid_subsets", "kid_subset_size", "prdc_k"):   # older reports lack them
+        del report["parameters"][key]
+    validate_report(report)
 
 
 def test_table_and_markdown_show_every_metric_with_interval_and_verdict(sets):

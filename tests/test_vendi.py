@@ -83,6 +83,7 @@ def test_vendi_command_flags_repeated_images(repeated, random_weights, one_torch
     out = run_json("vendi", repeated, "--dims", DIMS, "--inception-weights", random_weights)
     assert {"vendi", "per_condition", "kernel", "features", "n"} <= set(out)
     assert out["kernel"] == "cosine" and out["features"] == "inception-pool3" and out["n"] == 40
+    assert out["preset"] == "pytorch-fid"
     dup = out["duplicates"]["per_condition"]
     assert dup["a"]["exact"] == pytest.approx(27 / 30) and dup["a"]["near"] >= 27 / 30
     assert dup["b"]["exact"] == 0.0
@@ -96,3 +97,32 @@ def test_vendi_command_flags_repeated_images(repeated, random_weights, one_torch
     assert out["vendi"] == pytest.approx(np.mean(list(out["per_condition"].values())))
     api = msgan_eval.vendi(str(repeated), dims=64, inception_weights=random_weights).to_dict()
     assert api == {k: v for k, v in out.items() if k != "threads"}   # the CLI adds its threads
+
+
+def test_vendi_preset_reaches_the_features_and_the_json(tmp_path, random_weights, one_torch_thread):
+    """``--preset torch-fidelity``: the Vendi score of the features that preset extracts, with the
+    preset in the JSON; an unknown preset is one line, exit 2."""
+    import msgan_eval
+    from msgan_eval.errors import ParameterError
+    from msgan_eval.evaluate.features import inception_features
+    from msgan_eval.images import scan_images
+
+    from _fid_fixtures import resolved
+
+    write_random_pngs(tmp_path / "set" / "a", 4, seed=7)
+    write_random_pngs(tmp_path / "set" / "b", 3, seed=8)
+    root = tmp_path / "set"
+    out = run_json("vendi", root, "--dims", DIMS, "--preset", "torch-fidelity", "--inception-weights",
+                   random_weights)
+    assert out["preset"] == "torch-fidelity"
+    images = scan_images(root)
+    feats = inception_features(images, weights=resolved(random_weights), dims=64,
+                               preset="torch-fidelity")
+    assert not np.allclose(feats, inception_features(images, weights=resolved(random_weights), dims=64))
+    for cond, idx in images.groups().items():
+        expected = vendi_ref.score_K(cosine_similarity_matrix(feats[idx]))
+        assert out["per_condition"][cond] == pytest.approx(expected, rel=1e-6)
+    bad = CliRunner().invoke(main, ["vendi", str(root), "--preset", "nope", "--quiet"])
+    assert bad.exit_code == 2 and "--preset" in bad.output and "Traceback" not in bad.output
+    with pytest.raises(ParameterError, match="not a FID preset"):
+        msgan_eval.vendi(str(root), preset="nope")

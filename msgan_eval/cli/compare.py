@@ -79,6 +79,13 @@ def human_summary(report: dict, files) -> str:
               help="K-means bins fitted on --ref.")
 @click.option("--ndb-alpha", type=FiniteFloat(0, 1, min_open=True, max_open=True),
               default=defaults.NDB_ALPHA, show_default=True)
+@click.option("--kid-subsets", type=click.IntRange(min=1), default=defaults.KID_SUBSETS,
+              show_default=True, help="KID: random subsets averaged (as kid --subsets).")
+@click.option("--kid-subset-size", type=click.IntRange(min=2), default=defaults.KID_SUBSET_SIZE,
+              show_default=True,
+              help="KID: images per subset; a smaller run uses the largest size that fits (noted).")
+@click.option("--prdc-k", type=click.IntRange(min=1), default=defaults.PRDC_K, show_default=True,
+              help="PRDC: nearest neighbours of the radii (as prdc --k; 3: Kynkaanniemi et al.).")
 @click.option("--protocol", type=click.Choice(("msgan",)), default=None,
               help="msgan: NDB whitened with 100 bins, LPIPS on 50 samples and 50 random pairs "
                    "per condition (what the MSGAN authors ran).")
@@ -92,8 +99,8 @@ def human_summary(report: dict, files) -> str:
 @quiet_option
 def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, inception_weights,
             lpips_net, lpips_pairs, lpips_num_pairs, lpips_resize, lpips_backbone, ndb_bins,
-            ndb_alpha, protocol, skip_missing, device, batch_size, num_workers, skip_bad, as_json,
-            quiet):
+            ndb_alpha, kid_subsets, kid_subset_size, prdc_k, protocol, skip_missing, device,
+            batch_size, num_workers, skip_bad, as_json, quiet):
     """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
 
     Each metric gets a 95% interval per run and a verdict (candidate-better, baseline-better or
@@ -113,7 +120,8 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, 
         bootstrap=n_boot, seed=seed, dims=int(dims), preset=preset,
         inception_weights=inception_weights, lpips_net=lpips_net,
         lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs, lpips_resize=lpips_resize,
-        lpips_backbone=lpips_backbone, ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
+        lpips_backbone=lpips_backbone, ndb_bins=ndb_bins, ndb_alpha=ndb_alpha,
+        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, prdc_k=prdc_k, device=device,
         batch_size=batch_size, num_workers=num_workers, out=out, skip_bad=skip_bad, quiet=quiet,
         log=stderr_log(quiet), command=[Path(sys.argv[0]).name, *sys.argv[1:]],
         protocol=protocol, skip_missing=skip_missing)

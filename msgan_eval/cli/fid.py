@@ -18,6 +18,7 @@ from .options import (
     preset_option,
     quiet_option,
     skip_bad_option,
+    vgg16_weights_option,
 )
 
 
@@ -124,12 +125,14 @@ def _weights_line(row) -> str:
 
 @click.command()
 @inception_weights_option
+@vgg16_weights_option
 @json_option
 @quiet_option
-def weights(inception_weights, as_json, quiet):
+def weights(inception_weights, vgg16_weights, as_json, quiet):
     """Each known weight file: where it was found, its SHA-256 and status (nothing is fetched)."""
     from msgan_eval.features.inception import inception_weights_status
     from msgan_eval.features.lpips_net import backbone_validator
+    from msgan_eval.features.vgg16 import VGG16, validate_vgg16
     from msgan_eval.weights import LPIPS_BACKBONES, inspect_weights
 
     rows = [inception_weights_status(inception_weights)]
@@ -137,6 +140,8 @@ def weights(inception_weights, as_json, quiet):
     # weights (e.g. $MSGAN_EVAL_LPIPS_BACKBONE, shared by the three nets) is never listed as ok.
     rows += [inspect_weights(spec, validate=backbone_validator(net))
              for net, spec in LPIPS_BACKBONES.items()]
+    # prdc --features vgg16-fc2's file, checked key by key the same way (no offline source).
+    rows.append(inspect_weights(VGG16, vgg16_weights, validate=validate_vgg16))
     payload = {"weights": [r.as_dict() for r in rows], "version": __version__}
     emit(payload, as_json, "\n".join(_weights_line(r) for r in rows))
     if any(r.status.startswith("invalid") for r in rows) and not as_json:

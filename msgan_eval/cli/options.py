@@ -64,11 +64,20 @@ def inception_weights_option(f):
                              "conversion, or a download).")(f)
 
 
+def vgg16_weights_option(f):
+    return click.option("--vgg16-weights", type=click.Path(dir_okay=False), default=None,
+                        metavar="FILE",
+                        help="Full torchvision VGG16 state dict for prdc --features vgg16-fc2 "
+                             "(else $MSGAN_EVAL_VGG16_WEIGHTS, the hub cache, or a download).")(f)
+
+
 def inception_run_options(f):
     """The options of a command that runs the FID Inception over images and prints a result
-    (``kid``, ``prdc``, ``vendi``): weights, device, batching, bad files, output."""
-    for option in reversed((inception_weights_option, device_option, batch_size_option(),
-                            num_workers_option, skip_bad_option, json_option, quiet_option)):
+    (``kid``, ``prdc``, ``vendi``): preprocessing preset, weights, device, batching, bad files,
+    output."""
+    for option in reversed((preset_option, inception_weights_option, device_option,
+                            batch_size_option(), num_workers_option, skip_bad_option, json_option,
+                            quiet_option)):
         f = option(f)
     return f
 

@@ -6,11 +6,13 @@ from msgan_eval import defaults
 from .options import (
     emit,
     inception_run_options,
+    vgg16_weights_option,
 )
 
 
 def _human(result) -> str:
-    lines = [f"PRDC of {result.inputs[1]} against {result.inputs[0]} ({result.features}, "
+    how = f", {result.preset} preprocessing" if result.preset else ""
+    lines = [f"PRDC of {result.inputs[1]} against {result.inputs[0]} ({result.features}{how}, "
              f"k = {result.k}):",
              f"  precision {result.precision:.4f}  recall {result.recall:.4f}",
              f"  density   {result.density:.4f}  coverage {result.coverage:.4f}",
@@ -28,17 +30,16 @@ def _human(result) -> str:
               default=defaults.PRDC_FEATURES, show_default=True,
               help="Embedding: the FID Inception's pool3, or the papers' VGG16 fc2 (needs "
                    "--vgg16-weights or torchvision's cached vgg16-397923af.pth).")
-@click.option("--vgg16-weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Full torchvision VGG16 state dict for --features vgg16-fc2 (else "
-                   "$MSGAN_EVAL_VGG16_WEIGHTS, the hub cache, or a download).")
+@vgg16_weights_option
 @inception_run_options
-def prdc(real, gen, k, features, vgg16_weights, inception_weights, device, batch_size,
+def prdc(real, gen, k, features, vgg16_weights, preset, inception_weights, device, batch_size,
          num_workers, skip_bad, as_json, quiet):
     """Precision and recall (Kynkaanniemi et al. 2019), density and coverage (Naeem et al. 2020)
     of the images at GEN against the real images at REAL (prdc's compute_prdc)."""
     from msgan_eval.evaluate.prdc import prdc as evaluate_prdc
 
-    result = evaluate_prdc(real, gen, k=k, features=features, inception_weights=inception_weights,
+    result = evaluate_prdc(real, gen, k=k, features=features, preset=preset,
+                           inception_weights=inception_weights,
                            vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
                            num_workers=num_workers, skip_bad=skip_bad, quiet=quiet)
     emit(result.to_dict(), as_json, _human(result))

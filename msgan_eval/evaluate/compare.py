@@ -54,6 +54,20 @@ def _check_config(config: CompareConfig) -> None:
                              "ndb_alpha")
     if config.protocol not in (None, "msgan"):
         raise ParameterError(f"{{protocol}} {config.protocol}: use msgan", "protocol")
+    _check_kid_prdc(config)
+
+
+def _check_kid_prdc(config: CompareConfig) -> None:
+    """The KID and PRDC settings, refused as ``msgan-eval kid`` and ``prdc`` refuse them."""
+    from .kid import check_kid_params
+
+    try:
+        check_kid_params(config.kid_subsets, config.kid_subset_size, config.seed)
+    except ParameterError as exc:
+        raise exc.renamed({"subsets": "kid_subsets", "subset_size": "kid_subset_size"}) from None
+    if config.prdc_k < 1:
+        raise ParameterError(f"{{prdc_k}} {config.prdc_k}: use at least 1 nearest neighbour",
+                             "prdc_k")
 
 
 def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
@@ -198,7 +212,9 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
             preset: str = defaults.FID_PRESET, lpips_net: str = defaults.LPIPS_NET, lpips_pairs: str = defaults.LPIPS_PAIRS,
             lpips_num_pairs: int = defaults.LPIPS_NUM_PAIRS, lpips_resize: Optional[int] = None,
             lpips_backbone: Optional[str] = None, ndb_bins: int = defaults.NDB_BINS,
-            ndb_alpha: float = defaults.NDB_ALPHA, device: str = defaults.DEVICE,
+            ndb_alpha: float = defaults.NDB_ALPHA, kid_subsets: int = defaults.KID_SUBSETS,
+            kid_subset_size: int = defaults.KID_SUBSET_SIZE, prdc_k: int = defaults.PRDC_K,
+            device: str = defaults.DEVICE,
             batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
             out: "str | os.PathLike[str] | None" = None, skip_bad: bool = False,
             quiet: bool = True, log: Optional[Log] = None,
@@ -212,13 +228,16 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
             those is several training runs of one arm, pooled by ``evaluate.multirun``.
         reference: real images, or a FID statistics ``.npz`` (then NDB/JSD are skipped).
         metrics: a subset of ``fid``, ``lpips``, ``ndb`` (``ndb`` also gives ``jsd``), ``kid`` and
-            ``prdc`` (precision, recall, density, coverage; k = 5 on Inception pool3).
+            ``prdc`` (precision, recall, density, coverage; on Inception pool3).
         bootstrap, seed, confidence: resamples per run and metric, their seed, the interval level.
         dims, inception_weights, preset: as for :func:`msgan_eval.fid` (the preset applies to
             every Inception-feature metric).
         lpips_*: as ``net``, ``pairs``, ``num_pairs``, ``resize``, ``backbone_weights`` of
             :func:`msgan_eval.lpips_diversity`; ndb_bins, ndb_alpha: ``k`` and ``alpha`` of
             :func:`msgan_eval.ndb` (bins fitted on the reference).
+        kid_subsets, kid_subset_size: ``subsets`` and ``subset_size`` of :func:`msgan_eval.kid`
+            (a run smaller than the subset size uses the largest size that fits, noted).
+        prdc_k: ``k`` of :func:`msgan_eval.prdc` (3 is Kynkaanniemi's setting, 5 Naeem's).
         out: write report.json, report.md and report.html to this folder.
         skip_missing: ``fid-per-class`` leaves out conditions a run or the reference lacks.
         protocol: ``"msgan"``: NDB whitened with 100 bins, LPIPS on 50 samples and 50 random
@@ -240,7 +259,8 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
                            preset=preset, inception_weights=inception_weights, lpips_net=lpips_net,
                            lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs,
                            lpips_resize=lpips_resize, lpips_backbone=lpips_backbone,
-                           ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, device=device,
+                           ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, kid_subsets=int(kid_subsets),
+                           kid_subset_size=int(kid_subset_size), prdc_k=int(prdc_k), device=device,
                            batch_size=batch_size, num_workers=num_workers,
                            skip_missing=skip_missing, protocol=protocol)
     if protocol is not None:

@@ -66,6 +66,23 @@ def _preflight_ndb(runs: Dict[str, ImageSet], ref: Reference, config: CompareCon
                              "images as bins, or lower {ndb_bins}", "reference", "ndb_bins")
 
 
+def _preflight_kid(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    for param, images in [*runs.items(), ("reference", ref.images)]:
+        if len(images) < 2:
+            raise ParameterError(f"{{{param}}} {images.source}: KID needs at least 2 images, "
+                                 f"found {len(images)}", param)
+
+
+def _preflight_prdc(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    from .prdc import check_k
+
+    for run, images in runs.items():          # k-NN radii need prdc_k others in each set
+        try:
+            check_k(len(ref.images), len(images), config.prdc_k)
+        except ParameterError as exc:
+            raise exc.renamed({"real": "reference", "gen": run}) from None
+
+
 def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
     """The bootstrap draws (n_boot, n) int64 indices at once: bounded (--bootstrap 1e8 asked for
     tens of GB)."""
@@ -75,7 +92,8 @@ def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
                              "bootstrap")
 
 
-PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb}
+PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb,
+             "kid": _preflight_kid, "prdc": _preflight_prdc}
 
 
 def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,

@@ -31,12 +31,13 @@ class KidResult:
     inputs: List[str]
     weights: Optional[dict]
     warnings: List[str]
+    preset: str = defaults.FID_PRESET     # whose FID preprocessing fed the Inception
     version: str = __version__
 
     def to_dict(self) -> dict:
         return {"kid": self.kid, "kid_std": self.kid_std, "subsets": self.subsets,
                 "subset_size": self.subset_size, "n": self.n, "features": self.features,
-                "seed": self.seed, "version": self.version,
+                "seed": self.seed, "preset": self.preset, "version": self.version,
                 "requested_subset_size": self.requested_subset_size, "inputs": self.inputs,
                 "weights": self.weights, "warnings": self.warnings}
 
@@ -60,6 +61,7 @@ def check_kid_params(subsets: int, subset_size: int, seed: int) -> None:
 
 def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
         subset_size: int = defaults.KID_SUBSET_SIZE, seed: int = defaults.SEED,
+        preset: str = defaults.FID_PRESET,
         inception_weights: "str | os.PathLike[str] | None" = None, device: str = defaults.DEVICE,
         batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
         skip_bad: bool = False, quiet: bool = True) -> KidResult:
@@ -71,6 +73,9 @@ def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
         subsets, subset_size, seed: torch-fidelity's ``kid_subsets`` (100), ``kid_subset_size``
             (1000) and ``rng_seed``. A set smaller than ``subset_size`` is not an error: the
             largest size that fits is used, recorded in ``subset_size`` and ``warnings``.
+        preset: whose FID preprocessing feeds the Inception: ``pytorch-fid`` (default),
+            ``torch-fidelity`` (the features its KID is computed on), ``clean-fid``... as
+            :func:`msgan_eval.fid`'s.
 
     Returns:
         KidResult: ``.kid`` (mean over subsets), ``.kid_std``, ``.subset_size``...;
@@ -83,8 +88,8 @@ def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
 
     subsets, subset_size, seed = int(subsets), int(subset_size), int(seed)
     check_kid_params(subsets, subset_size, seed)
-    source = feature_source("inception-pool3", inception_weights=inception_weights, device=device,
-                            batch_size=batch_size, num_workers=num_workers)
+    source = feature_source("inception-pool3", preset=preset, inception_weights=inception_weights,
+                            device=device, batch_size=batch_size, num_workers=num_workers)
     sets = [load_set(x, param=p, metric="KID", skip_bad=skip_bad, quiet=quiet)
             for p, x in (("a", a), ("b", b))]
     for param, s in zip(("a", "b"), sets):
@@ -97,4 +102,4 @@ def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
                      subset_size=est.subset_size, requested_subset_size=subset_size, n=n,
                      features="inception-pool3", seed=seed, inputs=[describe(a), describe(b)],
                      weights=source.weights.as_dict(),
-                     warnings=subset_note(n[0], n[1], subset_size, est.subset_size))
+                     warnings=subset_note(n[0], n[1], subset_size, est.subset_size), preset=preset)

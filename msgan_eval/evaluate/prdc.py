@@ -34,13 +34,14 @@ class PrdcResult:
     inputs: List[str]
     weights: Optional[dict]
     warnings: List[str]
+    preset: Optional[str] = defaults.FID_PRESET   # the Inception preprocessing; None for vgg16-fc2
     version: str = __version__
 
     def to_dict(self) -> dict:
         return {"precision": self.precision, "recall": self.recall, "density": self.density,
                 "coverage": self.coverage, "k": self.k, "features": self.features, "n": self.n,
-                "version": self.version, "inputs": self.inputs, "weights": self.weights,
-                "warnings": self.warnings}
+                "preset": self.preset, "version": self.version, "inputs": self.inputs,
+                "weights": self.weights, "warnings": self.warnings}
 
 
 def load_set(x: ImagesLike, *, param: str, metric: str, skip_bad: bool, quiet: bool) -> ImageSet:
@@ -60,6 +61,7 @@ class FeatureSource:
     device: str = defaults.DEVICE
     batch_size: int = defaults.BATCH_SIZE
     num_workers: int = defaults.NUM_WORKERS
+    preset: Optional[str] = defaults.FID_PRESET    # Inception only: whose FID preprocessing
     notes: List[str] = field(default_factory=list)
 
     def of(self, images: ImageSet, quiet: bool = True) -> np.ndarray:
@@ -73,18 +75,29 @@ class FeatureSource:
 
         return inception_features(images, weights=self.weights, dims=defaults.FID_DIMS,
                                   device=self.device, batch_size=self.batch_size,
-                                  num_workers=self.num_workers, quiet=quiet)
+                                  num_workers=self.num_workers, quiet=quiet, preset=self.preset)
 
 
-def feature_source(features: str, *, inception_weights=None, vgg16_weights=None,
-                   device: str = defaults.DEVICE, batch_size: int = defaults.BATCH_SIZE,
+def feature_source(features: str, *, preset: str = defaults.FID_PRESET, inception_weights=None,
+                   vgg16_weights=None, device: str = defaults.DEVICE,
+                   batch_size: int = defaults.BATCH_SIZE,
                    num_workers: int = defaults.NUM_WORKERS) -> FeatureSource:
-    """The device checked and the weights of ``features`` resolved (exit 3 when missing)."""
+    """The options checked, the device too, and the weights of ``features`` resolved (exit 3
+    when missing)."""
     from msgan_eval.device import resolve_device
+
+    from .fid import check_preset
 
     if features not in defaults.PRDC_FEATURES_CHOICES:
         raise ParameterError(f"{{features}} {features}: use one of "
                              f"{', '.join(defaults.PRDC_FEATURES_CHOICES)}", "features")
+    check_preset(preset)
+    if features == "vgg16-fc2" and preset != defaults.FID_PRESET:
+        # The presets are the FID tools' Inception preprocessing; VGG16 fc2 has its own
+        # (224 x 224 bilinear, ImageNet mean/std: features/vgg16.py), so a preset would be ignored.
+        raise ParameterError(f"{{preset}} {preset} is an Inception preprocessing and does not "
+                             "apply to {features} vgg16-fc2; drop {preset} or use "
+                             "{features} inception-pool3", "preset", "features")
     resolve_device(device)
     if features == "vgg16-fc2":
         from msgan_eval.features.vgg16 import resolve_vgg16_weights
@@ -94,7 +107,8 @@ def feature_source(features: str, *, inception_weights=None, vgg16_weights=None,
         from msgan_eval.features.inception import resolve_inception_weights
 
         weights = resolve_inception_weights(inception_weights)
-    return FeatureSource(features, weights, device, batch_size, num_workers)
+    return FeatureSource(features, weights, device, batch_size, num_workers,
+                         preset if features == "inception-pool3" else None)
 
 
 def check_k(n_real: int, n_gen: int, k: int) -> None:
@@ -106,7 +120,7 @@ def check_k(n_real: int, n_gen: int, k: int) -> None:
 
 
 def prdc(real: ImagesLike, gen: ImagesLike, *, k: int = defaults.PRDC_K,
-         features: str = defaults.PRDC_FEATURES,
+         features: str = defaults.PRDC_FEATURES, preset: str = defaults.FID_PRESET,
          inception_weights: "str | os.PathLike[str] | None" = None,
          vgg16_weights: "str | os.PathLike[str] | None" = None, device: str = defaults.DEVICE,
          batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
@@ -121,6 +135,8 @@ def prdc(real: ImagesLike, gen: ImagesLike, *, k: int = defaults.PRDC_K,
             Naeem's and the default).
         features: ``inception-pool3`` (default, the FID network) or ``vgg16-fc2`` (the papers'
             embedding; needs ``vgg16_weights`` or torchvision's cached vgg16-397923af.pth).
+        preset: whose FID preprocessing feeds the Inception (as :func:`msgan_eval.fid`'s);
+            ``inception-pool3`` only (refused with ``vgg16-fc2`` unless the default).
 
     Returns:
         PrdcResult: ``.precision``, ``.recall``, ``.density``, ``.coverage``, ``.n`` [real, gen];
@@ -135,7 +151,7 @@ def prdc(real: ImagesLike, gen: ImagesLike, *, k: int = defaults.PRDC_K,
     k = int(k)
     if k < 1:
         raise ParameterError(f"k = {k}: use at least 1 nearest neighbour", "real")
-    source = feature_source(features, inception_weights=inception_weights,
+    source = feature_source(features, preset=preset, inception_weights=inception_weights,
                             vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
                             num_workers=num_workers)
     sets = [load_set(x, param=p, metric="PRDC", skip_bad=skip_bad, quiet=quiet)
@@ -145,7 +161,8 @@ def prdc(real: ImagesLike, gen: ImagesLike, *, k: int = defaults.PRDC_K,
     counts = prdc_counts(feats[0], feats[1], k=k)
     return PrdcResult(**counts.as_dict(), k=k, features=features, n=[len(s) for s in sets],
                       inputs=[describe(real), describe(gen)], weights=source.weights.as_dict(),
-                      warnings=small_sample_notes(len(sets[0]), len(sets[1]), k))
+                      warnings=small_sample_notes(len(sets[0]), len(sets[1]), k),
+                      preset=source.preset)
 
 
 def small_sample_notes(n_real: int, n_gen: int, k: int) -> List[str]:

@@ -222,7 +222,8 @@ def _kid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
 
     weights, ref_feats, feats = _feature_rows(runs, ref, cfg, quiet, log, "kid")
     out = MetricOutcome(weights={"inception": weights.as_dict()})
-    out.details["kid"] = {"subsets": defaults.KID_SUBSETS, "features": "inception-pool3"}
+    out.details["kid"] = {"subsets": cfg.kid_subsets, "requested_subset_size": cfg.kid_subset_size,
+                          "features": "inception-pool3"}
     est = {}
     for run, f in feats.items():
         if not distributed.is_main_process():
@@ -230,11 +231,11 @@ def _kid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
         if min(len(f), len(ref_feats)) < 2:
             raise ParameterError(f"{{{run}}} and {{reference}} need at least 2 images each for KID "
                                  f"(got {len(f)} and {len(ref_feats)})", run, "reference")
-        value = kid(f, ref_feats, subsets=defaults.KID_SUBSETS,
-                    subset_size=defaults.KID_SUBSET_SIZE, seed=cfg.seed)
+        value = kid(f, ref_feats, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size,
+                    seed=cfg.seed)
         out.details["kid"][f"{run}_subset_size"] = value.subset_size
         out.notes += [f"kid: {run}: {n}" for n in subset_note(len(f), len(ref_feats),
-                                                             defaults.KID_SUBSET_SIZE,
+                                                             cfg.kid_subset_size,
                                                              value.subset_size)]
         est[run] = bootstrap_kid(f, ref_feats, value.kid, rng=run_rng(cfg.seed, run, "kid"),
                                  n_boot=cfg.bootstrap, confidence=cfg.confidence)
@@ -250,18 +251,18 @@ def _prdc(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: 
 
     weights, ref_feats, feats = _feature_rows(runs, ref, cfg, quiet, log, "prdc")
     out = MetricOutcome(weights={"inception": weights.as_dict()})
-    out.details["prdc"] = {"k": defaults.PRDC_K, "features": "inception-pool3"}
+    out.details["prdc"] = {"k": cfg.prdc_k, "features": "inception-pool3"}
     est: Dict[str, Dict[str, bs.BootstrapEstimate]] = {m: {} for m in PRDC_METRICS}
     for run, f in feats.items():
         if not distributed.is_main_process():
             continue
         try:
-            check_k(len(ref_feats), len(f), defaults.PRDC_K)
+            check_k(len(ref_feats), len(f), cfg.prdc_k)
         except ParameterError as exc:
             raise exc.renamed({"real": "reference", "gen": run}) from None
-        counts = prdc_counts(ref_feats, f, k=defaults.PRDC_K, keep_pairs=True)
+        counts = prdc_counts(ref_feats, f, k=cfg.prdc_k, keep_pairs=True)
         out.notes += [f"prdc: {run}: {n}" for n in small_sample_notes(len(ref_feats), len(f),
-                                                                     defaults.PRDC_K)]
+                                                                     cfg.prdc_k)]
         for metric, e in bootstrap_prdc(counts, rng=run_rng(cfg.seed, run, "prdc"),
                                         n_boot=cfg.bootstrap, confidence=cfg.confidence).items():
             est[metric][run] = e

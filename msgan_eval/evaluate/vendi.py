@@ -61,6 +61,7 @@ class VendiResult:
     weights: dict
     path: str
     duplicates: dict
+    preset: str = defaults.FID_PRESET     # whose FID preprocessing fed the Inception
     kernel: str = KERNEL
     features: str = FEATURES
     skipped: int = 0
@@ -70,7 +71,7 @@ class VendiResult:
     def to_dict(self) -> dict:
         return {"metric": "vendi", "vendi": self.vendi, "per_condition": self.per_condition,
                 "kernel": self.kernel, "features": self.features, "n": self.n, "dims": self.dims,
-                "path": self.path, "duplicates": self.duplicates, "weights": self.weights,
+                "preset": self.preset, "path": self.path, "duplicates": self.duplicates, "weights": self.weights,
                 "skipped": self.skipped, "version": self.version}
 
 
@@ -79,7 +80,8 @@ def per_condition_vendi(images: ImageSet, features: np.ndarray) -> Dict[str, flo
     return {c: vendi_score(features[idx]) for c, idx in images.groups().items()}
 
 
-def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, device: str = defaults.DEVICE,
+def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, preset: str = defaults.FID_PRESET,
+          device: str = defaults.DEVICE,
           batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
           inception_weights: "str | os.PathLike[str] | None" = None, skip_bad: bool = False,
           quiet: bool = True) -> VendiResult:
@@ -88,6 +90,7 @@ def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, device: str = default
     Args:
         x: images (path, ImageSet, uint8 array, tensor, mapping condition -> those).
         dims: the Inception block (2048 = pool3, the default and FID's).
+        preset: whose FID preprocessing feeds the Inception (as :func:`msgan_eval.fid`'s).
         inception_weights: the FID Inception state dict; None resolves it as ``msgan-eval`` does.
 
     Returns:
@@ -99,14 +102,16 @@ def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, device: str = default
         7.4
     """
     from .features import inception_features
-    from .fid import resolve_weights_for
+    from .fid import check_preset, resolve_weights_for
 
+    preset = check_preset(preset)
     weights = resolve_weights_for([x], inception_weights, device)
     images = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
     feats = inception_features(images, weights=weights, dims=int(dims), device=device,
-                               batch_size=batch_size, num_workers=num_workers, quiet=quiet)
+                               batch_size=batch_size, num_workers=num_workers, quiet=quiet,
+                               preset=preset)
     per = per_condition_vendi(images, feats)
     return VendiResult(vendi=mean_vendi(per), per_condition=per, n=len(images), dims=int(dims),
-                       weights=weights.as_dict(), path=describe(x),
+                       weights=weights.as_dict(), path=describe(x), preset=preset,
                        duplicates=duplicate_table(images, feats), skipped=len(images.skipped),
                        skipped_files=list(images.skipped))

@@ -47,6 +47,9 @@ class CompareConfig:
     lpips_backbone: Optional[str] = None
     ndb_bins: int = defaults.NDB_BINS
     ndb_alpha: float = defaults.NDB_ALPHA
+    kid_subsets: int = defaults.KID_SUBSETS            # torch-fidelity's kid_subsets
+    kid_subset_size: int = defaults.KID_SUBSET_SIZE    # asked for; a smaller run uses what fits
+    prdc_k: int = defaults.PRDC_K                      # one k for precision/recall/density/coverage
     device: str = defaults.DEVICE
     batch_size: int = defaults.BATCH_SIZE
     num_workers: int = defaults.NUM_WORKERS

@@ -55,7 +55,10 @@ REPORT_SCHEMA = {
                            "confidence": _NUMBER, "method": {"type": "string"}},
         },
         "parameters": {"type": "object",
-                       "properties": {"processes": {"type": "integer", "minimum": 1}}},
+                       "properties": {"processes": {"type": "integer", "minimum": 1},
+                                      "kid_subsets": {"type": "integer", "minimum": 1},
+                                      "kid_subset_size": {"type": "integer", "minimum": 2},
+                                      "prdc_k": {"type": "integer", "minimum": 1}}},
         "provenance": {
             "type": "object", "required": ["tool", "packages", "weights", "command"],
             "properties": {
