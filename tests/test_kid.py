@@ -63,11 +63,13 @@ def test_kid_equals_torch_fidelity_on_the_same_features(n1, n2, d, subsets, size
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_each_subset_is_torch_fidelitys_subset(method):
+@pytest.mark.parametrize("block_entries", [3000, 1 << 22])   # subsets: torch blocks / numpy SYRK
+def test_each_subset_is_torch_fidelitys_subset(method, block_entries):
     """The same seed gives the same subsets: each subset's MMD^2 equals torch-fidelity's
     ``kernel_mmd`` on the rows its own loop draws (RandomState, first set then second)."""
     a, b = _features(200, 32, 8), _features(150, 32, 9, 0.1)
-    ours = kid(a, b, subsets=12, subset_size=60, seed=11, method=method, block_entries=3000)
+    ours = kid(a, b, subsets=12, subset_size=60, seed=11, method=method,
+               block_entries=block_entries)
     rng = np.random.RandomState(11)
     for i in range(12):
         f1, f2 = a[rng.choice(200, 60, replace=False)], b[rng.choice(150, 60, replace=False)]

@@ -9,6 +9,15 @@ seed gives the same subsets and the same number.
 
 Unlike torch-fidelity (its issue #45), a set smaller than the subset size is not an error: the
 largest size that fits is used and the result says so.
+
+Speed: torch-fidelity computes three kernels per subset (``subsets x 2 size^2`` kernel entries,
+numpy running ``X @ X.T`` as a SYRK). When the sets are not much larger than the subsets, every
+kernel entry is needed several times over, so :func:`kid_method` computes the whole kernel
+matrices once instead, in bounded row blocks, and takes each subset's sums from products with its
+membership rows: the same sums, added in another order (≤ 1e-6 relative, measured ~1e-12).
+Everything is float64: the MMD is a difference of kernel sums ~1e4 times larger than itself, and
+float32 Grams moved one subset's MMD^2 by 1.4e-6 (pool3-like features) to 1.3e-5 relative
+(``benchmarks/bench_prdc.py`` features), outside torch-fidelity parity.
 """
 from __future__ import annotations
 
@@ -135,9 +144,12 @@ def kid_method(n1: int, n2: int, d: int, subsets: int, size: int,
     The kernel-rows way computes every kernel entry once (the within-set ones as triangles) and
     gets each subset's three sums from products with its 0/1 membership rows: about
     ``(n1 + n2)^2 / 2`` entries at ``d`` multiply-adds each, plus ``subsets`` each for the
-    membership products (thin GEMMs, counted at their measured cost). At torch-fidelity's
-    defaults (100 x 1000) it does 25x fewer at n = 2000 per set, 4x fewer at 5000, and breaks even
-    near n = 10000 (n^2 = subsets x size^2).
+    membership products (thin GEMMs, counted at their measured cost). The subsets way is
+    counted as tiles (62.5 % of each within-set kernel; numpy's SYRK does 50 % at a lower rate
+    per flop, measured alike). At torch-fidelity's defaults (100 x 1000) the kernel-rows way does
+    25x fewer at n = 2000 per set, 4x fewer at 5000, and breaks even near n = 10000
+    (n^2 = subsets x size^2): past that no regrouping of the work saves flops, and KID costs
+    what torch-fidelity's costs.
     """
     full = (_within_entries(n1, _triangle_rows(n1, block_entries))
             + _within_entries(n2, _triangle_rows(n2, block_entries))
@@ -173,6 +185,40 @@ def _mmd_of(a: torch.Tensor, b: torch.Tensor, block_entries: int) -> float:
     m, rows = len(a), _block_rows(len(a), block_entries)     # a subset of 1000: one tile, one GEMM
     within = _within_sums(a, None, rows) + _within_sums(b, None, rows)
     return float(within / (m * (m - 1)) - 2.0 * _cross_sums(a, b, None, None, rows) / (m * m))
+
+
+def _kernel_sum_numpy(a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of ``(a b^T / d + 1)^3`` on the CPU, less its trace when ``b is a``."""
+    k = a @ b.T                                  # numpy runs a @ a.T as a SYRK: half the flops
+    k *= 1.0 / a.shape[1]
+    k += 1.0
+    cube = k * k
+    cube *= k
+    return float(cube.sum() - (np.trace(cube) if b is a else 0.0))
+
+
+def _mmds_by_subsets(x: torch.Tensor, y: torch.Tensor, ia: np.ndarray, ib: np.ndarray,
+                     block_entries: int) -> np.ndarray:
+    """Each subset's MMD^2 from its own three kernels, as torch-fidelity.
+
+    Why numpy on the CPU: numpy's ``a @ a.T`` is a SYRK (half the multiply-adds; torch has no
+    symmetric product), and its few single-threaded elementwise passes do not stall the way
+    torch's ~40 small parallel ops per subset did on a busy machine (measured 2026-12-01, 2 cores
+    at load 3.4: 364 ms per subset of 1000 x 2048 here and 375 ms in torch-fidelity, 628 ms with
+    the torch kernels). Subsets over ``block_entries`` kernel entries, or on a GPU, use the
+    blocked torch kernels."""
+    m = ia.shape[1]
+    if x.device.type != "cpu" or m * m > block_entries:
+        return np.array([_mmd_of(x[torch.from_numpy(a).to(x.device)],
+                                 y[torch.from_numpy(b).to(y.device)], block_entries)
+                         for a, b in zip(ia, ib)])
+    xn, yn = x.numpy(), y.numpy()
+    mmds = np.empty(len(ia))
+    for i, (a, b) in enumerate(zip(ia, ib)):
+        fa, fb = xn[a], yn[b]
+        within = _kernel_sum_numpy(fa, fa) + _kernel_sum_numpy(fb, fb)
+        mmds[i] = within / (m * (m - 1)) - 2.0 * _kernel_sum_numpy(fa, fb) / (m * m)
+    return mmds
 
 
 def _membership(idx: np.ndarray, n: int, device) -> torch.Tensor:
@@ -246,9 +292,7 @@ def kid(features_1: np.ndarray, features_2: np.ndarray, *, subsets: int = defaul
     if method == "kernel-rows":
         mmds = _mmds_by_kernel_rows(x, y, ia, ib, block_entries)
     else:
-        mmds = np.array([_mmd_of(x[torch.from_numpy(a).to(x.device)],
-                                 y[torch.from_numpy(b).to(y.device)], block_entries)
-                         for a, b in zip(ia, ib)])
+        mmds = _mmds_by_subsets(x, y, ia, ib, block_entries)
     return KidEstimate(float(mmds.mean()), float(mmds.std()), int(subsets), size,
                        int(subset_size), mmds, method)
 
