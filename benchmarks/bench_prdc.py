@@ -10,6 +10,7 @@ than prdc at 10k x 10k, memory flat as n grows.
 (test split) at several n, on the real FID Inception (pool3), for the README's table.
 
     .venv/bin/python benchmarks/bench_prdc.py speed [--n 2000 5000 10000] [--kid-subsets 100]
+        [--kid-n 2000 5000 10000] [--no-prdc]
     .venv/bin/python benchmarks/bench_prdc.py small-n [--n 100 500 2000] [--repeats 5]
 """
 import argparse
@@ -63,7 +64,7 @@ def one(task: str, n: int, subsets: int, dtype: str) -> dict:
             out = {k: float(v) for k, v in compute_prdc(real, fake, 5).items()}
     elif task == "ours-kid":
         e = kid(fake, real, subsets=subsets, subset_size=1000, seed=0)
-        out = {"kid": e.kid, "kid_std": e.kid_std}
+        out = {"kid": e.kid, "kid_std": e.kid_std, "method": e.method}
     else:
         r = kid_features_to_metric(torch.from_numpy(fake), torch.from_numpy(real), kid_subsets=subsets,
                                    kid_subset_size=1000, rng_seed=0, verbose=False, kid_kernel="poly",
@@ -72,24 +73,26 @@ def one(task: str, n: int, subsets: int, dtype: str) -> dict:
         out = {"kid": r["kernel_inception_distance_mean"], "kid_std": r["kernel_inception_distance_std"]}
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"task": task, "n": n, "dtype": dtype, "seconds": round(seconds, 2), "extra_peak_mib": round(peak - base),
-            "result": out}
+    return {"task": task, "n": n, "dtype": dtype, "seconds": round(seconds, 2),
+            "extra_peak_mib": round(peak - base), "threads": torch.get_num_threads(), "result": out}
 
 
 def speed(args) -> None:
     rows = []
-    tasks = [("ours-prdc", n) for n in args.n] + [("ref-prdc", n) for n in args.n if n <= args.ref_max]
-    tasks += [(t, max(args.n)) for t in ("ours-kid", "ref-kid")] if args.kid_subsets else []
+    prdc_n = [] if args.no_prdc else args.n
+    tasks = [("ours-prdc", n) for n in prdc_n] + [("ref-prdc", n) for n in prdc_n if n <= args.ref_max]
+    tasks += [(t, n) for n in args.kid_n for t in ("ours-kid", "ref-kid")] if args.kid_subsets else []
     for task, n in tasks:
+        dtype = "float64" if task.endswith("kid") else args.dtype
         done = subprocess.run([sys.executable, __file__, "one", task, str(n), str(args.kid_subsets),
-                               args.dtype],
+                               dtype],
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(done.stderr[-2000:])
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
     by = {(r["task"], r["n"]): r for r in rows}
-    for n in args.n:
+    for n in prdc_n:
         if ("ref-prdc", n) in by:
             ours, ref = by[("ours-prdc", n)], by[("ref-prdc", n)]
             same = all(ours["result"][m] == ref["result"][m] for m in ("precision", "recall", "coverage"))
@@ -99,12 +102,13 @@ def speed(args) -> None:
         else:
             print(f"prdc n={n}: ours {by[('ours-prdc', n)]['seconds']} s / "
                   f"{by[('ours-prdc', n)]['extra_peak_mib']} MiB")
-    if args.kid_subsets:
-        n = max(args.n)
+    for n in args.kid_n if args.kid_subsets else []:
         ours, ref = by[("ours-kid", n)], by[("ref-kid", n)]
         rel = abs(ours["result"]["kid"] - ref["result"]["kid"]) / abs(ref["result"]["kid"])
-        print(f"kid n={n}, {args.kid_subsets} subsets of 1000: ours {ours['seconds']} s, torch-fidelity "
-              f"{ref['seconds']} s, relative difference {rel:.1e}")
+        print(f"kid n={n}, {args.kid_subsets} subsets of 1000: ours ({ours['result']['method']}) "
+              f"{ours['seconds']} s / {ours['extra_peak_mib']} MiB, torch-fidelity {ref['seconds']} s / "
+              f"{ref['extra_peak_mib']} MiB: {ref['seconds'] / ours['seconds']:.1f}x faster, "
+              f"relative difference {rel:.1e}")
 
 
 def small_n(args) -> None:
@@ -146,11 +150,16 @@ def main() -> int:
     parser.add_argument("--ref-max", type=int, default=10000, help="largest n given to prdc")
     parser.add_argument("--kid-subsets", type=int, default=100, help="0 skips KID")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                        help="speed: feature dtype (Inception features are float32)")
+                        help="speed: prdc's feature dtype (Inception features are float32); KID is "
+                             "always timed on float64, where torch-fidelity computes in float64 too")
+    parser.add_argument("--kid-n", type=int, nargs="+", default=None,
+                        help="set sizes for KID (default: the largest --n)")
+    parser.add_argument("--no-prdc", action="store_true", help="speed: time KID only")
     parser.add_argument("--repeats", type=int, default=5, help="small-n: draws per n")
     args = parser.parse_args()
     if args.mode == "speed":
         args.n = args.n or [2000, 5000, 10000]
+        args.kid_n = args.kid_n or [max(args.n)]
         speed(args)
     else:
         args.n = args.n or [100, 500, 2000]

@@ -113,6 +113,16 @@ NEAR_DUPLICATE_COSINE = 0.99
 # KID (torch-fidelity's defaults: 100 subsets of 1000, polynomial kernel (x.y / d + 1)^3)
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
+# Kernel matrices are computed in row blocks of at most this many float64 entries (128 MiB; KID's
+# working memory stays about 2 blocks whatever n is). Large blocks keep the GEMMs at full speed.
+KID_BLOCK_ENTRIES = 1 << 24
+# A within-set kernel is computed as its upper triangle: at least KID_TRIANGLE_BLOCKS row blocks,
+# each against the later rows in one GEMM and against itself as a tile split in KID_TILE_SPLIT.
+KID_TRIANGLE_BLOCKS = 8
+KID_TILE_SPLIT = 4
+# When choosing how to compute KID (metrics.kid.kid_method), a multiply-add of the thin membership
+# GEMMs counts as this many of the kernel's (measured 1.4-1.7x slower per flop, 2 cores, AVX-512).
+KID_WEIGHT_PRODUCT_COST = 1.5
 # Precision/recall (Kynkaanniemi 2019 uses k = 3) and density/coverage (Naeem 2020, k = 5): one k
 # for all four, as the prdc package; 5 is prdc's recommended setting.
 PRDC_K = 5

@@ -1,5 +1,6 @@
-"""KID: the maths against torch-fidelity's own functions on the same feature arrays, the bootstrap
-replicate against a written-out computation, and ``msgan-eval kid`` / ``msgan_eval.kid`` end to end
+"""KID: the maths against torch-fidelity's own functions on the same feature arrays, by both ways of
+computing the subsets' kernel sums (each subset's kernels; the whole kernel matrices once), the
+bootstrap replicate against a written-out computation, and ``msgan-eval kid`` / ``msgan_eval.kid`` end to end
 on a seeded random FID Inception (no real weights needed)."""
 import json
 
@@ -7,12 +8,19 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from torch_fidelity.metric_kid import kernel_poly, kid_features_to_metric, mmd2
+from torch_fidelity.metric_kid import kernel_mmd, kernel_poly, kid_features_to_metric, mmd2
 
 import msgan_eval
 from msgan_eval.cli import main
 from msgan_eval.metrics.bootstrap import resample_indices
-from msgan_eval.metrics.kid import bootstrap_kid, kid, mmd2_unbiased, polynomial_kernel
+from msgan_eval.metrics.kid import (
+    bootstrap_kid,
+    kid,
+    kid_and_bootstrap,
+    kid_method,
+    mmd2_unbiased,
+    polynomial_kernel,
+)
 
 from _fid_fixtures import random_weights_once
 
@@ -32,18 +40,62 @@ def _torch_fidelity_kid(a, b, subsets, subset_size, seed):
     return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
 
 
-@pytest.mark.parametrize("n1,n2,d,subsets,size,seed,shift", [
-    (300, 250, 64, 20, 100, 0, 0.05),
-    (500, 500, 2048, 5, 200, 7, 0.0),
-    (120, 400, 16, 50, 120, 3, 0.3),
+METHODS = ("subsets", "kernel-rows")
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("n1,n2,d,subsets,size,seed,shift,block_entries", [
+    (300, 250, 64, 20, 100, 0, 0.05, 1 << 22),
+    (500, 500, 2048, 5, 200, 7, 0.0, 1 << 22),
+    (120, 400, 16, 50, 120, 3, 0.3, 1 << 22),
+    (300, 250, 64, 20, 100, 1, 0.05, 5000),              # kernel rows in blocks of 16-20 rows
 ])
-def test_kid_equals_torch_fidelity_on_the_same_features(n1, n2, d, subsets, size, seed, shift):
+def test_kid_equals_torch_fidelity_on_the_same_features(n1, n2, d, subsets, size, seed, shift,
+                                                        block_entries, method):
     a, b = _features(n1, d, seed), _features(n2, d, seed + 100, shift)
-    ours = kid(a, b, subsets=subsets, subset_size=size, seed=seed)
+    ours = kid(a, b, subsets=subsets, subset_size=size, seed=seed, method=method,
+               block_entries=block_entries)
     mean, std = _torch_fidelity_kid(a, b, subsets, size, seed)
+    assert ours.method == method
     assert ours.kid == pytest.approx(mean, rel=1e-6, abs=1e-12)
     assert ours.kid_std == pytest.approx(std, rel=1e-6, abs=1e-12)
     assert ours.subset_size == size and not ours.reduced
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("block_entries", [3000, 1 << 22])   # subsets: torch blocks / numpy SYRK
+def test_each_subset_is_torch_fidelitys_subset(method, block_entries):
+    """The same seed gives the same subsets: each subset's MMD^2 equals torch-fidelity's
+    ``kernel_mmd`` on the rows its own loop draws (RandomState, first set then second)."""
+    a, b = _features(200, 32, 8), _features(150, 32, 9, 0.1)
+    ours = kid(a, b, subsets=12, subset_size=60, seed=11, method=method,
+               block_entries=block_entries)
+    rng = np.random.RandomState(11)
+    for i in range(12):
+        f1, f2 = a[rng.choice(200, 60, replace=False)], b[rng.choice(150, 60, replace=False)]
+        assert ours.mmds[i] == pytest.approx(float(kernel_mmd(f1, f2, **TF_KERNEL)), rel=1e-9,
+                                             abs=1e-13)
+
+
+def test_inception_like_features_keep_the_parity_where_kid_is_near_zero():
+    """Two draws of one distribution (KID ~ 1e-4, the MMD a difference of kernel sums ~1e4 times
+    larger): both ways still agree with torch-fidelity to 1e-6 relative (measured: ~1e-12)."""
+    rng = np.random.default_rng(3)
+    scale = rng.gamma(0.6, 0.5, 2048)                  # pool3-like: sparse, skewed, non-negative
+    a, b = (rng.gamma(0.6, 1.0, (1200, 2048)) * scale for _ in range(2))
+    mean, std = _torch_fidelity_kid(a, b, 10, 500, 0)
+    for method in METHODS:
+        ours = kid(a, b, subsets=10, subset_size=500, seed=0, method=method)
+        assert ours.kid == pytest.approx(mean, rel=1e-6) and ours.kid_std == pytest.approx(std, rel=1e-6)
+
+
+def test_auto_computes_the_kernel_matrices_once_where_that_is_cheaper():
+    assert kid_method(2000, 2000, 2048, 100, 1000) == "kernel-rows"
+    assert kid_method(10000, 10000, 2048, 100, 1000) == "kernel-rows"
+    assert kid_method(50000, 50000, 2048, 100, 1000) == "subsets"
+    assert kid_method(2000, 2000, 2048, 2, 1000) == "subsets"         # few subsets: theirs is cheaper
+    assert kid(_features(300, 64, 0), _features(300, 64, 1), subsets=20, subset_size=100).method \
+        == "kernel-rows"
 
 
 def test_one_subset_mmd_equals_torch_fidelity_mmd2():
@@ -56,11 +108,12 @@ def test_one_subset_mmd_equals_torch_fidelity_mmd2():
     assert ours == pytest.approx(float(theirs), rel=1e-9)
 
 
-def test_a_set_smaller_than_the_subset_size_uses_the_largest_that_fits():
+@pytest.mark.parametrize("method", METHODS)
+def test_a_set_smaller_than_the_subset_size_uses_the_largest_that_fits(method):
     a, b = _features(80, 16, 0), _features(150, 16, 1, 0.2)
     with pytest.raises(Exception):                       # torch-fidelity refuses (its issue #45)
         _torch_fidelity_kid(a, b, 10, 100, 0)
-    ours = kid(a, b, subsets=10, subset_size=100, seed=0)
+    ours = kid(a, b, subsets=10, subset_size=100, seed=0, method=method, block_entries=2000)
     assert ours.subset_size == 80 and ours.requested_subset_size == 100 and ours.reduced
     assert ours.kid == pytest.approx(_torch_fidelity_kid(a, b, 10, 80, 0)[0], rel=1e-6)
 
@@ -103,6 +156,25 @@ def test_bootstrap_interval_holds_the_value_and_separates_different_sets():
                          rng=np.random.default_rng(0), n_boot=100).low > \
         bootstrap_kid(same, r, kid(same, r, subsets=20, subset_size=100).kid,
                       rng=np.random.default_rng(0), n_boot=100).high
+
+
+@pytest.mark.parametrize("n,n_r,d,subsets,method", [
+    (300, 260, 64, 20, "kernel-rows"),                  # one pass serves both
+    (300, 260, 512, 2, "subsets"),                      # the two calls
+    (150, 150, 16, 5, "whole-sets"),
+])
+def test_kid_and_bootstrap_equal_the_two_calls(n, n_r, d, subsets, method):
+    g, r = _features(n, d, 0, 0.05), _features(n_r, d, 1)
+    size = min(n, n_r, 150)
+    est, boot = kid_and_bootstrap(g, r, subsets=subsets, subset_size=size, seed=4,
+                                  rng=np.random.default_rng(9), n_boot=30, block_entries=4000)
+    alone = kid(g, r, subsets=subsets, subset_size=size, seed=4)
+    assert est.method == method == alone.method and est.subset_size == alone.subset_size
+    assert est.kid == pytest.approx(alone.kid, rel=1e-9) and est.kid_std == pytest.approx(alone.kid_std, rel=1e-9, abs=1e-15)
+    assert est.kid == pytest.approx(_torch_fidelity_kid(g, r, subsets, size, 4)[0], rel=1e-6)
+    ref = bootstrap_kid(g, r, alone.kid, rng=np.random.default_rng(9), n_boot=30)
+    np.testing.assert_allclose(boot.replicates, ref.replicates, rtol=1e-9)
+    assert (boot.low, boot.high) == pytest.approx((ref.low, ref.high), rel=1e-9)
 
 
 def _images(n, seed, bright=0):

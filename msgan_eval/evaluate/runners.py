@@ -216,7 +216,7 @@ def _feature_rows(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig,
 
 def _kid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
          log: Log) -> MetricOutcome:
-    from msgan_eval.metrics.kid import bootstrap_kid, kid
+    from msgan_eval.metrics.kid import kid_and_bootstrap
 
     from .kid import subset_note
 
@@ -231,14 +231,15 @@ def _kid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
         if min(len(f), len(ref_feats)) < 2:
             raise ParameterError(f"{{{run}}} and {{reference}} need at least 2 images each for KID "
                                  f"(got {len(f)} and {len(ref_feats)})", run, "reference")
-        value = kid(f, ref_feats, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size,
-                    seed=cfg.seed)
+        # One pass over the kernel matrices gives both the value and its bootstrap (same numbers).
+        value, est[run] = kid_and_bootstrap(f, ref_feats, subsets=cfg.kid_subsets,
+                                            subset_size=cfg.kid_subset_size, seed=cfg.seed,
+                                            rng=run_rng(cfg.seed, run, "kid"),
+                                            n_boot=cfg.bootstrap, confidence=cfg.confidence)
         out.details["kid"][f"{run}_subset_size"] = value.subset_size
         out.notes += [f"kid: {run}: {n}" for n in subset_note(len(f), len(ref_feats),
                                                              cfg.kid_subset_size,
                                                              value.subset_size)]
-        est[run] = bootstrap_kid(f, ref_feats, value.kid, rng=run_rng(cfg.seed, run, "kid"),
-                                 n_boot=cfg.bootstrap, confidence=cfg.confidence)
     out.estimates["kid"] = est
     return out
 
