@@ -358,3 +358,23 @@ def test_prepare_more_per_class_than_the_split_holds(tmp_path):
     result = run("prepare", "fashion-mnist", "--out", tmp_path / "p", "--per-class", 10 ** 8)
     assert_refused(result, "--per-class 100000000", "1000")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the KID / PRDC settings of compare and the presets of kid, prdc and vendi --------------------
+
+@pytest.mark.parametrize("extra, needle", [
+    (("--metrics", "kid", "--kid-subsets", 0), "--kid-subsets"),
+    (("--metrics", "kid", "--kid-subset-size", 1), "--kid-subset-size"),
+    (("--metrics", "prdc", "--prdc-k", 0), "--prdc-k"),
+    (("--metrics", "prdc", "--prdc-k", 12), "k = 12"),            # more than a run holds
+])
+def test_compare_kid_and_prdc_settings_refused_before_any_work(sets, tmp_path, extra, needle):
+    out = tmp_path / "report"
+    assert_refused(compare(sets, "--out", out, *extra), needle)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["kid", "prdc", "vendi"])
+def test_unknown_preset_is_refused(sets, command):
+    paths = [sets["base"]] if command == "vendi" else [sets["ref"], sets["base"]]
+    assert_refused(run(command, *paths, "--preset", "bogus", "--quiet"), "--preset")
