@@ -58,8 +58,10 @@ KINDS = {
 
 def run_cli(*args):
     """The command's --json object without ``threads``: run context the CLI adds to every output
-    (the API's results describe the computation; the thread count is the process's)."""
-    result = CliRunner().invoke(main, [str(a) for a in args])
+    (the API's results describe the computation; the thread count is the process's). One thread,
+    as the API calls beside it (``one_torch_thread``): the float sums then run in the same order, so
+    the two can be compared exactly whatever the machine's load makes the default."""
+    result = CliRunner().invoke(main, ["--threads", "1"] + [str(a) for a in args])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert isinstance(out.pop("threads"), int)
@@ -276,7 +278,7 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path, alex):
 
 # ---- NDB ---------------------------------------------------------------------------------------
 
-def test_ndb_equals_the_reference_and_the_cli(tmp_path):
+def test_ndb_equals_the_reference_and_the_cli(tmp_path, one_torch_thread):
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
