@@ -32,7 +32,9 @@ def test_shard_splits_by_rank_without_overlap(monkeypatch):
 
 
 def _msgan_eval(args, nproc):
-    """JSON of the CLI: in this process for nproc 1, else rank 0's stdout under torchrun."""
+    """JSON of the CLI: in this process for nproc 1, else rank 0's stdout under torchrun. Every
+    process computes with one thread (``--threads 1``; the default follows the machine's load)."""
+    args = ["--threads", "1", *args]
     if nproc == 1:
         # One thread like each torchrun rank: float32 convolutions round differently per thread count.
         threads = torch.get_num_threads()
