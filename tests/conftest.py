@@ -22,9 +22,19 @@ def _loopback_only(self, address):
     return _real_connect(self, address)
 
 
+# Every command the suite runs uses the test process's own torch thread count, whatever the load.
+# Without --threads a command follows the load (threads.default_threads), and float32 sums round
+# differently with the thread count, so two runs compared exactly (cache round trips, CLI = API)
+# differed in the last bits when the load changed between them (it did, in a CI run).
+import torch  # noqa: E402  (the suite needs it anyway)
+
+_SUITE_THREADS = str(torch.get_num_threads())
+
+
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path_factory):
-    """Tests never touch the network, nor the user's caches."""
+    """Tests never touch the network, nor the user's caches; commands use a fixed thread count."""
+    monkeypatch.setenv("MSGAN_EVAL_THREADS", _SUITE_THREADS)
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
@@ -103,10 +113,12 @@ def random_weights(tmp_path_factory):
 
 
 @pytest.fixture
-def one_torch_thread():
-    """Tiny models on a shared 2-core machine: one thread avoids oversubscription (5x faster here)."""
+def one_torch_thread(monkeypatch):
+    """Tiny models on a shared 2-core machine: one thread avoids oversubscription (5x faster here).
+    Commands the test runs use one thread too, so their sums run in the same order as the API's."""
     import torch
 
+    monkeypatch.setenv("MSGAN_EVAL_THREADS", "1")
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -192,13 +192,8 @@ def sets(tmp_path_factory):
 
 
 
-def _same_threads():
-    """The command computes with this process's torch thread count, as the API calls beside it,
-    so float sums run in the same order and CLI and API compare exactly under any load."""
-    return ["--threads", str(torch.get_num_threads())]
-
 def _run(*args):
-    return CliRunner().invoke(main, _same_threads() + [str(x) for x in args])
+    return CliRunner().invoke(main, [str(x) for x in args])
 
 
 def test_cli_json_has_the_interface_keys_and_equals_the_api_and_the_features(sets):

@@ -28,13 +28,8 @@ def class_folders(tmp_path_factory):
 
 
 
-def _same_threads():
-    """The command computes with this process's torch thread count, as the API calls beside it,
-    so float sums run in the same order and CLI and API compare exactly under any load."""
-    return ["--threads", str(torch.get_num_threads())]
-
 def run(*args):
-    result = CliRunner().invoke(main, _same_threads() + [str(a) for a in args])
+    result = CliRunner().invoke(main, [str(a) for a in args])
     assert "Traceback" not in result.output, result.output
     return result
 
