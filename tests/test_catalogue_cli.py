@@ -366,7 +366,7 @@ def test_prepare_more_per_class_than_the_split_holds(tmp_path):
     (("--metrics", "kid", "--kid-subsets", 0), "--kid-subsets"),
     (("--metrics", "kid", "--kid-subset-size", 1), "--kid-subset-size"),
     (("--metrics", "prdc", "--prdc-k", 0), "--prdc-k"),
-    (("--metrics", "prdc", "--prdc-k", 12), "k = 12"),            # more than a run holds
+    (("--metrics", "prdc", "--prdc-k", 12), "--prdc-k 12 nearest"),  # more than a run holds
 ])
 def test_compare_kid_and_prdc_settings_refused_before_any_work(sets, tmp_path, extra, needle):
     out = tmp_path / "report"

@@ -166,7 +166,7 @@ def test_cli_errors_are_one_line(sets, tmp_path, monkeypatch):
     monkeypatch.delenv("MSGAN_EVAL_VGG16_WEIGHTS", raising=False)
     result = _run("prdc", sets["real"], sets["gen"], "--k", 9, "--inception-weights",
                   sets["weights"], "--quiet")
-    assert result.exit_code == 2 and "GEN has 8 images" in result.output, result.output
+    assert result.exit_code == 2 and "GEN has 8 images; k = 9 nearest" in result.output, result.output
     result = _run("prdc", sets["real"], sets["gen"], "--features", "vgg16-fc2", "--quiet")
     assert result.exit_code == 3 and "vgg16" in result.output and "Traceback" not in result.output
     result = _run("prdc", sets["real"], sets["gen"], "--features", "vgg16-fc2", "--vgg16-weights",
@@ -361,7 +361,7 @@ def test_compare_kid_and_prdc_settings_are_used_and_recorded(sets, arms):
             "--quiet"]
     for extra, says in ((["--prdc-k", 0], "--prdc-k"), (["--kid-subset-size", 1], "--kid-subset-size"),
                         (["--kid-subsets", 0], "--kid-subsets"),
-                        (["--prdc-k", 12], "--baseline has 10 images; k = 12")):
+                        (["--prdc-k", 12], "--baseline has 10 images; --prdc-k 12 nearest neighbours")):
         bad = _run(*args, *extra)
         assert bad.exit_code == 2 and says in bad.output and "Traceback" not in bad.output, bad.output
     with pytest.raises(ParameterError, match="kid_subset_size 1: use at least 2"):

@@ -78,7 +78,7 @@ def _preflight_prdc(runs: Dict[str, ImageSet], ref: Reference, config: CompareCo
 
     for run, images in runs.items():          # k-NN radii need prdc_k others in each set
         try:
-            check_k(len(ref.images), len(images), config.prdc_k)
+            check_k(len(ref.images), len(images), config.prdc_k, "prdc_k")
         except ParameterError as exc:
             raise exc.renamed({"real": "reference", "gen": run}) from None
 

@@ -111,12 +111,15 @@ def feature_source(features: str, *, preset: str = defaults.FID_PRESET, inceptio
                          preset if features == "inception-pool3" else None)
 
 
-def check_k(n_real: int, n_gen: int, k: int) -> None:
-    """k-NN radii need k other samples in each set: a clear error instead of an index error."""
+def check_k(n_real: int, n_gen: int, k: int, k_param: "str | None" = None) -> None:
+    """k-NN radii need k other samples in each set: a clear error instead of an index error.
+    ``k_param``: the caller's name for k where it is not ``k`` (compare's ``prdc_k``)."""
+    k_text, params = (f"{{{k_param}}} {k}", (k_param,)) if k_param else (f"k = {k}", ())
+    smaller = f"a smaller {{{k_param}}}" if k_param else "a smaller k"
     for param, n in (("real", n_real), ("gen", n_gen)):
         if n < k + 1:
-            raise ParameterError(f"{{{param}}} has {n} images; k = {k} nearest neighbours need at "
-                                 f"least {k + 1} (use more images or a smaller k)", param)
+            raise ParameterError(f"{{{param}}} has {n} images; {k_text} nearest neighbours need at "
+                                 f"least {k + 1} (use more images or {smaller})", param, *params)
 
 
 def prdc(real: ImagesLike, gen: ImagesLike, *, k: int = defaults.PRDC_K,

@@ -258,7 +258,7 @@ def _prdc(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: 
         if not distributed.is_main_process():
             continue
         try:
-            check_k(len(ref_feats), len(f), cfg.prdc_k)
+            check_k(len(ref_feats), len(f), cfg.prdc_k, "prdc_k")
         except ParameterError as exc:
             raise exc.renamed({"real": "reference", "gen": run}) from None
         counts = prdc_counts(ref_feats, f, k=cfg.prdc_k, keep_pairs=True)
