@@ -115,6 +115,27 @@ def test_bootstrap_holds_the_values_and_resamples_the_generated_set():
         bootstrap_prdc(prdc_counts(real, fake), rng=np.random.default_rng(0), n_boot=5)
 
 
+@pytest.mark.parametrize("block", [1 << 22, 3000])        # one tile; many tiles both ways
+def test_kept_pairs_are_the_pairs_inside_prdcs_balls(block):
+    """The (real, fake) pairs the bootstrap reads coverage and recall from: exactly those with the
+    fake inside the real's ball, resp. the real inside the fake's, with prdc's radii and float64
+    distances (sklearn's), in row-major order whatever the tiling."""
+    from sklearn.metrics import pairwise_distances
+
+    centres = _centres(4, 32)
+    real, fake = _clusters(230, 32, 13, centres), _clusters(170, 32, 14, centres, spread=1.2)
+    counts = prdc_counts(real, fake, k=5, keep_pairs=True, block_entries=block)
+    d = pairwise_distances(real, fake)
+    real_r = compute_nearest_neighbour_distances(real, 5)
+    fake_r = compute_nearest_neighbour_distances(fake, 5)
+    for kept, expected in ((counts.real_ball_pairs, d < real_r[:, None]),
+                           (counts.fake_ball_pairs, d < fake_r[None, :])):
+        want = np.nonzero(expected)                          # row-major, like ours
+        assert 0 < len(want[0]) < expected.size
+        np.testing.assert_array_equal(kept[0], want[0])
+        np.testing.assert_array_equal(kept[1], want[1])
+
+
 def test_refuses_too_few_samples_for_k():
     with pytest.raises(ValueError, match="at least 6"):
         prdc(np.random.rand(5, 4), np.random.rand(10, 4), k=5)

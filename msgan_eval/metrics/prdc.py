@@ -13,9 +13,11 @@ torch-fidelity's issue #58 was the two swapped):
 
 prdc holds three full float64 distance matrices (50k x 50k: 20 GB each). Here squared distances
 are screened in float32 (one GEMM per block, on features shifted to the reference's mean) and
-reduced block by block: top-k for the radii, counts and any for the metrics. The within-set
+reduced tile by tile: top-k for the radii, counts and any for the metrics. The within-set
 matrices are symmetric, so each square tile serves its rows and, transposed, its columns: half
-their GEMM work. Memory is the blocks plus a float32 copy of the features, not n^2.
+their GEMM work. Each tile's rows are shifted and rounded to float32 when the tile is computed
+(n^2 d / tile side element operations in all, against the GEMMs' n^2 d multiply-adds), so memory
+beyond the features is the tiles and a few numbers per sample: flat in n, not n^2 nor a copy.
 
 The counts are prdc's exactly: each screened value carries a worst-case float32 rounding bound,
 and the few pairs that fall within it of a radius are recomputed in float64 as differences (prdc's
@@ -78,20 +80,18 @@ def _tile_side(block_entries: int) -> int:
 
 
 class _Points:
-    """One feature set as given (exact checks, in float64 arithmetic) and centred in float32 (fast
-    screening), with squared norms."""
+    """One feature set as given (exact checks, in float64 arithmetic), its rows centred in float32
+    on demand (fast screening, :meth:`centred32`), and their squared norms."""
 
     def __init__(self, a: torch.Tensor, centre: torch.Tensor, chunk: int = 4096):
         # The exact checks use the features as given (float32 features stay float32 in memory:
         # half the bytes to gather); the float32 screen uses them shifted by a common centre
-        # (distances do not change), whose smaller norms shrink its rounding. The shift is done in
-        # row chunks, so no float64 copy of the whole set is made.
-        self.x = a
-        self.x32 = torch.empty(a.shape, dtype=torch.float32, device=a.device)
+        # (distances do not change), whose smaller norms shrink its rounding. No shifted copy of
+        # the set is kept: each tile shifts its own rows (the same float32 values every time).
+        self.x, self.centre = a, centre
         self.sq64 = torch.empty(len(a), dtype=torch.float64, device=a.device)
         for s in range(0, len(a), chunk):
-            centred = a[s:s + chunk].double() - centre
-            self.x32[s:s + chunk] = centred
+            centred = self.centred32(slice(s, s + chunk)).double()
             self.sq64[s:s + chunk] = (centred * centred).sum(dim=1)
         self.sq32 = self.sq64.float()
         # Worst-case rounding of the float32 |x|^2 + |y|^2 - 2 x.y, u = 2^-24, any summation
@@ -104,11 +104,16 @@ class _Points:
     def __len__(self) -> int:
         return len(self.x)
 
+    def centred32(self, rows: slice) -> torch.Tensor:
+        """``x[rows] - centre``, computed in float64 and rounded to float32."""
+        return (self.x[rows].double() - self.centre).float()
 
-def _screen_d2(a: _Points, rows: slice, b: _Points, cols: slice = slice(None)) -> torch.Tensor:
-    """float32 squared distances of ``a[rows]`` to ``b[cols]`` (one GEMM: the fast part)."""
-    return torch.addmm(a.sq32[rows, None] + b.sq32[None, cols], a.x32[rows], b.x32[cols].T,
-                       alpha=-2.0)
+
+def _screen_d2(a: _Points, rows: slice, a32: torch.Tensor, b: _Points, cols: slice,
+               b32: torch.Tensor) -> torch.Tensor:
+    """float32 squared distances of ``a[rows]`` to ``b[cols]``, given their centred float32 rows
+    (one GEMM: the fast part)."""
+    return torch.addmm(a.sq32[rows, None] + b.sq32[None, cols], a32, b32.T, alpha=-2.0)
 
 
 def _exact_d2(a: _Points, i: torch.Tensor, b: _Points, j: torch.Tensor,
@@ -123,7 +128,7 @@ def _exact_d2(a: _Points, i: torch.Tensor, b: _Points, j: torch.Tensor,
 
 def _inside_both(d2: torch.Tensor, row_bound: torch.Tensor, col_bound: torch.Tensor,
                  row_tol: torch.Tensor, col_tol: torch.Tensor, a: _Points, rows: slice,
-                 b: _Points) -> Tuple[torch.Tensor, torch.Tensor]:
+                 b: _Points, cols: slice) -> Tuple[torch.Tensor, torch.Tensor]:
     """``exact d2 < row_bound[:, None]`` and ``exact d2 < col_bound[None, :]`` (float64 bounds)
     for a screened float32 block. float32 decides wherever it is farther than the tolerance
     (per row, resp. per column: at least the pair's rounding bound) from a bound; the pairs within
@@ -137,7 +142,7 @@ def _inside_both(d2: torch.Tensor, row_bound: torch.Tensor, col_bound: torch.Ten
     unsure |= (d2 <= (cb + ct)[None, :]) & ~in_col
     i, j = unsure.nonzero(as_tuple=True)
     if len(i):
-        exact = _exact_d2(a, i + rows.start, b, j)
+        exact = _exact_d2(a, i + rows.start, b, j + cols.start)
         in_row[i, j] = exact < row_bound[i]
         in_col[i, j] = exact < col_bound[j]
     return in_row, in_col
@@ -164,9 +169,10 @@ def _self_candidates(p: _Points, take: int, tile: int) -> Tuple[torch.Tensor, to
     cols = torch.zeros((n, take), dtype=torch.int64, device=dev)
     for i0 in range(0, n, tile):
         rows = slice(i0, min(i0 + tile, n))
+        rows32 = p.centred32(rows)
         for j0 in range(i0, n, tile):
             other = slice(j0, min(j0 + tile, n))
-            d2 = _screen_d2(p, rows, p, other)
+            d2 = _screen_d2(p, rows, rows32, p, other, rows32 if j0 == i0 else p.centred32(other))
             _keep_smallest(vals, cols, rows, d2, j0)
             if j0 != i0:
                 _keep_smallest(vals, cols, other, d2.T, i0)
@@ -287,22 +293,28 @@ def _counts(x: torch.Tensor, y: torch.Tensor, k: int, block_entries: int,
     in_fake = torch.zeros(len(r), dtype=torch.bool, device=x.device)
     covered = torch.zeros(len(r), dtype=torch.bool, device=x.device)
     pairs: List[List[np.ndarray]] = [[], []]
-    step = _rows_per_block(len(f), block_entries)
-    for start in range(0, len(r), step):                 # real rows x all fakes
+    width = min(len(f), max(1, math.isqrt(block_entries)))       # square-ish tiles: few re-shifts
+    step = _rows_per_block(width, block_entries)
+    for start in range(0, len(r), step):                 # real rows x fake columns, tile by tile
         rows = slice(start, min(start + step, len(r)))
-        d2 = _screen_d2(r, rows, f)
-        inside, in_fake_ball = _inside_both(d2, real_r2[rows], fake_r2, real_tol[rows], fake_tol,
-                                            r, rows, f)
-        del d2
-        in_real += inside.sum(dim=0)
-        covered[rows] = inside.any(dim=1)      # prdc: min distance < radius, i.e. any inside
-        in_fake[rows] = in_fake_ball.any(dim=1)
-        if keep_pairs:
-            for out, mask in zip(pairs, (inside, in_fake_ball)):
-                out.append((mask.nonzero() + torch.tensor([start, 0], device=mask.device)).cpu().numpy())
+        rows32 = r.centred32(rows)
+        for c0 in range(0, len(f), width):
+            cols = slice(c0, min(c0 + width, len(f)))
+            d2 = _screen_d2(r, rows, rows32, f, cols, f.centred32(cols))
+            inside, in_fake_ball = _inside_both(d2, real_r2[rows], fake_r2[cols], real_tol[rows],
+                                                fake_tol[cols], r, rows, f, cols)
+            del d2
+            in_real[cols] += inside.sum(dim=0)
+            covered[rows] |= inside.any(dim=1)     # prdc: min distance < radius, i.e. any inside
+            in_fake[rows] |= in_fake_ball.any(dim=1)
+            if keep_pairs:
+                at = torch.tensor([start, c0], device=inside.device)
+                for out, mask in zip(pairs, (inside, in_fake_ball)):
+                    out.append((mask.nonzero() + at).cpu().numpy())
     kept = [None, None]
-    if keep_pairs:
-        kept = [(np.concatenate(p)[:, 0], np.concatenate(p)[:, 1]) if p else None for p in pairs]
+    if keep_pairs:              # (real, fake) pairs in row-major order, whatever the tiling
+        both = [np.concatenate(p) if p else None for p in pairs]
+        kept = [None if b is None else tuple(b[np.lexsort((b[:, 1], b[:, 0]))].T) for b in both]
     return PrdcCounts(int(k), in_real.cpu().numpy(), in_fake.cpu().numpy(), covered.cpu().numpy(),
                       kept[0], kept[1])
 
