@@ -6,6 +6,7 @@ import socket
 from pathlib import Path
 
 import pytest
+import torch
 
 _real_connect = socket.socket.connect
 
@@ -26,8 +27,6 @@ def _loopback_only(self, address):
 # Without --threads a command follows the load (threads.default_threads), and float32 sums round
 # differently with the thread count, so two runs compared exactly (cache round trips, CLI = API)
 # differed in the last bits when the load changed between them (it did, in a CI run).
-import torch  # noqa: E402  (the suite needs it anyway)
-
 _SUITE_THREADS = str(torch.get_num_threads())
 
 
@@ -116,8 +115,6 @@ def random_weights(tmp_path_factory):
 def one_torch_thread(monkeypatch):
     """Tiny models on a shared 2-core machine: one thread avoids oversubscription (5x faster here).
     Commands the test runs use one thread too, so their sums run in the same order as the API's."""
-    import torch
-
     monkeypatch.setenv("MSGAN_EVAL_THREADS", "1")
     before = torch.get_num_threads()
     torch.set_num_threads(1)

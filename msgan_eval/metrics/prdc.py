@@ -91,7 +91,7 @@ class _Points:
         self.x, self.centre = a, centre
         self.sq64 = torch.empty(len(a), dtype=torch.float64, device=a.device)
         for s in range(0, len(a), chunk):
-            centred = self.centred32(slice(s, s + chunk)).double()
+            centred = a[s:s + chunk].double() - centre
             self.sq64[s:s + chunk] = (centred * centred).sum(dim=1)
         self.sq32 = self.sq64.float()
         # Worst-case rounding of the float32 |x|^2 + |y|^2 - 2 x.y, u = 2^-24, any summation
