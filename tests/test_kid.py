@@ -191,7 +191,6 @@ def sets(tmp_path_factory):
             "weights": random_weights_once(tmp_path_factory)}
 
 
-
 def _run(*args):
     return CliRunner().invoke(main, [str(x) for x in args])
 

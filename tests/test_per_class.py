@@ -27,7 +27,6 @@ def class_folders(tmp_path_factory):
     return root / "a", root / "b"
 
 
-
 def run(*args):
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert "Traceback" not in result.output, result.output

@@ -91,7 +91,7 @@ class _Points:
         self.x, self.centre = a, centre
         self.sq64 = torch.empty(len(a), dtype=torch.float64, device=a.device)
         for s in range(0, len(a), chunk):
-            centred = a[s:s + chunk].double() - centre
+            centred = self._centred64(slice(s, s + chunk))
             self.sq64[s:s + chunk] = (centred * centred).sum(dim=1)
         self.sq32 = self.sq64.float()
         # Worst-case rounding of the float32 |x|^2 + |y|^2 - 2 x.y, u = 2^-24, any summation
@@ -104,9 +104,12 @@ class _Points:
     def __len__(self) -> int:
         return len(self.x)
 
+    def _centred64(self, rows: slice) -> torch.Tensor:
+        return self.x[rows].double() - self.centre
+
     def centred32(self, rows: slice) -> torch.Tensor:
         """``x[rows] - centre``, computed in float64 and rounded to float32."""
-        return (self.x[rows].double() - self.centre).float()
+        return self._centred64(rows).float()
 
 
 def _screen_d2(a: _Points, rows: slice, a32: torch.Tensor, b: _Points, cols: slice,
