@@ -46,7 +46,6 @@ from msgan_eval import defaults
 
 from .prdc import _as_tensor, _exact_d2, _full_float32, _mean64, _Points, _radii2, _screen_d2
 
-
 _TINY = float(np.finfo(np.float64).tiny)
 
 
