@@ -3,10 +3,9 @@ the official kynkaat code and dgm-eval's), and nearest-neighbour distances again
 import numpy as np
 import pytest
 import scipy.spatial.distance
+from reference_realism import dgm_eval_realism, official_realism
 
 from msgan_eval.metrics.realism import kept_balls, nearest_distances, realism_scores
-
-from reference_realism import dgm_eval_realism, official_realism
 
 
 def _features(n, d=32, seed=0, shift=0.0):

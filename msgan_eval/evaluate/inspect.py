@@ -134,6 +134,7 @@ def _pixel_flags(images: ImageSet, ref: ImageSet, quiet: bool):
         stats = image_statistics(images, size, bar=bar)
     values = fl.calibrate(ref_stats)
     thresholds = {r.flag: {"statistic": r.statistic, "side": r.side, "percentile": r.percentile,
+                           "margin": defaults.FLAG_MARGIN, "scale": r.scale,
                            "value": values[r.flag], "rule": r.describe()} for r in fl.PIXEL_RULES}
     return fl.fire(stats, values), thresholds, stats, notes
 
@@ -144,10 +145,11 @@ def _copy_flag(gen_f: np.ndarray, ref_f: np.ndarray, train_f: np.ndarray):
 
     held_out = nearest_distances(ref_f, train_f)
     t = fl.copy_threshold(held_out)
-    entry = {"statistic": "distance to the nearest training image", "side": "below",
-             "percentile": defaults.FLAG_LOW_PERCENTILE, "value": t,
-             "rule": "nearest-training-image distance below the reference's "
-                     f"{defaults.FLAG_LOW_PERCENTILE:g}th percentile of theirs"}
+    rule = fl.COPY_RULE
+    entry = {"statistic": "distance of the features to the nearest training image",
+             "side": rule.side, "percentile": rule.percentile, "margin": defaults.FLAG_MARGIN,
+             "scale": rule.scale, "value": t,
+             "rule": rule.describe().replace("train_distance", "nearest-training-image distance")}
     if t <= 0:
         return None, entry, ("the reference shares images with the training set (its "
                              f"{defaults.FLAG_LOW_PERCENTILE:g}th percentile distance is 0): "
