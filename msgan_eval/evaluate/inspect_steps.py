@@ -28,7 +28,7 @@ def _resized(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double()
+    x = torch.from_numpy(np.array(image, dtype=np.float64)).permute(2, 0, 1)[None]
     y = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
     return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
 
