@@ -202,14 +202,14 @@ def inspect(images: ImagesLike, ref: ImagesLike, *, train: Optional[ImagesLike] 
 
     k = int(k)
     _check_options(k, near_duplicate_cosine, html)
-    feats = resolve_features(features, preset=preset, inception_weights=inception_weights,
-                             vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
-                             num_workers=num_workers)
     gen_set = load_set(images, param="images", metric="inspect", skip_bad=skip_bad, quiet=quiet)
     ref_set = load_set(ref, param="ref", metric="inspect", skip_bad=skip_bad, quiet=quiet)
     check_reference(ref_set, k)
     train_set = (load_set(train, param="train", metric="inspect", skip_bad=skip_bad, quiet=quiet)
                  if train is not None else None)
+    feats = resolve_features(features, preset=preset, inception_weights=inception_weights,
+                             vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
+                             num_workers=num_workers)
     masks, thresholds, stats, notes = _pixel_flags(gen_set, ref_set, quiet)
     not_computed: Dict[str, str] = {}
     realism = _distance_flags(gen_set, ref_set, train_set, feats, k, near_duplicate_cosine,

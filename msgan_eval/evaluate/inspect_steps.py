@@ -105,9 +105,8 @@ def check_reference(ref: ImageSet, k: int, param: str = "ref",
     """Enough reference images to calibrate the flags (and for the realism radii)."""
     need = max(minimum, k + 1)
     if len(ref) < need:
-        raise ParameterError(f"{{{param}}} has {len(ref)} images; calibrating the flags needs at "
-                             f"least {need} reference images (a 0.1 / 99.9 percentile of fewer is "
-                             "just their extreme image): use more real images", param)
+        raise ParameterError(f"{{{param}}} has {len(ref)} images; the flags and the realism gate "
+                             f"are calibrated on at least {need} real images: use more", param)
 
 
 def realism_gate(gen_features: np.ndarray, ref_features: np.ndarray, *,
