@@ -63,6 +63,12 @@ def test_near_duplicate_cosine_is_checked(sets, value):
     assert_refused(result, "--near-duplicate-cosine")
 
 
+@pytest.mark.parametrize("value", ["0", "101", "nan"])
+def test_prune_percentile_is_checked(sets, value):
+    result = run("inspect", sets["gen"], "--ref", sets["small"], "--prune-percentile", value)
+    assert_refused(result, "--prune-percentile")
+
+
 def test_k_is_checked(sets):
     assert_refused(run("inspect", sets["gen"], "--ref", sets["small"], "--k", 0), "--k")
 
