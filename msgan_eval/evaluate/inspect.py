@@ -259,7 +259,8 @@ def _distance_flags(gen_set: ImageSet, ref_set: ImageSet, train_set: Optional[Im
     realism, kept = realism_gate(gen_f, ref_f, k=gate[0], prune_percentile=gate[1])
     masks["unrealistic"] = ~kept
     thresholds["unrealistic"] = {"statistic": "realism score", "side": "below", "percentile": None,
-                                 "value": 1.0, "rule": gate_rule(feats.source.name, *gate)}
+                                 "value": 1.0,
+                                 "rule": gate_rule(feats.source.name, *gate, passes=False)}
     if train_set is not None:
         mask, thresholds["copy-of-train"], reason = _copy_flag(gen_f, ref_f,
                                                                feats.of(train_set, quiet))

@@ -139,10 +139,13 @@ def realism_gate(gen_features: np.ndarray, ref_features: np.ndarray, *,
 
 
 def gate_rule(features: str, k: int,
-              prune_percentile: Optional[float] = defaults.REALISM_PRUNE_PERCENTILE) -> str:
+              prune_percentile: Optional[float] = defaults.REALISM_PRUNE_PERCENTILE,
+              passes: bool = True) -> str:
+    """The realism rule in words: what passes (``realism score >= 1 ...``) or what is flagged."""
     balls = ("every reference ball: inside one, as k-NN precision counts" if prune_percentile is None
              else f"the reference balls no larger than their {prune_percentile:g}th percentile radius")
-    return f"realism score >= 1 (Kynkaanniemi et al. 2019, {features} features, k = {k}, {balls})"
+    return (f"realism score {'>= 1' if passes else 'below 1'} (Kynkaanniemi et al. 2019, "
+            f"{features} features, k = {k}, {balls})")
 
 
 GATE_DEGENERATE = "and none of blank, saturated, noise (the inspector's pixel flags)"
