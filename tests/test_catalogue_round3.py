@@ -131,3 +131,111 @@ def test_sample_refuses_a_crafted_image_to_image_test_split(tmp_path):
                  "--quiet")
     assert_refused(result, data, "input name", "control character")
     assert listing(tmp_path) == before
+
+
+# --- 2. cache clear deletes only what the package wrote -----------------------------------------
+
+def _stats():
+    from msgan_eval.features.stats_cache import FidStats
+
+    return FidStats(np.zeros(64), np.eye(64), 10, 64, "sha")
+
+
+def _fill_cache():
+    """Two statistics entries and a converted weight file (with its note) written by us, beside a
+    user's own files: a *.pth in the cache root, a pytorch-fid .npz and a hex-named .npz in
+    fid-stats/, a file in ndb-bins/."""
+    from msgan_eval.cache import own_weights
+    from msgan_eval.features.stats_cache import cache_key, cache_path, write_cached_stats
+    from msgan_eval.paths import cache_dir
+
+    ours = []
+    for i in range(2):
+        key = cache_key(f"set{i}", "sha", 64, True)
+        write_cached_stats(key, _stats())
+        ours.append(cache_path(key))
+    weights = cache_dir() / "pt_inception-2015-12-05-from-fid-helper.pth"
+    weights.write_bytes(b"converted")
+    weights.with_name(weights.name + ".json").write_text("{}")
+    own_weights(weights)
+    ours += [weights, weights.with_name(weights.name + ".json")]
+    root = cache_dir()
+    theirs = [root / "my-model.pth", root / "fid-stats" / "cifar10-train.npz",
+              root / "fid-stats" / ("ab" * 32 + ".npz"), root / "ndb-bins" / "notes.txt"]
+    for path in theirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, mu=np.zeros(64), sigma=np.eye(64)) if path.suffix == ".npz" \
+            else path.write_bytes(b"mine")
+    return ours, theirs
+
+
+@pytest.mark.parametrize("what", [None, "all", "weights", "fid-stats", "ndb-bins"])
+def test_cache_clear_never_deletes_foreign_files(what):
+    ours, theirs = _fill_cache()
+    result = run("cache", "clear", "--json", *(["--what", what] if what else []))
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert all(p.exists() for p in theirs)
+    gone = [p for p in ours if not p.exists()]
+    expected = {None: ours[:2], "all": ours, "weights": ours[2:], "fid-stats": ours[:2],
+                "ndb-bins": []}[what]
+    assert sorted(gone) == sorted(expected)
+    listed = [Path(p) for p in payload["removed_paths"]]
+    assert sorted(listed) == sorted(p for p in expected if p.suffix != ".json")
+    assert set(map(str, theirs)) >= set(payload["foreign"]) and payload["foreign"]
+
+
+def test_cache_clear_dry_run_lists_and_deletes_nothing():
+    ours, theirs = _fill_cache()
+    result = run("cache", "clear", "--what", "all", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert all(p.exists() for p in ours + theirs)
+    lines = result.stdout.splitlines()
+    assert sum(line.startswith("would remove /") for line in lines) == 3
+    assert "left alone" in lines[-1]
+
+
+def test_a_recorded_entry_replaced_by_the_user_is_kept():
+    ours, _ = _fill_cache()
+    ours[0].unlink()
+    np.savez(ours[0], mu=np.ones(64), sigma=np.eye(64))       # the user's file, same name
+    assert json.loads(run("cache", "clear", "--json").stdout)["removed"] == 1
+    assert ours[0].exists() and not ours[1].exists()
+
+
+def test_eviction_never_deletes_foreign_files(monkeypatch):
+    ours, theirs = _fill_cache()
+    monkeypatch.setenv("MSGAN_EVAL_CACHE_MAX_MB", "0.000001")
+    from msgan_eval.cache import evict
+
+    evict()
+    assert all(p.exists() for p in theirs) and not any(p.exists() for p in ours[:2])
+
+
+def test_cache_max_mb_zero_keeps_nothing(monkeypatch):
+    from msgan_eval.cache import list_entries
+    from msgan_eval.features.stats_cache import cache_key, write_cached_stats
+
+    monkeypatch.setenv("MSGAN_EVAL_CACHE_MAX_MB", "0")
+    write_cached_stats(cache_key("s", "sha", 64, True), _stats())
+    assert list_entries() == []
+
+
+def test_entries_written_before_the_manifest_are_adopted_on_a_verified_read():
+    from msgan_eval.cache import list_entries
+    from msgan_eval.features.stats_cache import cache_key, cache_path, read_cached_stats, save_fid_stats
+
+    key = cache_key("old", "sha", 64, True)
+    save_fid_stats(cache_path(key), _stats())             # as an older version wrote it
+    assert list_entries() == []
+    assert read_cached_stats(key, "src", 64, "sha") is not None
+    assert [e.path for e in list_entries()] == [cache_path(key)]
+
+
+@pytest.mark.parametrize("sub", ["list", "clear"])
+def test_cache_folder_that_is_a_file_is_refused(tmp_path, monkeypatch, sub):
+    blocker = tmp_path / "cache-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("MSGAN_EVAL_CACHE", str(blocker))
+    assert_refused(run("cache", sub), "MSGAN_EVAL_CACHE", blocker, "is a file")
+    assert blocker.read_text() == "x"
