@@ -152,3 +152,11 @@ FLAG_MARGIN = 0.25
 # Fewer reference images than this cannot place a 0.1 / 99.9 percentile anywhere but at the
 # extreme image: flags are not calibrated (an error naming --ref).
 INSPECT_MIN_REFERENCE = 50
+
+# DRIT (unpaired image-to-image), HelenMao/MSGAN DRIT-Mode-Seeking (options.py, model.py).
+DRIT_BATCH_SIZE = 2        # --batch_size (halves: 1 encoded + 1 for the random-code discriminators)
+DRIT_WIDTH = 1.0           # channel multiplier: 1.0 = the official 64 / 256 channels
+DRIT_LR = 1e-4             # model.py:10 (content discriminator: lr / 2.5)
+DRIT_BETAS = (0.5, 0.999)
+DRIT_WEIGHT_DECAY = 1e-4
+DRIT_D_ITER = 3            # --d_iter: content-discriminator-only batches between full updates + 1

@@ -17,6 +17,7 @@ from msgan_eval.names import path_components
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
+CLASSLESS_TASKS = ("image-to-image", "unpaired")    # train.IMAGE_TO_IMAGE, train.UNPAIRED
 # TrainConfig fields a resumed run may change: how long to train, how often to save, where the
 # (same) data lives. Everything else would make the resumed run a different experiment.
 RESUMABLE_CHANGES = ("steps", "epochs", "total_steps", "checkpoint_every", "data_root", "version")
@@ -37,7 +38,7 @@ def read_run_config(run_dir: Path, option: str = "--run") -> dict:
         raise damaged_config(path, first_line(exc))
     if not isinstance(stored, dict):
         raise damaged_config(path, f"a JSON {type(stored).__name__}, not an object")
-    if stored.get("task") == "image-to-image":       # train.IMAGE_TO_IMAGE: no classes
+    if stored.get("task") in CLASSLESS_TASKS:       # no classes: inputs are the conditions
         if type(stored.get("image_size")) is not int or stored["image_size"] < 1:
             raise damaged_config(path, "image_size is not a positive integer")
         return stored
