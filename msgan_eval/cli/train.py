@@ -6,7 +6,7 @@ import click
 from msgan_eval import __version__, defaults
 from msgan_eval.distributed import is_main_process
 from msgan_eval.fileio import check_writable
-from msgan_eval.train import DATASETS
+from msgan_eval.train import DATASETS, MODELS
 
 from .options import FiniteFloat, device_option, emit, json_option, quiet_option
 
@@ -38,12 +38,15 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=defaults.TRAIN_CHECKPOINT_EVERY,
               show_default=True, help="Steps between checkpoints (one is written at the end).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--model", type=click.Choice(MODELS), default=None,
+              help="drit: DRIT (--ms-weight 0) or DRIT + MS on unpaired data (fashion-mnist-tints, "
+                   "unpaired-folder; default batch 2) [default: chosen by --dataset].")
 @device_option
 @quiet_option
 @json_option
 @click.pass_context
 def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, width,
-          subset_per_class, seed, checkpoint_every, resume, device, quiet, as_json):
+          subset_per_class, seed, checkpoint_every, resume, model, device, quiet, as_json):
     """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT.
 
     With --dataset fashion-mnist-edges or paired-folder: pix2pix with noise (--ms-weight 0) or
@@ -56,7 +59,7 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
     if "steps" in given and "epochs" in given:
         raise click.UsageError("give --steps or --epochs, not both")
     check_writable(out, "--out", folder=True)
-    config_from_run, new_config, run_training = _trainer(out if resume else None, dataset)
+    config_from_run, new_config, run_training = _trainer(out if resume else None, dataset, model)
     if resume:
         config = config_from_run(out)
         if "steps" in given or "epochs" in given:
@@ -85,16 +88,29 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
                            f"{seconds:.1f}s; {losses}")
 
 
-def _trainer(resume_dir, dataset: str):
+def _trainer(resume_dir, dataset: str, model=None):
     """(config_from_run, config class, train function) of the run's task."""
-    from msgan_eval.train import IMAGE_TO_IMAGE, PAIRED_DATASETS
+    from msgan_eval.train import (
+        IMAGE_TO_IMAGE,
+        PAIRED_DATASETS,
+        UNPAIRED,
+        UNPAIRED_DATASETS,
+        check_model,
+    )
 
+    task = None
     if resume_dir is not None:
         from msgan_eval.train.runs import read_run_config
 
-        paired = read_run_config(resume_dir, option="--resume").get("task") == IMAGE_TO_IMAGE
+        task = read_run_config(resume_dir, option="--resume").get("task")
+        paired = task == IMAGE_TO_IMAGE
     else:
         paired = dataset in PAIRED_DATASETS
+    check_model(model, dataset, None if resume_dir is None else (task or "categorical"))
+    if task == UNPAIRED or (resume_dir is None and dataset in UNPAIRED_DATASETS):
+        from msgan_eval.train import drit
+
+        return drit.config_from_run, drit.DritConfig, drit.train_drit
     if paired:
         from msgan_eval.train import pix2pix
 
@@ -129,7 +145,7 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet
     inputs (the folder lpips, ndb, fid and compare read), OUT/inputs/ and OUT/targets/ the
     inputs and their ground truth.
     """
-    from msgan_eval.train import IMAGE_TO_IMAGE
+    from msgan_eval.train import IMAGE_TO_IMAGE, UNPAIRED
     from msgan_eval.train.runs import read_run_config
     from msgan_eval.train.sampler import sample_run
 
@@ -137,6 +153,8 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet
     check_writable(out, "--out", folder=True)
     if grid:
         check_writable(grid, "--grid")
+    if config.get("task") == UNPAIRED:
+        return _sample_unpaired(run_dir, out, inputs, per_input, seed, device, quiet, as_json)
     if config.get("task") == IMAGE_TO_IMAGE:
         from msgan_eval.train.pix2pix_sampler import sample_pix2pix_run
 
@@ -153,3 +171,21 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet
                "seed": seed, "classes": classes, "n": per_class * len(classes), "grid": grid}
     emit(payload, as_json, f"wrote {per_class} samples for each of {len(classes)} classes to {out}"
                            + (f" and a grid to {grid}" if grid else ""))
+
+
+def _sample_unpaired(run_dir, out, inputs, per_input, seed, device, quiet, as_json):
+    import json
+    from pathlib import Path
+
+    from msgan_eval.train.drit_sampler import sample_drit_run
+
+    sample_drit_run(run_dir, out, inputs=inputs, per_input=per_input, seed=seed, device=device,
+                    quiet=quiet)
+    hues = json.loads((Path(out) / "sample.json").read_text()).get("hues")
+    payload = {"version": __version__, "run": run_dir, "out": out, "inputs": inputs,
+               "per_input": per_input, "seed": seed, "n": inputs * per_input, "hues": hues}
+    line = (f"wrote {per_input} A->B translations of each of {inputs} test inputs to {out}/samples "
+            "(inputs beside it)")
+    if hues:
+        line += f"; distinct hues per input: {hues['mean_distinct']:.2f} (of 6)"
+    emit(payload, as_json, line)
