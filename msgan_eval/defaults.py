@@ -160,3 +160,7 @@ DRIT_LR = 1e-4             # model.py:10 (content discriminator: lr / 2.5)
 DRIT_BETAS = (0.5, 0.999)
 DRIT_WEIGHT_DECAY = 1e-4
 DRIT_D_ITER = 3            # --d_iter: content-discriminator-only batches between full updates + 1
+# unpaired demo (demo --task unpaired): sized for <= 15 minutes on 2 CPU cores, evaluation included
+DRIT_DEMO_STEPS = 1500     # batches; a full update every third (the others: content D only)
+DRIT_DEMO_WIDTH = 0.125
+DRIT_DEMO_BATCH_SIZE = 8

@@ -157,30 +157,33 @@ def check(report, expect, as_json, quiet):
 
 
 @click.command()
-@click.option("--task", type=click.Choice(["categorical", "image-to-image"]), default="categorical",
-              show_default=True,
+@click.option("--task", type=click.Choice(["categorical", "image-to-image", "unpaired"]),
+              default="categorical", show_default=True,
               help="categorical: class-conditional DCGAN vs MSGAN; image-to-image: pix2pix with "
-                   "noise vs MSGAN on fashion-mnist-edges (outline -> item).")
+                   "noise vs MSGAN on fashion-mnist-edges (outline -> item); unpaired: DRIT vs "
+                   "DRIT + MS on fashion-mnist-tints (grey item -> tinted item), hues counted.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="msgan-eval-demo",
               show_default=True,
               help="Folder for the runs, samples, reference and report: new, empty, or a previous "
                    "demo's output (replaced once the new one is complete).")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help=f"Training steps of each GAN [default: {defaults.DEMO_STEPS} categorical, "
-                   f"{defaults.P2P_DEMO_STEPS} image-to-image].")
+                   f"{defaults.P2P_DEMO_STEPS} image-to-image, {defaults.DRIT_DEMO_STEPS} "
+                   "unpaired].")
 @click.option("--width", type=FiniteFloat(min=1 / 128, max=16), default=None,
               help=f"Channel multiplier of both GANs (1.0 = the paper's) [default: "
-                   f"{defaults.DEMO_WIDTH} categorical, {defaults.P2P_DEMO_WIDTH} image-to-image].")
+                   f"{defaults.DEMO_WIDTH} categorical, {defaults.P2P_DEMO_WIDTH} image-to-image, "
+                   f"{defaults.DRIT_DEMO_WIDTH} unpaired].")
 @click.option("--per-class", type=click.IntRange(min=2, max=defaults.MAX_SAMPLES_PER_CLASS),
               default=defaults.DEMO_PER_CLASS,
               show_default=True,
               help="Samples per class of each run (categorical).")
 @click.option("--inputs", type=click.IntRange(min=1, max=defaults.MAX_SAMPLES_PER_CLASS),
               default=defaults.P2P_INPUTS, show_default=True,
-              help="Test inputs, one condition each (image-to-image).")
+              help="Test inputs, one condition each (image-to-image, unpaired).")
 @click.option("--per-input", type=click.IntRange(min=2, max=defaults.MAX_SAMPLES_PER_CLASS),
               default=defaults.P2P_PER_INPUT,
-              show_default=True, help="Samples per input (image-to-image).")
+              show_default=True, help="Samples per input (image-to-image, unpaired).")
 @click.option("--ref-per-class", type=click.IntRange(min=2, max=defaults.DEMO_MAX_REF_PER_CLASS),
               default=defaults.DEMO_REF_PER_CLASS,
               show_default=True, help="Held-out test images per class in the reference.")
@@ -213,7 +216,14 @@ def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, n
     common = dict(ref_per_class=ref_per_class, ndb_bins=ndb_bins, bootstrap=n_boot, seed=seed,
                   seeds=seeds, data_root=data_root, inception_weights=inception_weights,
                   lpips_backbone=lpips_backbone, dims=int(dims), device=device)
-    if task == "image-to-image":
+    if task == "unpaired":
+        from msgan_eval.demos.unpaired import UnpairedDemoConfig, train_sample_compare_unpaired
+
+        config = UnpairedDemoConfig(steps=steps or defaults.DRIT_DEMO_STEPS,
+                                    width=width or defaults.DRIT_DEMO_WIDTH, inputs=inputs,
+                                    per_input=per_input, **common)
+        work, arms = train_sample_compare_unpaired, "DRIT (ms-weight 0), candidate = DRIT + MS"
+    elif task == "image-to-image":
         from msgan_eval.demo_pairs import PairsDemoConfig, train_sample_compare_pairs
 
         config = PairsDemoConfig(steps=steps or defaults.P2P_DEMO_STEPS,
@@ -227,6 +237,8 @@ def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, n
     report, files = run_demo(Path(out), config, quiet=quiet, log=stderr_log(quiet),
                              command=[Path(sys.argv[0]).name, *sys.argv[1:]], work=work)
     payload = {**report, "files": {k: str(v) for k, v in files.items()}}
-    seconds = report["details"]["demo"]["seconds"]
+    total = report["details"]["demo"]["seconds"]["total"]
+    took = (f"{total['wall']:.0f} s in all ({total['cpu']:.0f} s of CPU)" if isinstance(total, dict)
+            else f"{total:.0f} s in all")
     emit(payload, as_json, f"baseline = {arms} (ms-weight 1)\n"
-                           + human_summary(report, files) + f"\ndemo: {seconds['total']:.0f} s in all")
+                           + human_summary(report, files) + f"\ndemo: {took}")

@@ -231,7 +231,7 @@ class GConcat(nn.Module):
     def __init__(self, output_dim_a: int, output_dim_b: int, nz: int = NZ, width: float = 1.0):
         super().__init__()
         self.nz = nz
-        tch = channels(256, width)
+        tch = 4 * channels(64, width)      # the content code's channels (256 at width 1)
         self.dec_share = nn.Sequential(INSResBlock(tch, tch))
         self.decA1, self.decA2, self.decA3, self.decA4 = _decoder_stages(tch, nz, output_dim_a)
         self.decB1, self.decB2, self.decB3, self.decB4 = _decoder_stages(tch, nz, output_dim_b)
