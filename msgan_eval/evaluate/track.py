@@ -295,6 +295,10 @@ class Tracker:
         self.failed = list(stored.get("failed") or [])
         self.skipped = dict(stored.get("skipped") or {})
         self.notes = list(stored.get("notes") or [])
+        best = stored.get("best") or {}
+        if best.get("verdict") is not None:      # same settings: the verdict still holds
+            self._verdicts[(best["metric"], best["step"], best["last_step"])] = {
+                k: best[k] for k in ("better_than_last", "verdict", "delta", "delta_ci")}
 
 
 def _reference(ref, skip_bad: bool, quiet: bool) -> Reference:
