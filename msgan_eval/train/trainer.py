@@ -189,8 +189,7 @@ def train(config: TrainConfig, out_dir: "str | os.PathLike[str]", resume: bool =
     out_dir = Path(out_dir)
     dist = setup_distributed(device)
     try:
-        _train(task or DCGAN_TASK, config, out_dir, resume, quiet or not dist.is_main, dist,
-               loop or LoopOptions())
+        _train(task or DCGAN_TASK, config, out_dir, resume, quiet or not dist.is_main, dist, loop)
     finally:
         if dist.owns_group:
             torch.distributed.destroy_process_group()
@@ -198,8 +197,8 @@ def train(config: TrainConfig, out_dir: "str | os.PathLike[str]", resume: bool =
 
 
 def _train(task: Task, config, out_dir: Path, resume: bool, quiet: bool, dist: Dist,
-           loop: LoopOptions) -> None:
-    checkpoint = None
+           loop: Optional[LoopOptions]) -> None:
+    checkpoint, stored = None, {}
     if resume:
         stored = runs.read_run_config(out_dir, option="--resume")
         if config.steps is None and config.epochs is None:
@@ -216,6 +215,7 @@ def _train(task: Task, config, out_dir: Path, resume: bool, quiet: bool, dist: D
         runs.check_same_experiment(out_dir, stored, description)
     gan = task.build(config, data, dist.device)
     start = _restore(gan, checkpoint, description["total_steps"], out_dir)
+    loop = loop or LoopOptions.from_dict(stored.get("loop"))     # a resumed run keeps its own
     state = lambda step: _checkpoint_state(gan, step, description)      # noqa: E731
     hooks = LoopHooks(task, loop, out_dir, description, dist, start, resume, quiet, state(start))
     description["loop"] = loop.to_dict()
