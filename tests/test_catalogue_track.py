@@ -7,10 +7,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
+from test_catalogue import assert_refused, listing
 
 from msgan_eval.cli import main
-
-from test_catalogue import assert_refused, listing
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -26,7 +26,7 @@ from msgan_eval.report.compare import CompareConfig, Log, Reference
 
 from .inputs import ImagesLike, as_image_set, describe, is_stats_path
 from .track_check import check_sizes, reference_fingerprint, settings_mismatch
-from .track_series import Generator, sample_generator
+from .track_series import sample_generator
 
 SCHEMA_ID = "msgan-eval/track/1"
 TRACK_FILE = "track.json"

@@ -23,7 +23,7 @@ def check_sizes(images: ImageSet, ref: Reference) -> None:
         want = ", ".join(_size_text(s) for s in sorted(ref_sizes)[:3])
         raise ParameterError(f"{{reference}} {ref.images.source}: its images are {want} but the "
                              f"samples are {_size_text(other)}; give reference images of the "
-                             "samples' size (e.g. `msgan-eval prepare`)", "reference")
+                             "samples' size", "reference")
 
 
 def reference_fingerprint(ref: Reference) -> str:

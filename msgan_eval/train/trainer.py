@@ -25,8 +25,8 @@ from msgan_eval.errors import UserError
 from msgan_eval.progress import progress
 
 from . import runs
-from .loop import LoopHooks, LoopOptions
 from .data import TrainData, batch_to_tensor, data_summary, load_training_data
+from .loop import LoopHooks, LoopOptions
 from .losses import discriminator_loss, generator_loss
 from .models import IMAGE_SIZE, Discriminator, Generator, init_weights, one_hot
 from .seeding import keyed_generator
