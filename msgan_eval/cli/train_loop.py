@@ -85,7 +85,7 @@ def resolve_loop(ctx, resume_dir):
         if resume_dir is not None else LoopOptions()
     p = ctx.params
     keep = _keep(p["keep_checkpoints"]) if _given(ctx, "keep_checkpoints") else stored.keep_checkpoints
-    board = p["tensorboard"] if _given(ctx, "tensorboard") else stored.tensorboard
+    board = os.path.abspath(p["tensorboard"]) if _given(ctx, "tensorboard") else stored.tensorboard
     given = {name: p[name] for name in _EVAL_FIELDS if _given(ctx, name)}
     if not given:
         return LoopOptions(keep, stored.evaluation, board)
@@ -101,8 +101,9 @@ def resolve_loop(ctx, resume_dir):
             values["metrics"] = _parse_metrics(values["metrics"])
         except click.BadParameter as exc:
             raise click.BadParameter(exc.message, param_hint="--eval-metrics") from None
-    if "ref" in values:
-        values["ref"] = os.path.abspath(values["ref"])      # resumed from anywhere
+    for key in ("ref", "inception_weights", "lpips_backbone"):
+        if values.get(key) is not None:
+            values[key] = os.path.abspath(values[key])      # a resumed run finds them from anywhere
     if "dims" in values:
         values["dims"] = int(values["dims"])
     known = {f.name for f in fields(Evaluation)}
