@@ -26,6 +26,7 @@ from msgan_eval.device import resolve_device
 from msgan_eval.errors import UserError
 from msgan_eval.fileio import atomic_dir, require_new_or_empty
 from msgan_eval.images import write_png
+from msgan_eval.names import path_components
 from msgan_eval.progress import progress
 
 from .data import batch_to_tensor
@@ -95,10 +96,13 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
     dev = resolve_device(device)
     G, run = load_pix2pix_generator(run_dir, dev, step)
     test = test_inputs(run, inputs)
+    # Input names (file names of the test split) become folder and file names under --out.
+    names = path_components(test.names[:inputs], run.get("data_root") or run["dataset"],
+                            what="input name")
     # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
     with atomic_dir(out_dir) as tmp:
         for i in progress(range(inputs), desc="sample", quiet=quiet, unit="input"):
-            name = test.names[i]
+            name = names[i]
             images = generate_for_input(G, test.inputs[i], class_noise(seed, i, per_input,
                                                                        run["z_dim"]), dev)
             for k, img in enumerate(images):
@@ -107,7 +111,7 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
             write_png(tmp / TARGETS / f"{name}.png", test.targets[i].transpose(1, 2, 0))
         manifest = {"version": __version__, "run": str(run_dir), "dataset": run["dataset"],
                     "split": "test", "inputs": inputs, "per_input": per_input, "seed": seed,
-                    "names": list(test.names[:inputs])}
+                    "names": list(names)}
         if step is not None:
             manifest["step"] = step
         (tmp / "sample.json").write_text(json.dumps(manifest, indent=2) + "\n")
