@@ -71,6 +71,9 @@ def metric_curve_png(steps, values, lows, highs, best_step: "int | None", label:
         at = list(steps).index(best_step)
         ax.plot([x[at]], [values[at]], "*", ms=14, color="tab:red",
                 label=f"best (step {best_step})")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))      # steps are integers
     ax.set_xlabel("training step")
     ax.set_ylabel(f"{label} ({'higher' if higher_is_better else 'lower'} is better)")
     ax.legend(fontsize=8)
