@@ -109,6 +109,12 @@ def test_eval_every_writes_the_curve_best_pt_and_matches_track(data, tmp_path, r
     assert [e["step"] for e in again["history"]] == [2, 4, 5]
     for a, b in zip(again["history"], got["history"]):
         assert (a["fid"], a["fid_ci"]) == (b["fid"], b["fid_ci"])
+    # into the run's own track.json: every snapshot was measured while training, nothing is redone
+    result = run("track", out, "--ref", data / "ref", "--metrics", "fid", "--per-class", 4,
+                 "--dims", 64, "--bootstrap", 20, "--inception-weights", random_weights,
+                 "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["history"] == got["history"]      # same "seconds" too
 
 
 @contextlib.contextmanager

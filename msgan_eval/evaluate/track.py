@@ -83,8 +83,7 @@ class Tracker:
         self.reference = _reference(ref, skip_bad, quiet)
         self.settings = {"reference": describe(ref),
                          "reference_fingerprint": reference_fingerprint(self.reference),
-                         "parameters": {k: v for k, v in asdict(self.config).items()
-                                        if k not in _NOT_SETTINGS},
+                         "parameters": _parameters(self.config),
                          "sampling": dict(sampling or {"kind": "given"})}
         self.history: List[dict] = []
         self.failed: List[dict] = []
@@ -299,6 +298,16 @@ class Tracker:
         if best.get("verdict") is not None:      # same settings: the verdict still holds
             self._verdicts[(best["metric"], best["step"], best["last_step"])] = {
                 k: best[k] for k in ("better_than_last", "verdict", "delta", "delta_ci")}
+
+
+def _parameters(config: CompareConfig) -> dict:
+    """The settings a stored curve must share (weight files by absolute path: the training loop
+    stores them so, a command names them from where it runs)."""
+    out = {k: v for k, v in asdict(config).items() if k not in _NOT_SETTINGS}
+    for key in ("inception_weights", "lpips_backbone"):
+        if out[key] is not None:
+            out[key] = os.path.abspath(out[key])
+    return out
 
 
 def _reference(ref, skip_bad: bool, quiet: bool) -> Reference:
