@@ -215,6 +215,14 @@ def test_pix2pix_eval_every_and_resume(tmp_path, monkeypatch, random_weights):
     fid = json.loads(run("fid", tmp_path / "s4" / "samples", ref, "--dims", 64,
                          "--inception-weights", random_weights, "--json", "--quiet").stdout)
     assert got["history"][1]["fid"] == pytest.approx(fid["fid"], rel=1e-9)
+    # `track` samples each snapshot of the image-to-image run the same way
+    result = run("track", tmp_path / "run", "--ref", ref, "--metrics", "fid", "--inputs", 6,
+                 "--per-input", 2, "--dims", 64, "--bootstrap", 20, "--inception-weights",
+                 random_weights, "--out", tmp_path / "curve", "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    again = json.loads(result.stdout)["history"]
+    assert [(e["step"], e["fid"], e["fid_ci"]) for e in again] == \
+        [(e["step"], e["fid"], e["fid_ci"]) for e in got["history"]]
 
 
 def test_cli_eval_options_resume_and_tensorboard(data, tmp_path, monkeypatch, random_weights):
