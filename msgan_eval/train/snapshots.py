@@ -5,7 +5,7 @@
 "generator"}`` under ``checkpoints/``, named by its step, so ``sample --step N`` and ``track``
 can go back to any of them; ``--keep-checkpoints N`` keeps the newest N (``all``: every one).
 ``best.pt`` is the snapshot of the best evaluated step (``train --keep-best``), with its metric
-and value. Snapshots hold no discriminator or optimiser state: a fifth of a checkpoint's size.
+and value. Snapshots hold no discriminator or optimiser state: a fifth of a checkpoint's size (DCGAN).
 """
 from __future__ import annotations
 
