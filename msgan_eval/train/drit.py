@@ -242,19 +242,33 @@ def describe_run(config: DritConfig, data: UnpairedData, per_epoch: int, world_s
             "world_size": world_size, "steps_per_epoch": per_epoch, "total_steps": int(total)}
 
 
+def _build_generator(state: dict, path: Path, device):
+    from .drit_sampler import build_drit_generators
+
+    return build_drit_generators(state, path, device)
+
+
+def _input_images(G, run: dict, spec, device) -> dict:
+    from .drit_sampler import input_images
+
+    return input_images(G, run, spec.inputs, spec.per_input, spec.seed, device)
+
+
 DRIT_TASK = Task(
     load_data=lambda c: load_unpaired_data(c.dataset, c.data_root, "train", c.subset_per_class,
                                            c.seed),
     describe=describe_run,
     build=lambda c, data, device: build_drit(c, int(data.a.shape[1]), int(data.b.shape[1]),
                                              data.image_size, device),
-    make_step=_make_step)
+    make_step=_make_step, build_generator=_build_generator, images=_input_images)
 
 
 def train_drit(config: DritConfig, out_dir: "str | os.PathLike[str]", resume: bool = False,
-               quiet: bool = False, device: str = defaults.DEVICE) -> Path:
-    """Train (or with ``resume`` continue) the unpaired run in ``out_dir``; returns ``out_dir``."""
-    return train(config, out_dir, resume=resume, quiet=quiet, device=device, task=DRIT_TASK)
+               quiet: bool = False, device: str = defaults.DEVICE, loop=None) -> Path:
+    """Train (or with ``resume`` continue) the unpaired run in ``out_dir``; ``loop`` as for
+    :func:`msgan_eval.train.trainer.train` (kept checkpoints, evaluation while training)."""
+    return train(config, out_dir, resume=resume, quiet=quiet, device=device, task=DRIT_TASK,
+                 loop=loop)
 
 
 def config_from_run(run_dir: "str | os.PathLike[str]") -> DritConfig:
