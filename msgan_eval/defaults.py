@@ -174,3 +174,4 @@ DRIT_D_ITER = 3            # --d_iter: content-discriminator-only batches betwee
 DRIT_DEMO_STEPS = 1500     # batches; a full update every third (the others: content D only)
 DRIT_DEMO_WIDTH = 0.125
 DRIT_DEMO_BATCH_SIZE = 8
+DRIT_DEMO_LR = 1e-4

@@ -12,7 +12,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
 # --- networks.py ---------------------------------------------------------------------------------
 
 class LeakyReLUConv2d(nn.Module):
@@ -20,7 +19,7 @@ class LeakyReLUConv2d(nn.Module):
         super().__init__()
         model = [nn.ReflectionPad2d(padding)]
         model += [nn.Conv2d(n_in, n_out, kernel_size=kernel_size, stride=stride, padding=0, bias=True)]
-        if 'norm' == 'Instance':    # noqa: the official compares two literals (never true)
+        if 'norm' == 'Instance':    # the official compares two literals (never true)
             model += [nn.InstanceNorm2d(n_out, affine=False)]
         model += [nn.LeakyReLU(inplace=True)]
         self.model = nn.Sequential(*model)

@@ -5,11 +5,11 @@ import copy
 import json
 from pathlib import Path
 
+import drit_reference as ref
 import numpy as np
 import pytest
 import torch
 
-import drit_reference as ref
 from msgan_eval.datasets import DEBIAN_FASHION_MNIST
 from msgan_eval.train import drit
 from msgan_eval.train.drit import DritConfig, build_drit, is_full_update, train_drit
@@ -137,3 +137,68 @@ def test_schedule_is_the_official_one():
     # train.py:47 with 10 batches: every third, and the last two (8, 9) always
     assert [p for p in range(10) if is_full_update(p, 10, 3)] == [2, 5, 8, 9]
     assert [p for p in range(4) if is_full_update(p, 4, 1)] == [0, 1, 2, 3]
+
+
+# --- runs: resume, the log ---------------------------------------------------------------------
+
+def _folder(root: Path) -> Path:
+    from msgan_eval.images import write_png
+
+    rng = np.random.default_rng(0)
+    for name, n, shape in (("trainA", 7, (32, 32)), ("trainB", 5, (32, 32, 3)),
+                           ("testA", 2, (32, 32)), ("testB", 2, (32, 32, 3))):
+        for i in range(n):
+            write_png(root / name / f"{i}.png", rng.integers(0, 256, shape, dtype=np.uint8))
+    return root
+
+
+def _weights(run_dir):
+    return torch.load(Path(run_dir) / "checkpoint.pt", weights_only=True)
+
+
+@contextlib.contextmanager
+def _killed_on_step(monkeypatch, n: int):
+    real_step, calls = drit.full_step, {"n": 0}
+
+    def step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(drit, "full_step", step)
+    with pytest.raises(KeyboardInterrupt):
+        yield
+    monkeypatch.setattr(drit, "full_step", real_step)
+
+
+def test_killed_and_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch):
+    # 7 A images, batch 2: 3 steps per epoch (the loader's 4th, short batch is skipped), so the
+    # runs cross epoch boundaries; the full update at position 2 (every third, and one of the
+    # loader's last two batches: 2 and the skipped 3).
+    data = str(_folder(tmp_path / "data"))
+    cfg = dict(dataset="unpaired-folder", data_root=data, width=0.0625, batch_size=2, steps=8)
+    train_drit(DritConfig(**cfg, checkpoint_every=100), tmp_path / "straight", quiet=True)
+    with _killed_on_step(monkeypatch, 2):          # the full update of step 6
+        train_drit(DritConfig(**cfg, checkpoint_every=3), tmp_path / "killed", quiet=True)
+    assert _weights(tmp_path / "killed")["step"] == 3
+    train_drit(DritConfig(**cfg, checkpoint_every=3), tmp_path / "killed", resume=True, quiet=True)
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "killed")
+    assert a["step"] == b["step"] == 8 and int(b["discriminator"]["iterations"]) == 8
+    for key in ("generator", "discriminator"):
+        for name, t in a[key].items():
+            torch.testing.assert_close(t, b[key][name], rtol=0, atol=1e-6, msg=f"{key}.{name}")
+    assert read_log(tmp_path / "killed") == read_log(tmp_path / "straight")
+    rows = read_log(tmp_path / "straight")
+    assert ["loss_g" in r for r in rows] == [False, False, True] * 2 + [False, False]
+    config = json.loads((tmp_path / "straight" / "config.json").read_text())
+    assert config["task"] == "unpaired" and config["steps_per_epoch"] == 3 and config["n_a"] == 7
+
+
+def test_baseline_has_no_mode_seeking_term(tmp_path):
+    data = str(_folder(tmp_path / "data"))
+    train_drit(DritConfig(dataset="unpaired-folder", data_root=data, width=0.0625, batch_size=2,
+                          steps=3, ms_weight=0.0), tmp_path / "run", quiet=True)
+    full = [r for r in read_log(tmp_path / "run") if "loss_g" in r]
+    assert full and all("loss_ms" not in r for r in full)
+    assert all(np.isfinite(list(r.values())).all() for r in read_log(tmp_path / "run"))

@@ -22,6 +22,7 @@ import numpy as np
 
 from msgan_eval import defaults
 from msgan_eval.demo import arm_name, compare_arms, preflight_weights, torch_threads
+from msgan_eval.train.drit_sampler import sample_drit_run
 
 SHOWN_INPUTS = 6      # inputs shown in the HTML report with their translations
 ARMS = (("baseline", 0.0), ("msgan", 1.0))
@@ -45,6 +46,8 @@ class UnpairedDemoConfig:
     lpips_backbone: Optional[str] = None
     dims: int = defaults.FID_DIMS
     device: str = defaults.DEVICE
+    lr: float = defaults.DRIT_DEMO_LR
+    workers: int = 2               # arms trained at the same time, one process each
 
 
 def write_tinted_reference(out_dir: Path, per_class: int, seed: int, data_root) -> Path:
@@ -60,26 +63,51 @@ def write_tinted_reference(out_dir: Path, per_class: int, seed: int, data_root) 
     return out_dir
 
 
-def _train_and_sample(out: Path, config: UnpairedDemoConfig, arm: str, ms_weight: float,
-                      seed: int, quiet: bool, log: Callable[[str], None]) -> Path:
-    from msgan_eval.train.drit import DritConfig, train_drit
-    from msgan_eval.train.drit_sampler import sample_drit_run
+def _train_config(config: "UnpairedDemoConfig", ms_weight: float, seed: int):
+    from msgan_eval.train.drit import DritConfig
 
-    run = arm_name(arm, seed, config.seeds)
-    log(f"demo: training {run} ({LABELS[arm]}, ms-weight {ms_weight:g}, {config.steps} steps, "
-        f"width {config.width:g}, batch {config.batch_size}, seed {seed})")
-    train_config = DritConfig(dataset="fashion-mnist-tints", data_root=config.data_root,
-                              ms_weight=ms_weight, steps=config.steps, width=config.width,
-                              batch_size=config.batch_size, seed=seed,
-                              checkpoint_every=config.steps)
-    # Small convolutions: one thread per process beats two on 2 busy cores (as for the DCGAN).
-    with torch_threads(1):
-        train_drit(train_config, out / "runs" / run, quiet=quiet, device=config.device)
-    log(f"demo: translating each of {config.inputs} grey test items {config.per_input} times "
-        f"with {run}")
-    return sample_drit_run(out / "runs" / run, out / "samples" / run, inputs=config.inputs,
-                           per_input=config.per_input, seed=config.seed, device=config.device,
-                           quiet=quiet)
+    return DritConfig(dataset="fashion-mnist-tints", data_root=config.data_root,
+                      ms_weight=ms_weight, steps=config.steps, width=config.width,
+                      batch_size=config.batch_size, lr=config.lr, seed=seed,
+                      checkpoint_every=config.steps)
+
+
+def _train_one(job) -> Dict[str, float]:
+    """One arm in its own process with one torch thread: its wall and CPU seconds. A module-level
+    function so a process pool can run it."""
+    import torch
+
+    from msgan_eval.train.drit import train_drit
+
+    train_config, run_dir, device, quiet = job
+    torch.set_num_threads(1)
+    t0, c0 = time.perf_counter(), time.process_time()
+    train_drit(train_config, run_dir, quiet=quiet, device=device)
+    return {"wall": round(time.perf_counter() - t0, 1), "cpu": round(time.process_time() - c0, 1)}
+
+
+def train_arms(out: Path, config: "UnpairedDemoConfig", quiet: bool,
+               log: Callable[[str], None]) -> Dict[str, Dict[str, float]]:
+    """Every (seed, arm) run, ``config.workers`` at a time (one process and one thread each: the
+    small convolutions gain nothing from a second thread); {run name: wall and CPU seconds}."""
+    jobs, names = [], []
+    for seed in range(config.seed, config.seed + config.seeds):
+        for arm, ms_weight in ARMS:
+            names.append(arm_name(arm, seed, config.seeds))
+            jobs.append((_train_config(config, ms_weight, seed), out / "runs" / names[-1],
+                         config.device, quiet or config.workers > 1))
+            log(f"demo: training {names[-1]} ({LABELS[arm]}, ms-weight {ms_weight:g}, "
+                f"{config.steps} steps, width {config.width:g}, batch {config.batch_size}, "
+                f"seed {seed})")
+    if config.workers <= 1 or len(jobs) == 1:
+        with torch_threads(1):
+            return dict(zip(names, map(_train_one, jobs)))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(config.workers, len(jobs)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        return dict(zip(names, pool.map(_train_one, jobs)))
 
 
 def _timed(fn, *args):
@@ -117,14 +145,19 @@ def train_sample_compare_unpaired(out: Path, config: UnpairedDemoConfig, *, quie
     """The demo's work, written into ``out``: (report, the ImageSets shown, the HTML rows)."""
     from msgan_eval.report.compare import CompareConfig
 
-    t0, c0, seconds = time.perf_counter(), time.process_time(), {}
-    folders: Dict[str, list] = {"baseline": [], "msgan": []}
+    t0, c0 = time.perf_counter(), time.process_time()
     preflight_weights(config.inception_weights, config.lpips_backbone, log)
+    seconds = train_arms(out, config, quiet, log)
+    folders: Dict[str, list] = {"baseline": [], "msgan": []}
     for seed in range(config.seed, config.seed + config.seeds):
-        for arm, ms_weight in ARMS:
-            folder, seconds[arm_name(arm, seed, config.seeds)] = _timed(
-                _train_and_sample, out, config, arm, ms_weight, seed, quiet, log)
-            folders[arm].append(folder)
+        for arm, _ in ARMS:
+            run = arm_name(arm, seed, config.seeds)
+            log(f"demo: translating each of {config.inputs} grey test items {config.per_input} "
+                f"times with {run}")
+            folders[arm].append(sample_drit_run(out / "runs" / run, out / "samples" / run,
+                                                inputs=config.inputs, per_input=config.per_input,
+                                                seed=config.seed, device=config.device,
+                                                quiet=quiet))
     log(f"demo: writing {config.ref_per_class} held-out tinted test items per class as the reference")
     ref = write_tinted_reference(out / "reference", config.ref_per_class, config.seed, config.data_root)
     compare_config = CompareConfig(bootstrap=config.bootstrap, seed=config.seed,
@@ -134,14 +167,17 @@ def train_sample_compare_unpaired(out: Path, config: UnpairedDemoConfig, *, quie
     samples = {arm: [f / "samples" for f in fs] for arm, fs in folders.items()}
     (report, runs), seconds["compare"] = _timed(
         lambda: compare_arms(samples, ref, compare_config, quiet=quiet, log=log, command=command))
-    seconds["total"] = {"wall": round(time.perf_counter() - t0, 1),
-                        "cpu": round(time.process_time() - c0, 1)}
+    # CPU: this process (sampling, comparison) plus the training processes'.
+    seconds["total"] = {"wall": round(time.perf_counter() - t0, 1), "cpu": round(
+        time.process_time() - c0 + (sum(v["cpu"] for k, v in seconds.items() if k != "compare")
+                                    if config.workers > 1 else 0), 1)}
     hues = hue_details(folders, config.per_input)
     report["notes"].append(hue_note(hues))
     report["details"]["demo"] = {
         "task": "unpaired", "dataset": "fashion-mnist-tints", "model": "drit",
         "arms": {"baseline": "DRIT (ms-weight 0: --no_ms)", "candidate": "DRIT + MS (ms-weight 1)"},
         "steps": config.steps, "width": config.width, "batch_size": config.batch_size,
+        "lr": config.lr, "workers": config.workers,
         "inputs": config.inputs, "per_input": config.per_input, "seeds": config.seeds,
         "ref_per_class": config.ref_per_class, "seconds": seconds, "hues": hues}
     first = {arm: fs[0] for arm, fs in folders.items()}

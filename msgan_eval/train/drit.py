@@ -40,8 +40,7 @@ from torch import nn
 from msgan_eval import __version__, defaults
 from msgan_eval.errors import UserError
 
-from . import UNPAIRED
-from . import runs
+from . import UNPAIRED, runs
 from .data import batch_to_tensor
 from .drit_losses import (
     content_step,
