@@ -59,6 +59,7 @@ from .drit_models import (
     dis_layers,
     gaussian_weights_init,
 )
+from .optimizers import OptimizerGroup
 from .seeding import keyed_generator
 from .trainer import Dist, Gan, Task, train
 from .unpaired_data import UnpairedData, load_unpaired_data, unpaired_summary
@@ -116,25 +117,6 @@ class DritDiscriminators(nn.Module):
             setattr(self, name, MultiScaleDis(dim, n_layer, width=width))
         self.disContent = DisContent(content_channels, image_size // 4)
         self.register_buffer("iterations", torch.zeros((), dtype=torch.int64))
-
-
-class OptimizerGroup:
-    """Several optimisers saved and restored as one (the official keeps eight, model.py:43-50)."""
-
-    def __init__(self, optimizers: Dict[str, torch.optim.Optimizer]):
-        self.optimizers = optimizers
-
-    def __getitem__(self, name: str) -> torch.optim.Optimizer:
-        return self.optimizers[name]
-
-    def state_dict(self) -> dict:
-        return {name: opt.state_dict() for name, opt in self.optimizers.items()}
-
-    def load_state_dict(self, state: dict) -> None:
-        if not isinstance(state, dict) or set(state) != set(self.optimizers):
-            raise KeyError(f"expected the optimisers {sorted(self.optimizers)}")
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state[name])
 
 
 def build_drit(config: DritConfig, input_dim_a: int, input_dim_b: int, image_size: int,
