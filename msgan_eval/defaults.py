@@ -175,3 +175,13 @@ DRIT_DEMO_STEPS = 1500     # batches; a full update every third (the others: con
 DRIT_DEMO_WIDTH = 0.125
 DRIT_DEMO_BATCH_SIZE = 8
 DRIT_DEMO_LR = 1e-4
+
+# StackGAN++ (text-to-image), HelenMao/MSGAN StackGAN++-Mode-Seeking (cfg/birds_3stages.yml,
+# miscc/config.py); two stages, 16 -> 32 pixels, at CPU budgets.
+STACKGAN_BATCH_SIZE = 24   # StackGAN-v2's birds_3stages.yml (MSGAN's: 4)
+STACKGAN_WIDTH = 1.0       # GF_DIM = DF_DIM = 64 * width
+STACKGAN_LR = 2e-4         # GENERATOR_LR = DISCRIMINATOR_LR, Adam betas (0.5, 0.999)
+STACKGAN_BETAS = (0.5, 0.999)
+STACKGAN_BRANCH_NUM = 2    # TREE.BRANCH_NUM (CUB: 3)
+STACKGAN_BASE_SIZE = 16    # TREE.BASE_SIZE (CUB: 64)
+STACKGAN_CAPTIONS = 20     # sample --captions: conditions (caption folders)

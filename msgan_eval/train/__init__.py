@@ -7,22 +7,27 @@ Defaults live in ``msgan_eval.defaults`` (TRAIN_*, P2P_*, DRIT_*); this module s
 """
 PAIRED_DATASETS = ("fashion-mnist-edges", "paired-folder")   # the image-to-image trainer's
 UNPAIRED_DATASETS = ("fashion-mnist-tints", "unpaired-folder")   # DRIT's (--model drit)
-DATASETS = ("fashion-mnist", "mnist", "cifar10", "folder") + PAIRED_DATASETS + UNPAIRED_DATASETS
+CAPTION_DATASETS = ("fashion-mnist-captions", "cub")            # StackGAN's (--model stackgan)
+DATASETS = ("fashion-mnist", "mnist", "cifar10", "folder") + PAIRED_DATASETS + UNPAIRED_DATASETS \
+    + CAPTION_DATASETS
 IMAGE_TO_IMAGE = "image-to-image"   # config.json "task" of an image-to-image run
 UNPAIRED = "unpaired"               # config.json "task" of an unpaired (DRIT) run
-MODELS = ("drit",)                  # train --model: the models a dataset does not imply
+TEXT_TO_IMAGE = "text-to-image"     # config.json "task" of a text-to-image (StackGAN) run
+MODELS = ("drit", "stackgan")       # train --model: the models a dataset does not imply
+MODEL_DATA = {"drit": (UNPAIRED, UNPAIRED_DATASETS), "stackgan": (TEXT_TO_IMAGE, CAPTION_DATASETS)}
 
 
 def check_model(model, dataset: str, resumed_task=None) -> None:
-    """``--model`` against ``--dataset`` (or the resumed run's task): drit trains on unpaired data
-    only. UserError naming the option otherwise."""
+    """``--model`` against ``--dataset`` (or the resumed run's task): drit trains on unpaired
+    data only, stackgan on captioned data only. UserError naming the option otherwise."""
     from msgan_eval.errors import UserError
 
-    if model != "drit":
+    if model not in MODEL_DATA:
         return
-    if resumed_task is not None and resumed_task != UNPAIRED:
-        raise UserError("--model drit: the run in --out is not a DRIT run; resume it without "
-                        "--model")
-    if resumed_task is None and dataset not in UNPAIRED_DATASETS:
-        raise UserError(f"--model drit: trains on unpaired data; use --dataset "
-                        f"{' or '.join(UNPAIRED_DATASETS)}, not {dataset}")
+    task, datasets = MODEL_DATA[model]
+    if resumed_task is not None and resumed_task != task:
+        raise UserError(f"--model {model}: the run in --out is not a {model} run; resume it "
+                        "without --model")
+    if resumed_task is None and dataset not in datasets:
+        raise UserError(f"--model {model}: trains on {task.replace('-', ' ')} data; use --dataset "
+                        f"{' or '.join(datasets)}, not {dataset}")

@@ -94,14 +94,82 @@ def caption_names(captions: List[Caption]) -> Tuple[str, ...]:
     return tuple(c.text.replace(" ", "-") for c in captions)
 
 
-def all_captions(labels: np.ndarray, hues: np.ndarray,
-                 k_max: int = CAPTIONS_PER_ITEM) -> List[List[Caption]]:
-    return [item_captions(i, int(c), int(h), k_max) for i, (c, h) in enumerate(zip(labels, hues))]
-
-
 def describe(caption: Caption) -> Tuple[str, Optional[str]]:
     """(class name, colour name or None) of a caption."""
     from .unpaired_data import TINT_PALETTE
 
     return (FASHION_MNIST_CLASSES[caption.noun],
             None if caption.colour == NO_COLOUR else TINT_PALETTE[caption.colour][0])
+
+
+# --- the data the trainer reads -----------------------------------------------------------------
+
+@dataclass
+class CaptionedData:
+    """Images with caption embeddings; ``stages[i]`` holds the images at stage ``i``'s size."""
+
+    stages: List[np.ndarray]          # uint8 (N, 3, s_i, s_i), smallest first
+    embeddings: np.ndarray            # float32 (M, T): every distinct caption's embedding
+    caption_ids: np.ndarray           # int (N, K): rows of ``embeddings``, K captions per image
+    class_ids: np.ndarray             # (N,) images of one id never serve as each other's "wrong"
+    labels: Optional[np.ndarray] = None   # Fashion-MNIST classes (balanced subsets)
+
+    def __len__(self) -> int:
+        return len(self.class_ids)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.stages[-1].shape[-1])
+
+    def subset(self, idx: np.ndarray) -> "CaptionedData":
+        return CaptionedData([s[idx] for s in self.stages], self.embeddings, self.caption_ids[idx],
+                             self.class_ids[idx], None if self.labels is None else self.labels[idx])
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator):
+        """(real images per stage, wrong images per stage, one embedding per image): the wrong
+        image is drawn at random and drawn once more if it shares the image's id; the embedding is
+        one of the image's captions at random (StackGAN's datasets.py:299-321)."""
+        n = len(self)
+        wrong = rng.integers(0, n, size=len(idx))
+        again = self.class_ids[wrong] == self.class_ids[idx]
+        wrong[again] = rng.integers(0, n, size=int(again.sum()))
+        which = rng.integers(0, self.caption_ids.shape[1], size=len(idx))
+        return ([s[idx] for s in self.stages], [s[wrong] for s in self.stages],
+                self.embeddings[self.caption_ids[idx, which]])
+
+
+def stage_images(images: np.ndarray, sizes: Tuple[int, ...]) -> List[np.ndarray]:
+    """uint8 (N, 3, S, S) -> one array per stage size: the last is the images themselves, the
+    others PIL bilinear resizes (``transforms.Resize``, datasets.py:57-63)."""
+    from PIL import Image
+
+    out = []
+    for size in sizes:
+        if size == images.shape[-1]:
+            out.append(images)
+            continue
+        resized = [np.asarray(Image.fromarray(img.transpose(1, 2, 0)).resize((size, size),
+                                                                            Image.BILINEAR))
+                   for img in images]
+        out.append(np.ascontiguousarray(np.stack(resized).transpose(0, 3, 1, 2)))
+    return out
+
+
+def fashion_mnist_captions(images: np.ndarray, labels: np.ndarray, sizes: Tuple[int, ...],
+                           encoder, index: Optional[np.ndarray] = None) -> CaptionedData:
+    """Items tinted ``i % 6`` with ``CAPTIONS_PER_ITEM`` captions each, embedded by ``encoder``;
+    ``index`` holds each item's position in its split (default: 0, 1, ...), which fixes its hue
+    and captions, so a subset gets the same ones as the whole split."""
+    from .data import to_training_layout
+    from .unpaired_data import tint
+
+    labels = np.asarray(labels, dtype=np.int64)
+    index = np.arange(len(labels)) if index is None else np.asarray(index)
+    hues = index % len(COLOUR_WORDS)
+    captions = [item_captions(int(i), int(c), int(h)) for i, c, h in zip(index, labels, hues)]
+    distinct = sorted({c.text for caps in captions for c in caps})
+    row = {text: i for i, text in enumerate(distinct)}
+    ids = np.array([[row[c.text] for c in caps] for caps in captions], dtype=np.int64)
+    tinted = to_training_layout(tint(images, hues))
+    return CaptionedData(stage_images(tinted, sizes), encoder.encode(distinct), ids,
+                         labels * len(COLOUR_WORDS) + hues, labels)

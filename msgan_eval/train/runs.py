@@ -17,7 +17,7 @@ from msgan_eval.names import path_components
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
-CLASSLESS_TASKS = ("image-to-image", "unpaired")    # train.IMAGE_TO_IMAGE, train.UNPAIRED
+CLASSLESS_TASKS = ("image-to-image", "unpaired", "text-to-image")   # train.IMAGE_TO_IMAGE, ...: no classes
 # TrainConfig fields a resumed run may change: how long to train, how often to save, where the
 # (same) data lives. Everything else would make the resumed run a different experiment.
 # ``loop``: checkpoints kept, evaluation while training, TensorBoard (train/loop.py).
