@@ -157,11 +157,13 @@ def check(report, expect, as_json, quiet):
 
 
 @click.command()
-@click.option("--task", type=click.Choice(["categorical", "image-to-image", "unpaired"]),
+@click.option("--task", type=click.Choice(["categorical", "image-to-image", "unpaired",
+                                           "text-to-image"]),
               default="categorical", show_default=True,
               help="categorical: class-conditional DCGAN vs MSGAN; image-to-image: pix2pix with "
                    "noise vs MSGAN on fashion-mnist-edges (outline -> item); unpaired: DRIT vs "
-                   "DRIT + MS on fashion-mnist-tints (grey item -> tinted item), hues counted.")
+                   "DRIT + MS on fashion-mnist-tints (grey item -> tinted item); text-to-image: "
+                   "StackGAN++ vs StackGAN++ + MS on fashion-mnist-captions; hues counted.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="msgan-eval-demo",
               show_default=True,
               help="Folder for the runs, samples, reference and report: new, empty, or a previous "
@@ -169,11 +171,12 @@ def check(report, expect, as_json, quiet):
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help=f"Training steps of each GAN [default: {defaults.DEMO_STEPS} categorical, "
                    f"{defaults.P2P_DEMO_STEPS} image-to-image, {defaults.DRIT_DEMO_STEPS} "
-                   "unpaired].")
+                   f"unpaired, {defaults.STACKGAN_DEMO_STEPS} text-to-image].")
 @click.option("--width", type=FiniteFloat(min=1 / 128, max=16), default=None,
               help=f"Channel multiplier of both GANs (1.0 = the paper's) [default: "
                    f"{defaults.DEMO_WIDTH} categorical, {defaults.P2P_DEMO_WIDTH} image-to-image, "
-                   f"{defaults.DRIT_DEMO_WIDTH} unpaired].")
+                   f"{defaults.DRIT_DEMO_WIDTH} unpaired, {defaults.STACKGAN_DEMO_WIDTH} "
+                   "text-to-image].")
 @click.option("--per-class", type=click.IntRange(min=2, max=defaults.MAX_SAMPLES_PER_CLASS),
               default=defaults.DEMO_PER_CLASS,
               show_default=True,
@@ -183,7 +186,8 @@ def check(report, expect, as_json, quiet):
               help="Test inputs, one condition each (image-to-image, unpaired).")
 @click.option("--per-input", type=click.IntRange(min=2, max=defaults.MAX_SAMPLES_PER_CLASS),
               default=defaults.P2P_PER_INPUT,
-              show_default=True, help="Samples per input (image-to-image, unpaired).")
+              show_default=True,
+              help="Samples per input or caption (image-to-image, unpaired, text-to-image).")
 @click.option("--ref-per-class", type=click.IntRange(min=2, max=defaults.DEMO_MAX_REF_PER_CLASS),
               default=defaults.DEMO_REF_PER_CLASS,
               show_default=True, help="Held-out test images per class in the reference.")
@@ -223,6 +227,14 @@ def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, n
                                     width=width or defaults.DRIT_DEMO_WIDTH, inputs=inputs,
                                     per_input=per_input, **common)
         work, arms = train_sample_compare_unpaired, "DRIT (ms-weight 0), candidate = DRIT + MS"
+    elif task == "text-to-image":
+        from msgan_eval.demos.text_to_image import TextDemoConfig, train_sample_compare_text
+
+        config = TextDemoConfig(steps=steps or defaults.STACKGAN_DEMO_STEPS,
+                                width=width or defaults.STACKGAN_DEMO_WIDTH, per_caption=per_input,
+                                **common)
+        work, arms = (train_sample_compare_text,
+                      "StackGAN++ (ms-weight 0), candidate = StackGAN++ + MS")
     elif task == "image-to-image":
         from msgan_eval.demo_pairs import PairsDemoConfig, train_sample_compare_pairs
 

@@ -41,7 +41,9 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--model", type=click.Choice(MODELS), default=None,
               help="drit: DRIT (--ms-weight 0) or DRIT + MS on unpaired data (fashion-mnist-tints, "
-                   "unpaired-folder; default batch 2) [default: chosen by --dataset].")
+                   "unpaired-folder; default batch 2); stackgan: StackGAN++ (--ms-weight 0) or "
+                   "StackGAN++ + MS on captioned data (fashion-mnist-captions, cub; default batch "
+                   "24) [default: chosen by --dataset].")
 @loop_options
 @device_option
 @quiet_option
@@ -105,8 +107,10 @@ def _track_summary(out: str, loop) -> dict:
 def _trainer(resume_dir, dataset: str, model=None):
     """(config_from_run, config class, train function) of the run's task."""
     from msgan_eval.train import (
+        CAPTION_DATASETS,
         IMAGE_TO_IMAGE,
         PAIRED_DATASETS,
+        TEXT_TO_IMAGE,
         UNPAIRED,
         UNPAIRED_DATASETS,
         check_model,
@@ -125,6 +129,10 @@ def _trainer(resume_dir, dataset: str, model=None):
         from msgan_eval.train import drit
 
         return drit.config_from_run, drit.DritConfig, drit.train_drit
+    if task == TEXT_TO_IMAGE or (resume_dir is None and dataset in CAPTION_DATASETS):
+        from msgan_eval.train import stackgan
+
+        return stackgan.config_from_run, stackgan.StackGanConfig, stackgan.train_stackgan
     if paired:
         from msgan_eval.train import pix2pix
 
@@ -148,20 +156,25 @@ def _trainer(resume_dir, dataset: str, model=None):
 @click.option("--inputs", type=click.IntRange(min=1), default=defaults.P2P_INPUTS, show_default=True,
               help="Image-to-image runs: this many test inputs (one condition each).")
 @click.option("--per-input", type=click.IntRange(min=1), default=defaults.P2P_PER_INPUT,
-              show_default=True, help="Image-to-image runs: samples per input.")
+              show_default=True, help="Image-to-image and text-to-image runs: samples per input "
+                                      "(caption).")
+@click.option("--captions", type=click.IntRange(min=1), default=None,
+              help="Text-to-image runs: this many captions, one condition each [default: the 70 "
+                   "canonical fashion-mnist-captions, or 20 cub test captions].")
 @click.option("--step", type=click.IntRange(min=0), default=None,
               help="Sample the checkpoint of this step (OUT/checkpoints/step-N.pt) [default: the last].")
 @device_option
 @quiet_option
 @json_option
-def sample(run_dir, out, per_class, seed, grid, inputs, per_input, step, device, quiet, as_json):
+def sample(run_dir, out, per_class, seed, grid, inputs, per_input, captions, step, device, quiet,
+           as_json):
     """Write PER_CLASS samples of each class of a trained run as image folders.
 
     Image-to-image runs: OUT/samples/<input>/ holds PER_INPUT samples of each of INPUTS test
     inputs (the folder lpips, ndb, fid and compare read), OUT/inputs/ and OUT/targets/ the
     inputs and their ground truth.
     """
-    from msgan_eval.train import IMAGE_TO_IMAGE, UNPAIRED
+    from msgan_eval.train import IMAGE_TO_IMAGE, TEXT_TO_IMAGE, UNPAIRED
     from msgan_eval.train.runs import read_run_config
     from msgan_eval.train.sampler import sample_run
 
@@ -171,6 +184,9 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, step, device,
         check_writable(grid, "--grid")
     if config.get("task") == UNPAIRED:
         return _sample_unpaired(run_dir, out, inputs, per_input, seed, step, device, quiet, as_json)
+    if config.get("task") == TEXT_TO_IMAGE:
+        return _sample_captions(run_dir, out, captions, per_input, seed, step, device, quiet,
+                                as_json)
     if config.get("task") == IMAGE_TO_IMAGE:
         from msgan_eval.train.pix2pix_sampler import sample_pix2pix_run
 
@@ -207,4 +223,27 @@ def _sample_unpaired(run_dir, out, inputs, per_input, seed, step, device, quiet,
             "(inputs beside it)")
     if hues:
         line += f"; distinct hues per input: {hues['mean_distinct']:.2f} (of 6)"
+    emit(payload, as_json, line)
+
+
+def _sample_captions(run_dir, out, captions, per_caption, seed, step, device, quiet, as_json):
+    import json
+    from pathlib import Path
+
+    from msgan_eval.train.stackgan_sampler import sample_stackgan_run
+
+    sample_stackgan_run(run_dir, out, captions=captions, per_caption=per_caption, seed=seed,
+                        device=device, quiet=quiet, step=step)
+    manifest = json.loads((Path(out) / "sample.json").read_text())
+    payload = {"version": __version__, "run": run_dir, "out": out, "captions": manifest["captions"],
+               "per_caption": per_caption, "seed": seed, "step": step,
+               "n": manifest["captions"] * per_caption, "hues": manifest.get("hues")}
+    line = (f"wrote {per_caption} images for each of {manifest['captions']} captions to "
+            f"{out}/samples (captions.json beside it)")
+    hues = manifest.get("hues") or {}
+    if hues.get("colourless"):
+        line += (f"; distinct hues per colourless caption: {hues['colourless']['mean_distinct']:.2f}"
+                 f" (of 6)")
+    if hues.get("named_hue_share") is not None:
+        line += f"; samples in the named hue: {hues['named_hue_share']:.0%}"
     emit(payload, as_json, line)

@@ -21,8 +21,10 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from msgan_eval import defaults
-from msgan_eval.demo import arm_name, compare_arms, preflight_weights, torch_threads
+from msgan_eval.demo import arm_name, compare_arms, preflight_weights
 from msgan_eval.train.drit_sampler import sample_drit_run
+
+from .arms import strip_img, timed, total_seconds
 
 SHOWN_INPUTS = 6      # inputs shown in the HTML report with their translations
 ARMS = (("baseline", 0.0), ("msgan", 1.0))
@@ -72,49 +74,21 @@ def _train_config(config: "UnpairedDemoConfig", ms_weight: float, seed: int):
                       checkpoint_every=config.steps)
 
 
-def _train_one(job) -> Dict[str, float]:
-    """One arm in its own process with one torch thread: its wall and CPU seconds. A module-level
-    function so a process pool can run it."""
-    import torch
-
-    from msgan_eval.train.drit import train_drit
-
-    train_config, run_dir, device, quiet = job
-    torch.set_num_threads(1)
-    t0, c0 = time.perf_counter(), time.process_time()
-    train_drit(train_config, run_dir, quiet=quiet, device=device)
-    return {"wall": round(time.perf_counter() - t0, 1), "cpu": round(time.process_time() - c0, 1)}
-
-
 def train_arms(out: Path, config: "UnpairedDemoConfig", quiet: bool,
                log: Callable[[str], None]) -> Dict[str, Dict[str, float]]:
-    """Every (seed, arm) run, ``config.workers`` at a time (one process and one thread each: the
-    small convolutions gain nothing from a second thread); {run name: wall and CPU seconds}."""
+    """Every (seed, arm) run, ``config.workers`` at a time; {run name: wall and CPU seconds}."""
+    from .arms import train_all
+
     jobs, names = [], []
     for seed in range(config.seed, config.seed + config.seeds):
         for arm, ms_weight in ARMS:
             names.append(arm_name(arm, seed, config.seeds))
-            jobs.append((_train_config(config, ms_weight, seed), out / "runs" / names[-1],
-                         config.device, quiet or config.workers > 1))
+            jobs.append(("msgan_eval.train.drit:train_drit", _train_config(config, ms_weight, seed),
+                         out / "runs" / names[-1], config.device, quiet or config.workers > 1))
             log(f"demo: training {names[-1]} ({LABELS[arm]}, ms-weight {ms_weight:g}, "
                 f"{config.steps} steps, width {config.width:g}, batch {config.batch_size}, "
                 f"seed {seed})")
-    if config.workers <= 1 or len(jobs) == 1:
-        with torch_threads(1):
-            return dict(zip(names, map(_train_one, jobs)))
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(min(config.workers, len(jobs)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        return dict(zip(names, pool.map(_train_one, jobs)))
-
-
-def _timed(fn, *args):
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = fn(*args)
-    return result, {"wall": round(time.perf_counter() - t0, 1),
-                    "cpu": round(time.process_time() - c0, 1)}
+    return train_all(jobs, names, config.workers)
 
 
 def hue_details(folders: Dict[str, List[Path]], per_input: int) -> dict:
@@ -165,12 +139,10 @@ def train_sample_compare_unpaired(out: Path, config: UnpairedDemoConfig, *, quie
                                    inception_weights=config.inception_weights,
                                    lpips_backbone=config.lpips_backbone)
     samples = {arm: [f / "samples" for f in fs] for arm, fs in folders.items()}
-    (report, runs), seconds["compare"] = _timed(
+    (report, runs), seconds["compare"] = timed(
         lambda: compare_arms(samples, ref, compare_config, quiet=quiet, log=log, command=command))
-    # CPU: this process (sampling, comparison) plus the training processes'.
-    seconds["total"] = {"wall": round(time.perf_counter() - t0, 1), "cpu": round(
-        time.process_time() - c0 + (sum(v["cpu"] for k, v in seconds.items() if k != "compare")
-                                    if config.workers > 1 else 0), 1)}
+    seconds["total"] = total_seconds(t0, c0, {k: v for k, v in seconds.items() if k != "compare"},
+                                     config.workers)
     hues = hue_details(folders, config.per_input)
     report["notes"].append(hue_note(hues))
     report["details"]["demo"] = {
@@ -197,28 +169,14 @@ def unpaired_html(first: Dict[str, Path], names, hues: dict) -> str:
         for k, (arm, folder) in enumerate(first.items()):
             files = sorted((folder / "samples" / name).glob("*.png"))
             lead = (f"<td rowspan='2'>{html.escape(name)}</td><td rowspan='2'>"
-                    f"{_strip_img([folder / 'inputs' / f'{name}.png'], 'input')}</td>") if k == 0 else ""
-            cells.append(f"<tr>{lead}<td>{LABELS[arm]}</td><td>{_strip_img(files, LABELS[arm])}"
+                    f"{strip_img([folder / 'inputs' / f'{name}.png'], 'input')}</td>") if k == 0 else ""
+            cells.append(f"<tr>{lead}<td>{LABELS[arm]}</td><td>{strip_img(files, LABELS[arm])}"
                          f"</td><td>{counts[arm].get(name, '')}</td></tr>")
         rows.append("".join(cells))
     table = ("<h2>Inputs and translations</h2><table><tr><th>input name</th><th>input</th>"
              "<th>run</th><th>translations (different attribute codes)</th><th>distinct hues</th>"
              "</tr>" + "".join(rows) + "</table>")
     return table + _hue_table(hues)
-
-
-def _strip_img(paths, alt: str, zoom: int = 2) -> str:
-    """An embedded PNG of the images side by side (2-pixel white gaps), like the pairs rows."""
-    from msgan_eval.images import decode_image
-    from msgan_eval.report.render import png_base64
-
-    images = [decode_image(p) for p in paths]
-    h, w = images[0].shape[:2]
-    strip = np.full((h, len(images) * (w + 2) - 2, 3), 255, np.uint8)
-    for k, img in enumerate(images):
-        strip[:, k * (w + 2):k * (w + 2) + w] = img
-    return (f"<img alt='{html.escape(alt)}' width='{strip.shape[1] * zoom}' "
-            f"style='image-rendering:pixelated' src='data:image/png;base64,{png_base64(strip)}'>")
 
 
 def _hue_table(hues: dict) -> str:
