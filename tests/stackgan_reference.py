@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 cfg = SimpleNamespace()
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import stackgan_reference as ref
 import torch
 
-import stackgan_reference as ref
 from msgan_eval.datasets import DEBIAN_FASHION_MNIST
 from msgan_eval.train import stackgan
 from msgan_eval.train.runs import read_log
