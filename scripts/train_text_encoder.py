@@ -27,6 +27,7 @@ from msgan_eval.train.caption_data import (  # noqa: E402
     COLOUR_WORDS,
     NOUNS,
     PLAIN_TEMPLATES,
+    article,
     vocabulary,
 )
 
@@ -37,12 +38,12 @@ def every_caption():
     for c, nouns in enumerate(NOUNS):
         for noun in nouns:
             for template in PLAIN_TEMPLATES:
-                out.append((template.format(noun=noun).replace("a ankle", "an ankle"), c, 6))
+                out.append((article(template.format(noun=noun)), c, 6))
             for h, colours in enumerate(COLOUR_WORDS):
                 for colour in colours:
                     for template in COLOUR_TEMPLATES:
                         text = template.format(colour=colour, noun=noun)
-                        out.append((text.replace("a ankle", "an ankle"), c, h))
+                        out.append((article(text), c, h))
     return out
 
 

@@ -31,7 +31,7 @@ UNKNOWN = "<unk>"
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 # The shipped file and its SHA-256 (scripts/train_text_encoder.py prints both).
 BUNDLED = {"fashion-mnist-captions": ("text-encoder-fashion-captions.pt",
-                                      "73c4962a0e0e29bf4e560e9d30c26ac1d0b548f6a3ef0aa3db9143ceeadb30d3")}
+                                      "804037af544d1aee164c82610e753fa065a20a5fa34ee85247f0573b4409657c")}
 
 
 def tokenize(text: str) -> List[str]:

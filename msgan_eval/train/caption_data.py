@@ -23,6 +23,7 @@ The sampled conditions are the canonical captions (``canonical_captions``): "a {
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -50,9 +51,9 @@ class Caption:
     colour: int               # palette index, or NO_COLOUR
 
 
-def _article(text: str) -> str:
-    """"a ankle boot" -> "an ankle boot"."""
-    return text.replace("a ankle", "an ankle")
+def article(text: str) -> str:
+    """"a ankle boot" -> "an ankle boot" (the word "a" only: "a magenta ankle boot" stays)."""
+    return re.sub(r"\ba ankle\b", "an ankle", text)
 
 
 def item_captions(i: int, label: int, hue: int, k_max: int = CAPTIONS_PER_ITEM) -> List[Caption]:
@@ -64,18 +65,18 @@ def item_captions(i: int, label: int, hue: int, k_max: int = CAPTIONS_PER_ITEM) 
         noun = NOUNS[label][j % len(NOUNS[label])]
         if k % 4 == 3:
             template = PLAIN_TEMPLATES[(j // 2) % len(PLAIN_TEMPLATES)]
-            out.append(Caption(_article(template.format(noun=noun)), label, NO_COLOUR))
+            out.append(Caption(article(template.format(noun=noun)), label, NO_COLOUR))
             continue
         colour = COLOUR_WORDS[hue][(j // 2) % 2]
         template = COLOUR_TEMPLATES[(j // 4) % len(COLOUR_TEMPLATES)]
-        out.append(Caption(_article(template.format(colour=colour, noun=noun)), label, hue))
+        out.append(Caption(article(template.format(colour=colour, noun=noun)), label, hue))
     return out
 
 
 def canonical_captions() -> List[Caption]:
     """The sampled conditions: "a {noun}" for each class, then "a {colour} {noun}"."""
-    plain = [Caption(_article(f"a {n[0]}"), c, NO_COLOUR) for c, n in enumerate(NOUNS)]
-    coloured = [Caption(_article(f"a {col[0]} {n[0]}"), c, h)
+    plain = [Caption(article(f"a {n[0]}"), c, NO_COLOUR) for c, n in enumerate(NOUNS)]
+    coloured = [Caption(article(f"a {col[0]} {n[0]}"), c, h)
                 for c, n in enumerate(NOUNS) for h, col in enumerate(COLOUR_WORDS)]
     return plain + coloured
 

@@ -18,6 +18,7 @@ to its bird as ``get_imgs`` does (a square of 1.5 x the larger bounding-box side
 """
 from __future__ import annotations
 
+import codecs
 import pickle
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
@@ -69,9 +70,11 @@ class PlainDataUnpickler(pickle.Unpickler):
     global (``os.system``, ``builtins.eval``, ...) is refused before it can be called."""
 
     _RECONSTRUCT = np.empty(0).__reduce__()[0]
+    # _codecs.encode turns a str into bytes: how Python 3 writes an array's buffer in protocol 2.
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
                 ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-                ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+                ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+                ("_codecs", "encode"): codecs.encode}
 
     def find_class(self, module: str, name: str):
         try:
