@@ -97,7 +97,7 @@ P2P_WIDTH = 1.0            # ngf = ndf = 64 * width
 P2P_EDGE_THRESHOLD = 16    # fashion-mnist-edges: silhouette = pixels >= this grey level
 P2P_INPUTS = 20            # sample --inputs: test inputs (conditions)
 P2P_PER_INPUT = 10         # sample --per-input: samples per input (the paper: 10 for LPIPS)
-# image-to-image demo: sized for <= 10 minutes on 2 CPU cores, evaluation included (README)
+# image-to-image demo: sized for <= 10 minutes on 2 CPU cores, evaluation included (docs/demos.md)
 P2P_DEMO_STEPS = 1500
 P2P_DEMO_WIDTH = 0.25
 P2P_DEMO_REF_PER_CLASS = 50

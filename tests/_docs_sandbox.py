@@ -6,7 +6,7 @@ features memoised for one page serve the next: ``msgan_eval.evaluate.features``)
 
 Sizes: ``real/`` holds 100 images because ``compare`` fits its default 100 NDB bins on the
 reference, ``train/`` 100 because ``ndb`` fits its default 100 bins on it; the generated sets
-hold 8 images of each of two classes (enough for LPIPS pairs, KID subsets and prdc's k = 5).
+hold 6 images of each of two classes (enough for LPIPS pairs, KID subsets and prdc's k = 5).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ CLASSES = ["cat", "dog"]
 SIZE = 32          # LPIPS AlexNet needs at least 31x31
 
 # folder -> (images per class, seed); the copies below share these images (and so their features)
-ORIGINALS = {"real": (50, 0), "generated": (8, 1), "baseline": (8, 2), "train": (50, 3)}
+ORIGINALS = {"real": (50, 0), "generated": (6, 1), "baseline": (6, 2), "train": (50, 3)}
 COPIES = {
     "fake": "generated", "candidate": "generated", "other": "baseline",
     "samples/base": "baseline", "samples/baseline": "baseline", "samples/msgan": "generated",

@@ -234,3 +234,27 @@ def test_api_reference_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS,
                              extraglobs={"msgan_eval": importlib.import_module("msgan_eval")})
     assert result.failed == 0
+
+
+def test_ci_runs_the_readme_test_command():
+    """.ci/run runs the README's test command verbatim, so the two cannot drift apart."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"^bash scripts/setup.sh && \.venv/bin/python -m pytest[^\n]*$", readme, re.M)
+    assert command, "the README lost its test command"
+    assert command.group(0) in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_nav_hook_leaves_out_only_reserved_pages_not_yet_merged(tmp_path):
+    """scripts/mkdocs_hooks.py: a reserved page drops out of the nav until its file exists; any
+    other missing page stays (so `mkdocs build --strict` reports it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "scripts" / "mkdocs_hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    (tmp_path / "index.md").write_text("# Home")
+    (tmp_path / "modes.md").write_text("# Modes")
+    nav = [{"Home": "index.md"}, {"More": [{"Modes": "modes.md"}, {"Tracking": "tracking.md"}]},
+           {"Inspect": "inspect.md"}, {"Typo": "tyop.md"}]
+    config = hooks.on_config({"nav": nav, "docs_dir": str(tmp_path)})
+    assert config["nav"] == [{"Home": "index.md"}, {"More": [{"Modes": "modes.md"}]}, {"Typo": "tyop.md"}]
