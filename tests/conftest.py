@@ -191,12 +191,13 @@ def _is_e2e(item) -> bool:
 # Modules in the order the workers start them (`-n auto` with `--dist loadfile
 # --no-loadscope-reorder`, setup.cfg): the longest first, so the workers finish together instead of
 # one of them running a long module alone at the end. Each module stays on one worker, so its
-# module-scoped fixtures (trained runs, prepared folders) are built once. Serial times of the whole
-# module, measured with --durations=0 (2026-12-05; see docs/development.md).
+# module-scoped fixtures (trained runs, prepared folders) are built once. Order: the sum of each
+# module's test durations, -n 2 --durations=0 (2026-12-05; docs/development.md).
 LONGEST_MODULES_FIRST = (
-    "test_presets.py", "test_docs_examples.py", "test_train.py", "test_inception.py",
-    "test_compare_pclass.py", "test_weights.py", "test_distributed.py", "test_prdc.py",
-    "test_demo_pairs.py", "test_cli_compare.py", "test_bench_cpu.py", "test_lpips_convert.py",
+    "test_docs_examples.py", "test_presets.py", "test_inception.py", "test_compare_pclass.py",
+    "test_train.py", "test_prdc.py", "test_cli_compare.py", "test_distributed.py",
+    "test_lpips_convert.py", "test_demo_pairs.py", "test_api.py", "test_bench_cpu.py",
+    "test_bench_gpu.py", "test_kid.py", "test_per_class.py",
 )
 
 
