@@ -140,6 +140,26 @@ def test_table_and_markdown_show_every_metric_with_interval_and_verdict(sets):
     assert "> note: a note" in md
 
 
+def test_overall_verdict_under_the_metrics_in_every_rendering(sets):
+    report = _report(sets)
+    overall = report["overall"]
+    assert overall["verdict"] == "candidate-better" and overall["better"] == ["fid", "ndb", "jsd"]
+    reasons = overall["reasons"]
+    assert reasons[0].startswith("candidate better on fidelity: FID -")
+    assert reasons[-1] == "not measured (skipped, see the reasons in the report): LPIPS diversity"
+    table = render_table(report).splitlines()
+    at = table.index("overall: candidate-better")
+    assert table[at + 1:] == [f"  - {r}" for r in reasons]
+    assert at > max(i for i, line in enumerate(table) if line.startswith(("FID", "NDB", "JSD")))
+    md = render_markdown(report)
+    assert "**Overall: candidate-better**" in md and f"- {reasons[0]}" in md
+    assert md.index("**Overall") < md.index("### Inputs")
+    html = render_html(report, {})
+    assert "<h2>Overall: <span class='candidate-better'>candidate-better</span></h2>" in html
+    assert f"<li>{html_escape(reasons[0])}</li>" in html
+    assert html.index("Overall:") < html.index("Quality and diversity")
+
+
 def _decode_pngs(html):
     return [np.asarray(Image.open(io.BytesIO(base64.b64decode(b))).convert("RGB"))
             for b in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
@@ -156,7 +176,7 @@ def test_written_report_files(sets, tmp_path):
     assert len(grids) == 2
     np.testing.assert_array_equal(grids[0], sample_grid(sets["baseline"]))
     np.testing.assert_array_equal(grids[1], sample_grid(sets["candidate"]))
-    assert html.count("<svg") == 4      # FID, NDB, JSD bar charts + the NDB bin plot
+    assert html.count("<svg") == 5      # FID, NDB, JSD bar charts, the NDB bin plot, FID vs NDB
     assert "NDB bins" in html and "<table>" in html and "candidate-better" in html
     assert "lpips-alex weights not found" in html
     assert not re.search(r"(src|href)=['\"]?https?:", html)     # self-contained
@@ -197,7 +217,7 @@ def test_long_skip_reason_is_short_in_the_tables_and_whole_below(sets, tmp_path)
     table = render_table(report).splitlines()
     row = next(line for line in table if line.startswith("LPIPS diversity"))
     assert row.endswith(cell) and "four ways" not in row
-    assert table[-1] == f"LPIPS diversity skipped: {reason}"
+    assert table[table.index("overall: candidate-better") - 1] == f"LPIPS diversity skipped: {reason}"
 
     md = render_markdown(report)
     assert f"| {cell} |" in md
@@ -218,7 +238,7 @@ def test_short_skip_reason_needs_no_note(sets):
     report = _report(sets)
     assert skipped_reasons(report) == []
     table = render_table(report).splitlines()
-    assert table[-1].startswith("JSD")                  # nothing under the table
+    assert table[table.index("overall: candidate-better") - 1].startswith("JSD")   # no note between
     assert next(line for line in table if line.startswith("LPIPS")).endswith(
         "skipped: lpips-alex weights not found")
     assert "Skipped:" not in render_markdown(report) and "Skipped:" not in render_html(report, {})

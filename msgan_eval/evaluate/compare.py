@@ -140,6 +140,11 @@ class Report:
         return self.report["deltas"]
 
     @property
+    def overall(self) -> dict:
+        """The joint verdict: ``{"verdict", "reasons", "better", "worse"}`` (``metrics.overall``)."""
+        return self.report["overall"]
+
+    @property
     def runs(self) -> Dict[str, Dict[str, dict]]:
         return self.report["runs"]
 
@@ -246,7 +251,8 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
         command: recorded in the report's provenance (the CLI passes its argv).
 
     Returns:
-        Report: ``.verdicts``, ``.deltas``, ``.runs`` (estimates with intervals), ``.skipped``;
+        Report: ``.verdicts``, ``.overall`` (the joint verdict and its reasons), ``.deltas``,
+        ``.runs`` (estimates with intervals), ``.skipped``;
         ``to_dict()`` is ``msgan-eval compare --json``. None on torchrun ranks other than 0.
 
     Example:
