@@ -83,6 +83,12 @@ def _preflight_prdc(runs: Dict[str, ImageSet], ref: Reference, config: CompareCo
             raise exc.renamed({"real": "reference", "gen": run}) from None
 
 
+def _preflight_degenerate(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    """Every image of each run is resampled (``runners.SIZE_FREE``): its draws bounded too."""
+    for images in runs.values():
+        _check_bootstrap_draws(config.bootstrap, len(images), "images")
+
+
 def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
     """The bootstrap draws (n_boot, n) int64 indices at once: bounded (--bootstrap 1e8 asked for
     tens of GB)."""
@@ -93,7 +99,7 @@ def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
 
 
 PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb,
-             "kid": _preflight_kid, "prdc": _preflight_prdc}
+             "kid": _preflight_kid, "prdc": _preflight_prdc, "degenerate": _preflight_degenerate}
 
 
 def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,

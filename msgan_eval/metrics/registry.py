@@ -3,8 +3,10 @@
 ``family`` groups the metrics one evaluation computes together (NDB also gives JSD) and names the
 ``--metrics`` choice of ``compare``; the order of :data:`METRICS` is the order of reports, tables
 and bootstrap streams. ``needs`` lists what a run of the family requires: ``inception_weights``,
-``lpips_backbone`` (weights a comparison skips when they are missing offline) or
-``reference_images`` (a FID statistics file as the reference is not enough).
+``lpips_backbone`` (weights a comparison skips when they are missing offline),
+``reference_images`` (a FID statistics file as the reference is not enough) or
+``calibration_images`` (enough reference images to calibrate inspect's flags:
+``defaults.INSPECT_MIN_REFERENCE``; fewer and the comparison skips the metric with the reason).
 
 ``role`` says what a metric measures, for the joint verdict of ``compare``
 (:mod:`msgan_eval.metrics.overall`) and the quality-diversity plot: ``fidelity`` (are the samples
@@ -52,6 +54,9 @@ METRICS: Tuple[MetricFacts, ...] = (
     MetricFacts("recall", "Recall", "prdc", True, 4, ("inception_weights", "reference_images"), role=DIVERSITY),
     MetricFacts("density", "Density", "prdc", True, 4, ("inception_weights", "reference_images"), role=FIDELITY),
     MetricFacts("coverage", "Coverage", "prdc", True, 4, ("inception_weights", "reference_images"), role=DIVERSITY),
+    # #22: share of samples flagged blank, saturated or noise by inspect (evaluate/inspect.py)
+    MetricFacts("degenerate", "Degenerate fraction", "degenerate", False, 3,
+                ("reference_images", "calibration_images"), role=FIDELITY),
 )
 _unroled = [m.name for m in METRICS if m.role not in ROLES]
 assert not _unroled, f"metrics {_unroled} need role=FIDELITY or role=DIVERSITY in metrics/registry.py"
