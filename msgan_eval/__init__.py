@@ -13,6 +13,7 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.vendi("fake/").per_condition
     msgan_eval.kid("real/", "fake/").kid
     msgan_eval.prdc("real/", "fake/", k=5).recall
+    msgan_eval.inspect("fake/", ref="real/").degenerate
 
 Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
 for torch.
@@ -30,6 +31,8 @@ _EXPORTS = {
     "VendiResult": "msgan_eval.evaluate.vendi",
     "kid": "msgan_eval.evaluate.kid",
     "prdc": "msgan_eval.evaluate.prdc",
+    "inspect": "msgan_eval.evaluate.inspect",
+    "InspectResult": "msgan_eval.evaluate.inspect",
     "KidResult": "msgan_eval.evaluate.kid",
     "PrdcResult": "msgan_eval.evaluate.prdc",
     "FidResult": "msgan_eval.evaluate.fid",

@@ -131,3 +131,16 @@ PRDC_FEATURES_CHOICES = ("inception-pool3", "vgg16-fc2")
 # Pairwise distances are computed in row blocks of at most this many entries (about 100 MB of
 # float32/float64 working arrays per block), so 50k x 50k sets never hold a full distance matrix.
 PRDC_BLOCK_ENTRIES = 1 << 22
+
+# Degenerate-sample inspector and realism (#22). Realism score of Kynkaanniemi et al. 2019: k = 3
+# (the paper's and the official code's nhood_sizes=[3]); the max runs over the reference balls no
+# larger than the median radius (official compute_stylegan_realism: clamp_to_percentile=50).
+REALISM_K = 3
+REALISM_PRUNE_PERCENTILE = 50.0
+# A flag fires outside what the reference set shows: below its 0.1th / above its 99.9th percentile
+# of the flag's statistic (msgan_eval/metrics/flags.py documents each).
+FLAG_LOW_PERCENTILE = 0.1
+FLAG_HIGH_PERCENTILE = 99.9
+# Fewer reference images than this cannot place a 0.1 / 99.9 percentile anywhere but at the
+# extreme image: flags are not calibrated (an error naming --ref).
+INSPECT_MIN_REFERENCE = 50

@@ -186,6 +186,7 @@ PARAMETER_FLAGS = {
     "b": "B",
     "real": "REAL",                # prdc's positional arguments
     "gen": "GEN",
+    "images": "DIR",               # inspect's positional argument
     "k": "--bins",
     "bins": "--bins-file",
     "reference": "--ref",
