@@ -84,7 +84,7 @@ DEMO_MAX_REF_PER_CLASS = 1000    # Fashion-MNIST's test split holds 1000 images 
 DEMO_NDB_BINS = 20
 
 # The metric families `compare` runs when --metrics is not given; the others are asked for by name.
-COMPARE_METRICS = ("fid", "lpips", "ndb")
+COMPARE_METRICS = ("fid", "lpips", "ndb", "degenerate", "lpips-gated")
 
 # Image-to-image trainer (pix2pix with noise / its MSGAN twin; official Pix2Pix-Mode-Seeking options)
 P2P_NZ = 8                 # --nz

@@ -57,6 +57,10 @@ METRICS: Tuple[MetricFacts, ...] = (
     # #22: share of samples flagged blank, saturated or noise by inspect (evaluate/inspect.py)
     MetricFacts("degenerate", "Degenerate fraction", "degenerate", False, 3,
                 ("reference_images", "calibration_images"), role=FIDELITY),
+    # #22: LPIPS diversity over the samples that pass the realism gate (evaluate/gate.py)
+    MetricFacts("lpips_gated", "Gated LPIPS", "lpips-gated", True, 4,
+                ("lpips_backbone", "inception_weights", "reference_images", "calibration_images"),
+                role=DIVERSITY),
 )
 _unroled = [m.name for m in METRICS if m.role not in ROLES]
 assert not _unroled, f"metrics {_unroled} need role=FIDELITY or role=DIVERSITY in metrics/registry.py"
