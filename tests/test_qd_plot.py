@@ -49,7 +49,7 @@ def test_a_trade_off_lands_right_and_down_and_fid_runs_downwards():
     points = {title.split(":")[0]: (x, y) for x, y, _, title in _circles(html)}
     assert points["candidate"][0] > points["baseline"][0]          # right: more diverse
     assert points["candidate"][1] > points["baseline"][1]          # down (svg y grows down): worse FID
-    assert "FID (lower is better: better is up)" in html and "better is right" in html
+    assert "FID, lower is better (\u2191)" in html and "LPIPS diversity, higher is better (\u2192)" in html
     # precision (higher is better) on the same arms: the axis is not flipped
     html = quality_diversity_html(_report({"precision": (0.8, 0.3), "lpips": (0.1, 0.4)}))
     points = {title.split(":")[0]: (x, y) for x, y, _, title in _circles(html)}
@@ -100,4 +100,13 @@ def test_nice_ticks_cover_the_range_with_round_steps(low, high):
     steps = {round(b - a, 12) for a, b in zip(ticks, ticks[1:])}
     assert len(steps) == 1
     mantissa = f"{steps.pop():e}".split("e")[0]
-    assert float(mantissa) in (1.0, 2.0, 5.0)
+    assert float(mantissa) in (1.0, 2.0, 2.5, 5.0)
+
+
+def test_tick_labels_show_the_steps_decimals():
+    from msgan_eval.report.qd_plot import _fmt
+
+    ticks = nice_ticks(0.0, 1.08)
+    assert [_fmt(v, ticks) for v in ticks] == ["0.00", "0.25", "0.50", "0.75", "1.00", "1.25"]
+    ticks = nice_ticks(37.2, 181.0)
+    assert [_fmt(v, ticks) for v in ticks] == ["0", "50", "100", "150", "200"]

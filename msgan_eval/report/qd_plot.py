@@ -85,7 +85,7 @@ def _get(*keys: str) -> Getter:
 
 CONDITION_SOURCES = {
     FIDELITY: (("Per-class FID", False, _get("fid_per_class", "per_class", "{arm}")),
-               ("realistic share (realism score >= 1)", True,
+               ("Realistic share", True,
                 _get("lpips_gated", "{arm}", "kept_per_condition")),
                ("degenerate fraction", False, _get("degenerate", "{arm}", "per_condition"))),
     DIVERSITY: (("LPIPS diversity", True, _get("lpips", "{arm}", "per_condition")),
@@ -124,12 +124,12 @@ def _finite(v) -> bool:
 # ---- drawing ------------------------------------------------------------------------------------
 
 def nice_ticks(low: float, high: float, count: int = 6) -> List[float]:
-    """Round tick values covering [low, high] (1, 2, 5 times a power of ten apart)."""
+    """Round tick values covering [low, high] (1, 2, 2.5 or 5 times a power of ten apart)."""
     if not high > low:
         high = low + (abs(low) or 1.0)
     raw = (high - low) / max(count - 1, 1)
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
     first = math.floor(low / step) * step
     return [first + i * step for i in range(int(math.ceil((high - first) / step)) + 1)]
 
@@ -171,8 +171,12 @@ def _padded(values: Sequence[float]) -> Tuple[float, float]:
 
 
 def _fmt(v: float, ticks: Sequence[float]) -> str:
+    """``v`` with as many decimals as the tick step needs (0.25 needs two)."""
     step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
-    return f"{v:.{max(0, -math.floor(math.log10(step)))}f}"
+    decimals = max(0, -math.floor(math.log10(step)))
+    while decimals < 12 and abs(round(step, decimals) - step) > 1e-9 * step:
+        decimals += 1
+    return f"{v:.{decimals}f}"
 
 
 def _axes(f: _Frame, x_axis: Axis, y_axis: Axis) -> List[str]:
@@ -192,7 +196,8 @@ def _axes(f: _Frame, x_axis: Axis, y_axis: Axis) -> List[str]:
 
 
 def _axis_text(axis: Axis, where: str) -> str:
-    return f"{axis.label} ({'higher' if axis.higher_is_better else 'lower'} is better: better is {where})"
+    arrow = {"right": "\u2192", "up": "\u2191"}[where]
+    return f"{axis.label}, {'higher' if axis.higher_is_better else 'lower'} is better ({arrow})"
 
 
 def _point(f: _Frame, p: Point) -> List[str]:
@@ -260,12 +265,13 @@ def quality_diversity_html(report: dict) -> str:
     by_condition = condition_points(report)
     if by_condition is not None:
         x_axis, y_axis, points = by_condition
-        charts.append(scatter_svg(points, x_axis, y_axis, "Per condition (grey: same condition)",
-                                  links=True))
+        charts.append(scatter_svg(points, x_axis, y_axis,
+                                  "Per condition (grey line: one condition's two points)", links=True))
     if not charts:
         return ""
-    return ("<h2>Quality and diversity</h2><p>Better is up and to the right on both charts. "
-            "Right and down from the baseline: diversity bought with fidelity.</p>"
+    return ("<h2>Quality and diversity</h2><p>Better is up and to the right on both charts (an axis "
+            "where lower is better runs the other way). Right of and below the baseline: diversity "
+            "bought with fidelity. Realistic share: samples whose realism score is at least 1.</p>"
             "<div class='grids'>" + "".join(charts) + "</div>")
 
 
