@@ -33,7 +33,12 @@ def _human(result) -> str:
               help="Training images: flag samples nearer to one than held-out images are "
                    "(copy-of-train).")
 @click.option("--k", "k", type=click.IntRange(min=1), default=defaults.REALISM_K,
-              show_default=True, help="Nearest neighbours of the realism score's radii.")
+              show_default=True,
+              help="Nearest neighbours of the realism score's radii (precision/recall's).")
+@click.option("--prune-percentile", type=FiniteFloat(min=0, max=100, min_open=True), default=None,
+              help="Realism max over the reference balls no larger than this percentile of "
+                   "their radii (the paper's ranking score: 50); default: every ball, so "
+                   "unrealistic = outside k-NN precision's balls.")
 @click.option("--features", type=click.Choice(defaults.PRDC_FEATURES_CHOICES),
               default=defaults.PRDC_FEATURES, show_default=True,
               help="Feature space of realism, near duplicates and copies (prdc's).")
@@ -44,14 +49,15 @@ def _human(result) -> str:
               help="Write a page showing the flagged images, grouped by flag.")
 @vgg16_weights_option
 @inception_run_options
-def inspect(path, ref, train, k, features, near_duplicate_cosine, html, vgg16_weights, preset,
+def inspect(path, ref, train, k, prune_percentile, features, near_duplicate_cosine, html, vgg16_weights, preset,
             inception_weights, device, batch_size, num_workers, skip_bad, as_json, quiet):
     """Flag each image at PATH that lies outside what the real images at --ref show: blank,
     saturated, noise (degenerate), duplicate, copy-of-train (with --train) and unrealistic
     (realism score of Kynkaanniemi et al. 2019 below 1)."""
     from msgan_eval.evaluate.inspect import inspect as evaluate_inspect
 
-    result = evaluate_inspect(path, ref, train=train, k=k, features=features, preset=preset,
+    result = evaluate_inspect(path, ref, train=train, k=k, prune_percentile=prune_percentile,
+                              features=features, preset=preset,
                               near_duplicate_cosine=near_duplicate_cosine,
                               inception_weights=inception_weights, vgg16_weights=vgg16_weights,
                               device=device, batch_size=batch_size, num_workers=num_workers,

@@ -11,6 +11,7 @@ from .options import (
     json_option,
     lpips_backbone_option,
     quiet_option,
+    real_images_named,
     seed_option,
     skip_bad_option,
 )
@@ -93,9 +94,9 @@ def lpips(path, pairs, num_pairs, seed, net, device, batch_size, resize, backbon
     """LPIPS diversity of the images at PATH, per condition (sub-folder), as the lpips package."""
     from msgan_eval.evaluate.lpips import lpips_diversity
 
-    result = lpips_diversity(path, net=net, pairs=pairs, num_pairs=num_pairs, seed=seed,
-                             device=device, batch_size=batch_size, resize=resize,
-                             backbone_weights=backbone, skip_bad=skip_bad, quiet=quiet,
-                             protocol=protocol, real=real, realism_k=realism_k,
-                             inception_weights=inception_weights)
+    result = real_images_named(lambda: lpips_diversity(
+        path, net=net, pairs=pairs, num_pairs=num_pairs, seed=seed, device=device,
+        batch_size=batch_size, resize=resize, backbone_weights=backbone, skip_bad=skip_bad,
+        quiet=quiet, protocol=protocol, real=real, realism_k=realism_k,
+        inception_weights=inception_weights))
     emit(result.to_dict(), as_json, _human(result, path, result.skipped))

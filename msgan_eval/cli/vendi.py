@@ -7,6 +7,7 @@ from .options import (
     dims_option,
     emit,
     inception_run_options,
+    real_images_named,
 )
 
 
@@ -51,10 +52,10 @@ def vendi(path, dims, real, realism_k, preset, device, batch_size, num_workers, 
     from msgan_eval.evaluate.vendi import vendi as evaluate_vendi
     from msgan_eval.progress import warn
 
-    result = evaluate_vendi(path, dims=int(dims), preset=preset, device=device,
-                            batch_size=batch_size, num_workers=num_workers,
-                            inception_weights=inception_weights, skip_bad=skip_bad, quiet=quiet,
-                            real=real, realism_k=realism_k)
+    result = real_images_named(lambda: evaluate_vendi(
+        path, dims=int(dims), preset=preset, device=device, batch_size=batch_size,
+        num_workers=num_workers, inception_weights=inception_weights, skip_bad=skip_bad,
+        quiet=quiet, real=real, realism_k=realism_k))
     for bad_file, _ in result.skipped_files:
         warn(f"skipped unreadable {bad_file}")
     emit(result.to_dict(), as_json, _human(result))

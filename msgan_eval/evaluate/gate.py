@@ -47,6 +47,15 @@ class Gate:
         return {c: float(np.mean(self.kept[idx])) for c, idx in groups.items()}
 
 
+def load_real(real: ImagesLike, k: int, *, skip_bad: bool = False, quiet: bool = True) -> ImageSet:
+    """The real images of the gate, checked (>= 50, param ``real``): call it before long work."""
+    from .prdc import load_set
+
+    ref = load_set(real, param="real", metric="the realism gate", skip_bad=skip_bad, quiet=quiet)
+    check_reference(ref, k, param="real")
+    return ref
+
+
 def realism_gate_of(images: ImageSet, real: ImagesLike, *, k: int = defaults.REALISM_K,
                     features: str = defaults.PRDC_FEATURES, preset: str = defaults.FID_PRESET,
                     inception_weights: "str | os.PathLike[str] | None" = None,
@@ -55,10 +64,7 @@ def realism_gate_of(images: ImageSet, real: ImagesLike, *, k: int = defaults.REA
                     quiet: bool = True) -> Gate:
     """The gate of ``images`` against the real images ``real`` (>= 50 of them, param ``real``).
     Without feature weights (none named, none found) the gate is not computed: ``reason``."""
-    from .prdc import load_set
-
-    ref = load_set(real, param="real", metric="the realism gate", skip_bad=skip_bad, quiet=quiet)
-    check_reference(ref, k, param="real")
+    ref = load_real(real, k, skip_bad=skip_bad, quiet=quiet)
     feats = resolve_features(features, preset=preset, inception_weights=inception_weights,
                              vgg16_weights=None, device=device, batch_size=batch_size,
                              num_workers=num_workers)

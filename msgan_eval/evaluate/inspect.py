@@ -26,6 +26,7 @@ from msgan_eval.metrics.duplicates import pixel_hash
 from .inputs import ImagesLike, check_output, describe
 from .inspect_steps import (
     Features,
+    check_prune,
     check_reference,
     gate_rule,
     image_statistics,
@@ -58,6 +59,7 @@ class InspectResult:
     statistics: Dict[str, np.ndarray]        # pixel statistic -> (n,)
     realism: Optional[np.ndarray]            # (n,) realism scores; None without features
     k: int
+    prune_percentile: Optional[float]
     features: str
     preset: Optional[str]
     n_reference: int
@@ -117,6 +119,7 @@ class InspectResult:
         return {"metric": "inspect", "n": self.n, **self.fractions(), "flags": self.counts(),
                 "not_computed": dict(self.not_computed), "thresholds": self.thresholds,
                 "per_condition": self.per_condition(), "images": images, "k": self.k,
+                "prune_percentile": self.prune_percentile,
                 "features": self.features, "preset": self.preset,
                 "n_reference": self.n_reference, "n_train": self.n_train,
                 "inputs": self.inputs, "weights": self.weights, "notes": self.notes,
@@ -134,6 +137,7 @@ def _pixel_flags(images: ImageSet, ref: ImageSet, quiet: bool):
         stats = image_statistics(images, size, bar=bar)
     values = fl.calibrate(ref_stats)
     thresholds = {r.flag: {"statistic": r.statistic, "side": r.side, "percentile": r.percentile,
+                           "margin": defaults.FLAG_MARGIN, "scale": r.scale,
                            "value": values[r.flag], "rule": r.describe()} for r in fl.PIXEL_RULES}
     return fl.fire(stats, values), thresholds, stats, notes
 
@@ -144,10 +148,11 @@ def _copy_flag(gen_f: np.ndarray, ref_f: np.ndarray, train_f: np.ndarray):
 
     held_out = nearest_distances(ref_f, train_f)
     t = fl.copy_threshold(held_out)
-    entry = {"statistic": "distance to the nearest training image", "side": "below",
-             "percentile": defaults.FLAG_LOW_PERCENTILE, "value": t,
-             "rule": "nearest-training-image distance below the reference's "
-                     f"{defaults.FLAG_LOW_PERCENTILE:g}th percentile of theirs"}
+    rule = fl.COPY_RULE
+    entry = {"statistic": "distance of the features to the nearest training image",
+             "side": rule.side, "percentile": rule.percentile, "margin": defaults.FLAG_MARGIN,
+             "scale": rule.scale, "value": t,
+             "rule": rule.describe().replace("train_distance", "nearest-training-image distance")}
     if t <= 0:
         return None, entry, ("the reference shares images with the training set (its "
                              f"{defaults.FLAG_LOW_PERCENTILE:g}th percentile distance is 0): "
@@ -165,7 +170,9 @@ def _check_options(k: int, near_duplicate_cosine: float, html) -> None:
 
 
 def inspect(images: ImagesLike, ref: ImagesLike, *, train: Optional[ImagesLike] = None,
-            k: int = defaults.REALISM_K, features: str = defaults.PRDC_FEATURES,
+            k: int = defaults.REALISM_K,
+            prune_percentile: Optional[float] = defaults.REALISM_PRUNE_PERCENTILE,
+            features: str = defaults.PRDC_FEATURES,
             preset: str = defaults.FID_PRESET,
             near_duplicate_cosine: float = defaults.NEAR_DUPLICATE_COSINE,
             inception_weights: "str | os.PathLike[str] | None" = None,
@@ -182,7 +189,10 @@ def inspect(images: ImagesLike, ref: ImagesLike, *, train: Optional[ImagesLike] 
             on them (0.1 / 99.9 percentiles), and they are the realism score's reference.
         train: the training images (optional): ``copy-of-train`` flags samples nearer to a
             training image than the reference's images are.
-        k: nearest neighbours of the realism radii (3, the paper's).
+        k: nearest neighbours of the realism radii (precision/recall's 5; the paper's is 3).
+        prune_percentile: the realism max over the reference balls no larger than this
+            percentile of their radii (the paper's ranking score: 50); None, the default, keeps
+            every ball, so ``unrealistic`` is exactly outside k-NN precision's balls.
         features: feature space of the realism score, near duplicates and copies (that of
             :func:`msgan_eval.prdc`); without its weights (none named, none found) those flags
             are reported as not computed and the pixel flags still run.
@@ -200,24 +210,26 @@ def inspect(images: ImagesLike, ref: ImagesLike, *, train: Optional[ImagesLike] 
 
     k = int(k)
     _check_options(k, near_duplicate_cosine, html)
-    feats = resolve_features(features, preset=preset, inception_weights=inception_weights,
-                             vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
-                             num_workers=num_workers)
+    check_prune(prune_percentile)
     gen_set = load_set(images, param="images", metric="inspect", skip_bad=skip_bad, quiet=quiet)
     ref_set = load_set(ref, param="ref", metric="inspect", skip_bad=skip_bad, quiet=quiet)
     check_reference(ref_set, k)
     train_set = (load_set(train, param="train", metric="inspect", skip_bad=skip_bad, quiet=quiet)
                  if train is not None else None)
+    feats = resolve_features(features, preset=preset, inception_weights=inception_weights,
+                             vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
+                             num_workers=num_workers)
     masks, thresholds, stats, notes = _pixel_flags(gen_set, ref_set, quiet)
     not_computed: Dict[str, str] = {}
-    realism = _distance_flags(gen_set, ref_set, train_set, feats, k, near_duplicate_cosine,
-                              masks, thresholds, not_computed, quiet)
+    realism = _distance_flags(gen_set, ref_set, train_set, feats, (k, prune_percentile),
+                              near_duplicate_cosine, masks, thresholds, not_computed, quiet)
     if feats.reason:
         notes.append(f"duplicates are exact copies only ({feats.reason})")
     result = InspectResult(
         matrix=np.stack([masks[f] for f in FLAGS], axis=1), paths=_paths(gen_set),
         conditions=[r.condition for r in gen_set.refs], thresholds=thresholds,
-        not_computed=not_computed, statistics=stats, realism=realism, k=k, features=features,
+        not_computed=not_computed, statistics=stats, realism=realism, k=k,
+        prune_percentile=prune_percentile, features=features,
         preset=feats.source.preset if feats.source else None, n_reference=len(ref_set),
         n_train=None if train_set is None else len(train_set),
         inputs={"images": describe(images), "ref": describe(ref),
@@ -232,7 +244,8 @@ def inspect(images: ImagesLike, ref: ImagesLike, *, train: Optional[ImagesLike] 
 
 
 def _distance_flags(gen_set: ImageSet, ref_set: ImageSet, train_set: Optional[ImageSet],
-                    feats: Features, k: int, cosine: float, masks: Dict[str, np.ndarray],
+                    feats: Features, gate: Tuple[int, Optional[float]], cosine: float,
+                    masks: Dict[str, np.ndarray],
                     thresholds: Dict[str, dict], not_computed: Dict[str, str],
                     quiet: bool) -> Optional[np.ndarray]:
     """Fill ``masks`` with duplicate, copy-of-train and unrealistic; the realism scores."""
@@ -254,10 +267,10 @@ def _distance_flags(gen_set: ImageSet, ref_set: ImageSet, train_set: Optional[Im
             not_computed["copy-of-train"] = feats.reason
         return None
     ref_f = feats.of(ref_set, quiet)
-    realism, kept = realism_gate(gen_f, ref_f, k=k)
+    realism, kept = realism_gate(gen_f, ref_f, k=gate[0], prune_percentile=gate[1])
     masks["unrealistic"] = ~kept
     thresholds["unrealistic"] = {"statistic": "realism score", "side": "below", "percentile": None,
-                                 "value": 1.0, "rule": gate_rule(feats.source.name, k)}
+                                 "value": 1.0, "rule": gate_rule(feats.source.name, *gate)}
     if train_set is not None:
         mask, thresholds["copy-of-train"], reason = _copy_flag(gen_f, ref_f,
                                                                feats.of(train_set, quiet))

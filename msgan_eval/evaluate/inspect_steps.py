@@ -28,7 +28,7 @@ def _resized(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double()
+    x = torch.from_numpy(np.array(image, dtype=np.float64)).permute(2, 0, 1)[None]
     y = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
     return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
 
@@ -105,20 +105,29 @@ def check_reference(ref: ImageSet, k: int, param: str = "ref",
     """Enough reference images to calibrate the flags (and for the realism radii)."""
     need = max(minimum, k + 1)
     if len(ref) < need:
-        raise ParameterError(f"{{{param}}} has {len(ref)} images; calibrating the flags needs at "
-                             f"least {need} reference images (a 0.1 / 99.9 percentile of fewer is "
-                             "just their extreme image): use more real images", param)
+        raise ParameterError(f"{{{param}}} has {len(ref)} images; the flags and the realism gate "
+                             f"are calibrated on at least {need} real images: use more", param)
 
 
 def realism_gate(gen_features: np.ndarray, ref_features: np.ndarray, *,
-                 k: int = defaults.REALISM_K) -> Tuple[np.ndarray, np.ndarray]:
+                 k: int = defaults.REALISM_K,
+                 prune_percentile: Optional[float] = defaults.REALISM_PRUNE_PERCENTILE,
+                 ) -> Tuple[np.ndarray, np.ndarray]:
     """(realism scores, kept mask): a sample passes the gate when its realism score is >= 1."""
     from msgan_eval.metrics.realism import realism_scores
 
-    scores = realism_scores(ref_features, gen_features, k=k)
+    scores = realism_scores(ref_features, gen_features, k=k, prune_percentile=prune_percentile)
     return scores, scores >= 1.0
 
 
-def gate_rule(features: str, k: int) -> str:
-    return (f"realism score >= 1 (Kynkaanniemi et al. 2019, {features} features, k = {k}, balls "
-            f"no larger than the reference's median radius)")
+def gate_rule(features: str, k: int,
+              prune_percentile: Optional[float] = defaults.REALISM_PRUNE_PERCENTILE) -> str:
+    balls = ("every reference ball: inside one, as k-NN precision counts" if prune_percentile is None
+             else f"the reference balls no larger than their {prune_percentile:g}th percentile radius")
+    return f"realism score >= 1 (Kynkaanniemi et al. 2019, {features} features, k = {k}, {balls})"
+
+
+def check_prune(prune_percentile: Optional[float]) -> None:
+    if prune_percentile is not None and not 0 < prune_percentile <= 100:
+        raise ParameterError(f"{{prune_percentile}} {prune_percentile}: use a percentile in "
+                             "(0, 100], or none to keep every reference ball", "prune_percentile")

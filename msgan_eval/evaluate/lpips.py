@@ -309,7 +309,10 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
     check_lpips_inputs(image_set, groups, net, resize)
     check_pair_budget(groups, pairs, num_pairs, str(image_set.source))
     plans = {c: plan_pairs(len(idx), pairs, num_pairs, condition_rng(seed, c)) for c, idx in groups.items()}
+    if real is not None:
+        from .gate import load_real
 
+        real = load_real(real, realism_k, skip_bad=skip_bad, quiet=quiet)
     backbone = resolve_lpips_backbone(net, backbone_weights)
     gate = None
     if real is not None:

@@ -116,6 +116,10 @@ def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, preset: str = default
     from .fid import check_preset, resolve_weights_for
 
     preset = check_preset(preset)
+    if real is not None:
+        from .gate import load_real
+
+        real = load_real(real, realism_k, skip_bad=skip_bad, quiet=quiet)
     weights = resolve_weights_for([x], inception_weights, device)
     images = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
     feats = inception_features(images, weights=weights, dims=int(dims), device=device,

@@ -1,12 +1,14 @@
 """Per-image defect statistics and the flags calibrated on a reference set (pure maths).
 
 Each flag fires when an image lies outside what the reference images show, on one statistic:
+beyond the reference's 0.1th / 99.9th percentile, moved out by a quarter of that percentile's
+distance to the median (:data:`msgan_eval.defaults.FLAG_MARGIN`; on a log scale for ``blank``):
 
 ==============  =======================================================  =======================
 flag            statistic (per image, pixels scaled to [0, 1])           fires when
 ==============  =======================================================  =======================
 ``blank``       ``pixel_std``: the largest per-channel standard          below the reference's
-                deviation over the pixels (a one-colour frame is 0)      0.1th percentile
+                deviation over the pixels (a one-colour frame is 0)      0.1th percentile (log)
 ``saturated``   ``clipped_fraction``: the fraction of channel values     above the reference's
                 at exactly 0 or 255                                      99.9th percentile
 ``noise``       ``high_frequency``: the energy of the 5-point Laplacian  above the reference's
@@ -42,13 +44,29 @@ class FlagRule:
     statistic: str
     side: str              # "below" | "above": where the image must lie to fire
     percentile: float      # of the reference's statistic
+    scale: str = "linear"  # "linear" | "log": where the margin is measured
 
     def describe(self) -> str:
-        return f"{self.statistic} {self.side} the reference's {self.percentile:g}th percentile"
+        return (f"{self.statistic} {self.side} the reference's {self.percentile:g}th percentile, "
+                f"moved out by {defaults.FLAG_MARGIN:g} of its distance to the median"
+                f"{' (log scale)' if self.scale == 'log' else ''}")
+
+    def threshold(self, values: np.ndarray, margin: float = defaults.FLAG_MARGIN) -> float:
+        """The reference's percentile moved away from its median by ``margin`` times their
+        distance: at a few hundred images the 0.1 / 99.9 percentile is the extreme image itself,
+        and a new real image lies beyond it about 1 / (n + 1) of the time; the margin brings the
+        held-out false positives to ~0.1% (docs/inspect.md). ``log``: the margin is a factor
+        (a standard deviation near 0 keeps a threshold above 0)."""
+        v = np.asarray(values, dtype=np.float64)
+        if self.scale == "log":
+            v = np.log(np.maximum(v, np.finfo(np.float64).tiny))
+        p, median = float(np.percentile(v, self.percentile)), float(np.median(v))
+        t = p + margin * (p - median)
+        return float(np.exp(t)) if self.scale == "log" else t
 
 
 PIXEL_RULES = (
-    FlagRule("blank", "pixel_std", "below", defaults.FLAG_LOW_PERCENTILE),
+    FlagRule("blank", "pixel_std", "below", defaults.FLAG_LOW_PERCENTILE, "log"),
     FlagRule("saturated", "clipped_fraction", "above", defaults.FLAG_HIGH_PERCENTILE),
     FlagRule("noise", "high_frequency", "above", defaults.FLAG_HIGH_PERCENTILE),
 )
@@ -91,14 +109,15 @@ def pixel_statistics(images: np.ndarray) -> Dict[str, np.ndarray]:
 def calibrate(reference: Mapping[str, np.ndarray], rules: Sequence[FlagRule] = PIXEL_RULES,
               min_reference: int = defaults.INSPECT_MIN_REFERENCE) -> Dict[str, float]:
     """flag -> threshold: the rule's percentile of the reference's statistic (numpy's linear
-    interpolation). ValueError with fewer than ``min_reference`` reference images."""
+    interpolation) with its margin (:meth:`FlagRule.threshold`). ValueError with fewer than
+    ``min_reference`` reference images."""
     out = {}
     for rule in rules:
         values = np.asarray(reference[rule.statistic], dtype=np.float64)
         if len(values) < min_reference:
             raise ValueError(f"{len(values)} reference images cannot calibrate {rule.flag!r}: "
                              f"at least {min_reference} are needed")
-        out[rule.flag] = float(np.percentile(values, rule.percentile))
+        out[rule.flag] = rule.threshold(values)
     return out
 
 
@@ -130,11 +149,18 @@ def duplicate_mask(hashes: Sequence[str], features: Optional[np.ndarray],
     return out
 
 
-def copy_threshold(reference_to_train: np.ndarray,
-                   percentile: float = defaults.FLAG_LOW_PERCENTILE) -> float:
-    """The distance below which a sample is called a copy of a training image: the
-    ``percentile``-th percentile of the reference (held-out) images' nearest-training distances."""
+COPY_RULE = FlagRule("copy-of-train", "train_distance", "below", defaults.FLAG_LOW_PERCENTILE,
+                     "log")
+
+
+def copy_threshold(reference_to_train: np.ndarray) -> float:
+    """The distance below which a sample is called a copy of a training image: the reference
+    (held-out) images' nearest-training distances, through :data:`COPY_RULE` (their 0.1th
+    percentile with the log-scale margin). 0 when the reference shares images with the training
+    set (then nothing can be called a copy)."""
     d = np.asarray(reference_to_train, dtype=np.float64)
     if len(d) == 0:
         raise ValueError("no reference distances to calibrate copy-of-train on")
-    return float(np.percentile(d, percentile))
+    if np.percentile(d, COPY_RULE.percentile) <= 0:
+        return 0.0
+    return COPY_RULE.threshold(d)

@@ -19,16 +19,21 @@ Which variant, and why:
   does: ``ManifoldEstimator(..., clamp_to_percentile=50)`` in ``compute_stylegan_realism``
   (kynkaat/improved-precision-and-recall-metric, experiments.py l. 56), which zeroes the radii
   ``D > np.percentile(D, 50)`` (precision_recall.py l. 107-109), keeping those ``<=`` the
-  percentile. We keep the same ``<=`` (``prune_percentile``, None keeps every ball). dgm-eval
+  percentile. ``prune_percentile=50`` does the same (the same ``<=``); dgm-eval
   (layer6ai-labs/dgm-eval, dgm_eval/metrics/prdc.py l. 101-105) keeps ``r < median`` instead: the
-  two differ only on a radius equal to the median (odd n, or ties).
+  two differ only on a radius equal to the median (odd n, or ties). The pruning suits the paper's
+  use, ranking samples by quality; as a pass/fail gate it rejects half of the held-out real
+  images (docs/inspect.md), so msgan-eval's default (:data:`msgan_eval.defaults.
+  REALISM_PRUNE_PERCENTILE`) is None, every ball: then ``R >= 1`` is exactly k-NN precision's
+  membership test (up to ``<=`` against ``<``).
 - **Distances, not squared distances.** The official code divides *squared* distances
   (``batch_pairwise_distances`` returns them, precision_recall.py l. 27; realism at l. 139, with
   ``eps = 1e-5`` added to the denominator); the paper's eq. 3 and dgm-eval divide distances. We
   report the paper's (the official number is our square, up to its eps and float32 rounding); the
   rule ``R >= 1`` is the same for both.
-- **k.** 3, the paper's and the official code's default (``nhood_sizes=[3]``), is
-  :data:`msgan_eval.defaults.REALISM_K`.
+- **k.** The paper and the official code use 3 (``nhood_sizes=[3]``); msgan-eval's default
+  :data:`msgan_eval.defaults.REALISM_K` is precision/recall's k (5), so that the gate and
+  ``msgan-eval prdc``'s precision agree.
 
 The distances come from :mod:`msgan_eval.metrics.prdc`'s blocked machinery: float32 screening
 (one GEMM per tile, features shifted to the reference's mean) with each value's worst-case
