@@ -401,3 +401,10 @@ def test_compare_kid_and_prdc_settings_refused_before_any_work(sets, tmp_path, e
 def test_unknown_preset_is_refused(sets, command):
     paths = [sets["base"]] if command == "vendi" else [sets["ref"], sets["base"]]
     assert_refused(run(command, *paths, "--preset", "bogus", "--quiet"), "--preset")
+
+
+def test_compare_checks_the_realism_k_before_any_work(tmp_path, sets, no_extraction):
+    ref = write_random_pngs(tmp_path / "ref60" / "a", 60, size=(32, 32), seed=9).parent
+    result = run("compare", "--baseline", sets["base"], "--candidate", sets["cand"], "--ref", ref,
+                 "--metrics", "degenerate", "--prdc-k", 60, "--quiet")
+    assert_refused(result, "--ref", "60 images for --prdc-k 60 nearest neighbours")

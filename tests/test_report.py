@@ -270,3 +270,23 @@ def test_ndb_plot_marks_different_bins(sets):
     # baseline: 4 different bins drawn filled in its colour; candidate: none
     assert svg.count('fill="#4c72b0" stroke="#4c72b0"') == 4
     assert svg.count('fill="#dd8452" stroke="#dd8452"') == 0
+
+
+def test_flagged_samples_are_shown_per_run_and_flag(sets):
+    from msgan_eval.report.flagged import flagged_html
+    from msgan_eval.report.render import image_grid
+
+    entry = {"n": 12, "fraction": 0.25, "counts": {"blank": 1, "saturated": 0, "noise": 2},
+             "flagged": [{"index": 3, "path": "x", "flags": ["noise"]},
+                         {"index": 7, "path": "y", "flags": ["blank", "noise"]},
+                         {"index": 99, "path": "gone", "flags": ["noise"]}]}   # not in the set: left out
+    report = {"details": {"degenerate": {"flags": ["blank", "saturated", "noise"], "candidate": entry}}}
+    html = flagged_html(report, {"candidate": sets["candidate"], "baseline": sets["baseline"]})
+    assert "<b>candidate</b>: 25.0% of 12 samples flagged (blank 1, saturated 0, noise 2)" in html
+    assert "<b>baseline</b>" not in html                # no details for it
+    grids = _decode_pngs(html)
+    assert len(grids) == 2                               # blank and noise rows; saturated has none
+    s = sets["candidate"]
+    want = image_grid([[s[3], s[7]]], size=s.sizes[3], background=150)
+    np.testing.assert_array_equal(grids[1], want[..., :grids[1].shape[2]])
+    assert flagged_html({"details": {}}, {"candidate": s}) == ""

@@ -84,8 +84,22 @@ def _preflight_prdc(runs: Dict[str, ImageSet], ref: Reference, config: CompareCo
 
 def _preflight_degenerate(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
     """Every image of each run is resampled (``runners.SIZE_FREE``): its draws bounded too."""
+    _check_realism_k(ref, config)
     for images in runs.values():
         _check_bootstrap_draws(config.bootstrap, len(images), "images")
+
+
+def _preflight_lpips_gated(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    _check_realism_k(ref, config)
+    _preflight_lpips(runs, ref, config)       # the gate keeps a subset of what LPIPS measures
+
+
+def _check_realism_k(ref: Reference, config: CompareConfig) -> None:
+    """inspect's realism balls (the unrealistic flag, the gate) use {prdc_k} neighbours."""
+    if len(ref.images) <= config.prdc_k:
+        raise ParameterError(f"{{reference}} has {len(ref.images)} images for {{prdc_k}} "
+                             f"{config.prdc_k} nearest neighbours of the realism balls; lower "
+                             "{prdc_k} or give more reference images", "reference", "prdc_k")
 
 
 def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
@@ -99,7 +113,7 @@ def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
 
 PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb,
              "kid": _preflight_kid, "prdc": _preflight_prdc, "degenerate": _preflight_degenerate,
-             "lpips-gated": _preflight_lpips}   # the gate keeps a subset of what LPIPS checks
+             "lpips-gated": _preflight_lpips_gated}
 
 
 def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,

@@ -8,7 +8,8 @@ say *which* defects ("38% of the candidate's samples flagged: noise 30%, blank 8
 can show them.
 
 ``lpips_gated``: LPIPS diversity over the samples whose realism score against the reference is
->= 1 (``evaluate/gate.py``, as ``msgan-eval lpips --real``): each condition's kept samples get the
+>= 1 (``evaluate/gate.py``, as ``msgan-eval lpips --real``; its k is compare's ``prdc_k``, so a
+sample passes exactly when it lies in precision's k-NN balls): each condition's kept samples get the
 same pair protocol and seed as plain LPIPS, a condition with fewer than 2 kept samples is left out
 (named in the details), and the pair distances of the others are bootstrapped as plain LPIPS's
 (the gate itself is held fixed). A run with no condition of 2 kept samples has no diversity among
@@ -30,13 +31,14 @@ FLAGGED_SHOWN = 24      # flagged images per run named in the report (the HTML s
 
 
 def _inspect(images: ImageSet, ref: Reference, cfg: CompareConfig, quiet: bool):
-    """``inspect`` of one run against the reference, with compare's Inception weights and preset
-    (its features are the memoised ones FID and PRDC read)."""
+    """``inspect`` of one run against the reference, with compare's Inception weights, preset and
+    ``prdc_k`` (its features are the memoised ones FID and PRDC read; its realism balls those of
+    precision)."""
     from .inspect import inspect
 
-    return inspect(images, ref.images, inception_weights=cfg.inception_weights, preset=cfg.preset,
-                   device=cfg.device, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                   quiet=quiet)
+    return inspect(images, ref.images, k=cfg.prdc_k, inception_weights=cfg.inception_weights,
+                   preset=cfg.preset, device=cfg.device, batch_size=cfg.batch_size,
+                   num_workers=cfg.num_workers, quiet=quiet)
 
 
 def run_degenerate(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
@@ -90,9 +92,9 @@ def run_lpips_gated(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfi
     est, details = {}, {}
     for run, images in runs.items():
         log(f"lpips-gated: {run} realism gate, then {cfg.lpips_net} LPIPS of the kept samples")
-        gate = realism_gate_of(images, ref.images, inception_weights=cfg.inception_weights,
-                               device=cfg.device, batch_size=cfg.batch_size,
-                               num_workers=cfg.num_workers, quiet=quiet)
+        gate = realism_gate_of(images, ref.images, k=cfg.prdc_k, preset=cfg.preset,
+                               inception_weights=cfg.inception_weights, device=cfg.device,
+                               batch_size=cfg.batch_size, num_workers=cfg.num_workers, quiet=quiet)
         if gate.kept is None:                 # no feature weights found offline: skip, with why
             raise WeightsUnavailable(f"the realism gate needs features: {gate.reason}")
         groups = images.groups()

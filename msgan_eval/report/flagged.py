@@ -32,7 +32,8 @@ def flagged_html(report: dict, runs: Dict[str, ImageSet], per_flag: int = PER_FL
             rows = [i for i in rows if i < len(images)]
             if not rows:
                 continue
-            grid = image_grid([[images[i] for i in rows]], size=images.sizes[rows[0]])
+            # grey between the cells: a white or black frame is among what gets flagged
+            grid = image_grid([[images[i] for i in rows]], size=images.sizes[rows[0]], background=150)
             zoom = 2 if grid.shape[1] < 300 else 1
             parts.append(f"<figure><figcaption>{html.escape(flag)}</figcaption><img class='grid' "
                          f"alt='{html.escape(run)} {html.escape(flag)}' width='{grid.shape[1] * zoom}' "
