@@ -52,8 +52,10 @@ def half(tmp_path_factory):
 
 
 @pytest.fixture
-def weights(converted, lpips_archive, monkeypatch):
-    monkeypatch.setenv("MSGAN_EVAL_INCEPTION_WEIGHTS", str(converted))
+def weights(converted, lpips_archive):
+    from _fid_fixtures import seed_converted_cache
+
+    seed_converted_cache(converted)          # found as msgan-eval finds it, and verified
 
 
 def test_gated_lpips_is_lpips_of_the_kept_real_halves(half, weights):
@@ -93,7 +95,8 @@ def test_cli_lpips_real_equals_api(half, weights):
     api = lpips_diversity(half["half"], pairs="all", real=half["ref"]).to_dict()
     for key in ("lpips_gated", "kept_fraction", "groups_gated", "kept_fraction_per_group"):
         assert cli[key] == api[key]
-    assert cli["gate"]["k"] == 3 and cli["gate"]["n_reference"] == N_REF
+    assert cli["gate"]["k"] == 5 and cli["gate"]["n_reference"] == N_REF
+    assert "noise" in cli["gate"]["rule"]
 
 
 def test_gated_vendi(half, weights):

@@ -46,8 +46,10 @@ def sets(tmp_path_factory):
 
 
 @pytest.fixture
-def weights(converted, monkeypatch):
-    monkeypatch.setenv("MSGAN_EVAL_INCEPTION_WEIGHTS", str(converted))
+def weights(converted):
+    from _fid_fixtures import seed_converted_cache
+
+    seed_converted_cache(converted)          # found as msgan-eval finds it, and verified
     return converted
 
 

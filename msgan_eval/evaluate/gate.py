@@ -2,7 +2,11 @@
 pass it (``lpips_gated``, ``vendi_gated``, ``kept_fraction``).
 
 A sample passes when its realism score (Kynkaanniemi et al. 2019, :mod:`msgan_eval.metrics.realism`)
-against the real images is >= 1, in the feature space of precision/recall. Gated LPIPS runs the
+against the real images is >= 1, in the feature space of precision/recall, *and* it carries none
+of the inspector's image-defect flags (blank, saturated, noise: calibrated on the same real
+images). The realism score alone lets static through: Fashion-MNIST-sized static and checkerboards
+with a black border scored 1.00-1.33 against 200 real items (Inception pool3, k = 5), higher than
+some real items. Gated LPIPS runs the
 same pair protocol, with the same seed, over each condition's kept samples: a condition whose
 samples all pass gets exactly its plain LPIPS. A condition with fewer than 2 kept samples has no
 pair: its value is None, with the reason, and the overall value is the mean over the others.
@@ -19,7 +23,14 @@ from msgan_eval import defaults
 from msgan_eval.images import ImageSet
 
 from .inputs import ImagesLike, describe
-from .inspect_steps import check_reference, gate_rule, realism_gate, resolve_features
+from .inspect_steps import (
+    GATE_DEGENERATE,
+    check_reference,
+    gate_rule,
+    pixel_flags,
+    realism_gate,
+    resolve_features,
+)
 
 
 @dataclass
@@ -28,6 +39,7 @@ class Gate:
 
     kept: Optional[np.ndarray]               # (n,) bool; None when not computed
     realism: Optional[np.ndarray]            # (n,) realism scores
+    degenerate: Optional[np.ndarray]         # (n,) bool: blank, saturated or noise
     k: int
     features: str
     real: str
@@ -36,7 +48,8 @@ class Gate:
     gen_features: Optional[np.ndarray] = field(default=None, repr=False)
 
     def describe(self) -> dict:
-        return {"rule": gate_rule(self.features, self.k), "k": self.k, "features": self.features,
+        return {"rule": f"{gate_rule(self.features, self.k)} {GATE_DEGENERATE}", "k": self.k,
+                "features": self.features,
                 "real": self.real, "n_reference": self.n_reference, "reason": self.reason}
 
     def kept_groups(self, groups: Dict[str, List[int]]) -> Dict[str, List[int]]:
@@ -69,10 +82,13 @@ def realism_gate_of(images: ImageSet, real: ImagesLike, *, k: int = defaults.REA
                              vgg16_weights=None, device=device, batch_size=batch_size,
                              num_workers=num_workers)
     if feats.source is None:
-        return Gate(None, None, k, features, describe(real), len(ref), feats.reason)
+        return Gate(None, None, None, k, features, describe(real), len(ref), feats.reason)
+    masks = pixel_flags(images, ref, quiet)[0]
+    degenerate = masks["blank"] | masks["saturated"] | masks["noise"]
     gen_f = feats.of(images, quiet)
-    scores, kept = realism_gate(gen_f, feats.of(ref, quiet), k=k)
-    return Gate(kept, scores, k, features, describe(real), len(ref), gen_features=gen_f)
+    scores, realistic = realism_gate(gen_f, feats.of(ref, quiet), k=k)
+    return Gate(realistic & ~degenerate, scores, degenerate, k, features, describe(real), len(ref),
+                gen_features=gen_f)
 
 
 def too_few(kept: int) -> str:

@@ -29,10 +29,9 @@ from .inspect_steps import (
     check_prune,
     check_reference,
     gate_rule,
-    image_statistics,
+    pixel_flags,
     realism_gate,
     resolve_features,
-    size_notes,
 )
 
 FLAGS = ("blank", "saturated", "noise", "duplicate", "copy-of-train", "unrealistic")
@@ -85,8 +84,14 @@ class InspectResult:
 
     @property
     def realistic(self) -> Optional[np.ndarray]:
-        """(n,) bool: passes the realism gate (score >= 1); None without features."""
+        """(n,) bool: realism score >= 1; None without features."""
         return None if self.realism is None else self.realism >= 1.0
+
+    @property
+    def kept(self) -> Optional[np.ndarray]:
+        """(n,) bool: passes the gate of gated LPIPS / Vendi (realistic and not degenerate);
+        None without features."""
+        return None if self.realism is None else self.realistic & ~self.degenerate
 
     def fractions(self, rows: Optional[np.ndarray] = None) -> Dict[str, Optional[float]]:
         """degenerate and side fractions over ``rows`` (all images by default); None for a flag
@@ -124,22 +129,6 @@ class InspectResult:
                 "n_reference": self.n_reference, "n_train": self.n_train,
                 "inputs": self.inputs, "weights": self.weights, "notes": self.notes,
                 "skipped": self.skipped, "version": self.version}
-
-
-def _pixel_flags(images: ImageSet, ref: ImageSet, quiet: bool):
-    """(flag -> mask, thresholds, statistics, notes) of blank / saturated / noise."""
-    from msgan_eval.progress import progress
-
-    size, notes = size_notes(images, ref)
-    with progress(total=len(ref) + len(images), desc="inspect pixels", quiet=quiet,
-                  unit="img") as bar:
-        ref_stats = image_statistics(ref, bar=bar)
-        stats = image_statistics(images, size, bar=bar)
-    values = fl.calibrate(ref_stats)
-    thresholds = {r.flag: {"statistic": r.statistic, "side": r.side, "percentile": r.percentile,
-                           "margin": defaults.FLAG_MARGIN, "scale": r.scale,
-                           "value": values[r.flag], "rule": r.describe()} for r in fl.PIXEL_RULES}
-    return fl.fire(stats, values), thresholds, stats, notes
 
 
 def _copy_flag(gen_f: np.ndarray, ref_f: np.ndarray, train_f: np.ndarray):
@@ -219,7 +208,7 @@ def inspect(images: ImagesLike, ref: ImagesLike, *, train: Optional[ImagesLike] 
     feats = resolve_features(features, preset=preset, inception_weights=inception_weights,
                              vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
                              num_workers=num_workers)
-    masks, thresholds, stats, notes = _pixel_flags(gen_set, ref_set, quiet)
+    masks, thresholds, stats, notes = pixel_flags(gen_set, ref_set, quiet)
     not_computed: Dict[str, str] = {}
     realism = _distance_flags(gen_set, ref_set, train_set, feats, (k, prune_percentile),
                               near_duplicate_cosine, masks, thresholds, not_computed, quiet)
@@ -270,7 +259,8 @@ def _distance_flags(gen_set: ImageSet, ref_set: ImageSet, train_set: Optional[Im
     realism, kept = realism_gate(gen_f, ref_f, k=gate[0], prune_percentile=gate[1])
     masks["unrealistic"] = ~kept
     thresholds["unrealistic"] = {"statistic": "realism score", "side": "below", "percentile": None,
-                                 "value": 1.0, "rule": gate_rule(feats.source.name, *gate)}
+                                 "value": 1.0,
+                                 "rule": gate_rule(feats.source.name, *gate, passes=False)}
     if train_set is not None:
         mask, thresholds["copy-of-train"], reason = _copy_flag(gen_f, ref_f,
                                                                feats.of(train_set, quiet))

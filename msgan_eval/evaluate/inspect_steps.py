@@ -71,6 +71,24 @@ def size_notes(images: ImageSet, ref: ImageSet) -> Tuple[Optional[Tuple[int, int
                   "the feature network resizes every image itself, as for FID"]
 
 
+def pixel_flags(images: ImageSet, ref: ImageSet, quiet: bool = True):
+    """(flag -> (n,) mask, thresholds, statistics, notes) of blank / saturated / noise, calibrated
+    on ``ref``."""
+    from msgan_eval.metrics import flags as fl
+    from msgan_eval.progress import progress
+
+    size, notes = size_notes(images, ref)
+    with progress(total=len(ref) + len(images), desc="inspect pixels", quiet=quiet,
+                  unit="img") as bar:
+        ref_stats = image_statistics(ref, bar=bar)
+        stats = image_statistics(images, size, bar=bar)
+    values = fl.calibrate(ref_stats)
+    thresholds = {r.flag: {"statistic": r.statistic, "side": r.side, "percentile": r.percentile,
+                           "margin": defaults.FLAG_MARGIN, "scale": r.scale,
+                           "value": values[r.flag], "rule": r.describe()} for r in fl.PIXEL_RULES}
+    return fl.fire(stats, values), thresholds, stats, notes
+
+
 @dataclass
 class Features:
     """The feature source of the distance flags, or the reason there is none."""
@@ -121,10 +139,16 @@ def realism_gate(gen_features: np.ndarray, ref_features: np.ndarray, *,
 
 
 def gate_rule(features: str, k: int,
-              prune_percentile: Optional[float] = defaults.REALISM_PRUNE_PERCENTILE) -> str:
+              prune_percentile: Optional[float] = defaults.REALISM_PRUNE_PERCENTILE,
+              passes: bool = True) -> str:
+    """The realism rule in words: what passes (``realism score >= 1 ...``) or what is flagged."""
     balls = ("every reference ball: inside one, as k-NN precision counts" if prune_percentile is None
              else f"the reference balls no larger than their {prune_percentile:g}th percentile radius")
-    return f"realism score >= 1 (Kynkaanniemi et al. 2019, {features} features, k = {k}, {balls})"
+    return (f"realism score {'>= 1' if passes else 'below 1'} (Kynkaanniemi et al. 2019, "
+            f"{features} features, k = {k}, {balls})")
+
+
+GATE_DEGENERATE = "and none of blank, saturated, noise (the inspector's pixel flags)"
 
 
 def check_prune(prune_percentile: Optional[float]) -> None:
