@@ -13,6 +13,7 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.vendi("fake/").per_condition
     msgan_eval.kid("real/", "fake/").kid
     msgan_eval.prdc("real/", "fake/", k=5).recall
+    t = msgan_eval.Tracker(ref="real/", metrics=["fid", "ndb"]); t.update(1000, G_sample)
     msgan_eval.inspect("fake/", ref="real/").degenerate
 
 Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
@@ -40,6 +41,7 @@ _EXPORTS = {
     "LpipsResult": "msgan_eval.evaluate.lpips",
     "NdbResult": "msgan_eval.evaluate.ndb",
     "Report": "msgan_eval.evaluate.compare",
+    "Tracker": "msgan_eval.evaluate.track",
     "as_image_set": "msgan_eval.evaluate.inputs",
     # lower layers
     "scan_images": "msgan_eval.images",

@@ -60,6 +60,10 @@ SAMPLES_PER_CLASS = 50
 MAX_SAMPLES_PER_CLASS = 100_000  # `sample` holds a class in memory: 100k 32x32 RGB = 0.3 GB
 TRAIN_WIDTH = 1.0               # channel multiplier: 1.0 = the official 512/256/128 channels
 TRAIN_CHECKPOINT_EVERY = 1000   # steps between checkpoints (one is always written at the end)
+# Generator snapshots kept under RUN/checkpoints/ (the newest N; --keep-checkpoints all keeps
+# every one): enough for a curve over a run, bounded on disk (a snapshot holds the generator only:
+# 13.5 MB at width 1, 1.5 MB at the demo width 0.25; checkpoint.pt with D and Adam: 71 / 6.4 MB).
+TRAIN_KEEP_CHECKPOINTS = 10
 
 # Cache of reference statistics and bins: a size cap (least recently used entries go first) and
 # whether generated sets are cached too (each set's 2048-d statistics take 33.5 MB).
@@ -85,6 +89,12 @@ DEMO_NDB_BINS = 20
 
 # The metric families `compare` runs when --metrics is not given; the others are asked for by name.
 COMPARE_METRICS = ("fid", "lpips", "ndb", "degenerate", "lpips-gated")
+
+# track / Tracker / train --eval-every (#26): the same families as compare by default; a generator
+# callable is sampled TRACK_GENERATOR_SAMPLES images per step, TRACK_SAMPLE_BATCH per call.
+TRACK_METRICS = COMPARE_METRICS
+TRACK_GENERATOR_SAMPLES = 1000
+TRACK_SAMPLE_BATCH = 100
 
 # Image-to-image trainer (pix2pix with noise / its MSGAN twin; official Pix2Pix-Mode-Seeking options)
 P2P_NZ = 8                 # --nz

@@ -152,3 +152,20 @@ def test_python_api_is_exported():
 
     assert msgan_eval.inspect is inspect
     assert os.path.basename(msgan_eval.InspectResult.__module__) == "msgan_eval.evaluate.inspect"
+
+
+def test_in_memory_arrays(no_inception):
+    from test_flags import checkerboard
+
+    rng = np.random.default_rng(0)
+    # grey ramps with a little noise: smooth, never 0 or 255
+    ref = (np.linspace(60, 200, 16)[None, None, :] + rng.normal(0, 3, (60, 16, 16)))
+    ref = ref.clip(0, 255).astype(np.uint8)
+    gen = {"x": np.stack([checkerboard(16), ref[0], ref[0]])}
+    r = inspect(gen, ref)
+    d = r.to_dict()
+    assert [im["path"] for im in d["images"]] == ["<in-memory>/x/0", "<in-memory>/x/1",
+                                                   "<in-memory>/x/2"]
+    assert d["images"][0]["flags"] == ["saturated", "noise"]
+    assert d["images"][2]["flags"] == ["duplicate"]
+    assert r.kept is None and r.realistic is None
