@@ -88,7 +88,7 @@ DEMO_MAX_REF_PER_CLASS = 1000    # Fashion-MNIST's test split holds 1000 images 
 DEMO_NDB_BINS = 20
 
 # The metric families `compare` runs when --metrics is not given; the others are asked for by name.
-COMPARE_METRICS = ("fid", "lpips", "ndb")
+COMPARE_METRICS = ("fid", "lpips", "ndb", "degenerate", "lpips-gated")
 
 # track / Tracker / train --eval-every (#26): the same families as compare by default; a generator
 # callable is sampled TRACK_GENERATOR_SAMPLES images per step, TRACK_SAMPLE_BATCH per call.
