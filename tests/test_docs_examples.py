@@ -185,7 +185,7 @@ def test_page_examples_run(page, sandbox):
     print(f"{_page_id(page)}: {counts['run']} run, {counts['illustrative']} illustrative")
     if page.name == "README.md":       # the quick start's outputs, as test_readme_api checked
         assert (sandbox / "report" / "report.html").is_file()
-        assert set(namespace["report"].verdicts) == {"fid", "lpips", "ndb", "jsd"}
+        assert {"fid", "lpips", "ndb", "jsd"} <= set(namespace["report"].verdicts)
         assert os.environ["MSGAN_EVAL_OFFLINE"] == "1"       # nothing was downloaded
 
 
