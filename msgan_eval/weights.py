@@ -209,7 +209,7 @@ def _hash_mismatch(spec: WeightSpec, digest: str) -> Optional[str]:
             "as its name promises (truncated or corrupt download?)")
 
 
-def _published_hash(spec: WeightSpec) -> str:
+def published_hash(spec: WeightSpec) -> str:
     if len(spec.sha256_prefix) == 64:
         return f" (SHA-256 {spec.sha256_prefix})"
     return " (no published SHA-256)" if spec.no_hash_reason else ""
@@ -218,7 +218,7 @@ def _published_hash(spec: WeightSpec) -> str:
 def how_to_provide(spec: WeightSpec) -> str:
     return (f"provide the {spec.description} weights in one of four ways: "
             f"(1) {spec.option} FILE or ${spec.env_var}=FILE; "
-            f"(2) put the file at {hub_cache_path(spec)}{_published_hash(spec)}; "
+            f"(2) put the file at {hub_cache_path(spec)}{published_hash(spec)}; "
             + spec.ways
             + f"(4) go online so it downloads from {spec.url}")
 

@@ -4,6 +4,7 @@ import click
 from .options import (
     dims_option,
     emit,
+    features_option,
     inception_run_options,
 )
 
@@ -16,7 +17,7 @@ def _duplicates_line(dup: dict) -> str:
 
 def _human(result) -> str:
     lines = [f"Vendi score of {result.path} ({result.kernel} kernel on {result.features}, "
-             f"{result.preset} preprocessing, n = {result.n}):",
+             f"{result.preset or 'its own'} preprocessing, n = {result.n}):",
              f"  vendi {result.vendi:.4f}  (mean over {len(result.per_condition)} conditions)"]
     width = max(len(c) for c in result.per_condition)
     for cond, value in result.per_condition.items():
@@ -28,17 +29,21 @@ def _human(result) -> str:
 @click.command()
 @click.argument("path", type=click.Path())
 @dims_option
+@features_option()
 @inception_run_options
-def vendi(path, dims, preset, device, batch_size, num_workers, inception_weights, skip_bad, as_json,
-          quiet):
+def vendi(path, dims, features, preset, inception_weights, feature_weights, device, batch_size,
+          num_workers, skip_bad, as_json, quiet):
     """Vendi score of PATH per condition: exp(entropy of the eigenvalues of K/n), K the cosine
     similarity of Inception features (Friedman & Dieng 2023); needs no reference set."""
     from msgan_eval.evaluate.vendi import vendi as evaluate_vendi
     from msgan_eval.progress import warn
 
-    result = evaluate_vendi(path, dims=int(dims), preset=preset, device=device,
+    result = evaluate_vendi(path, dims=int(dims), preset=preset, features=features, device=device,
                             batch_size=batch_size, num_workers=num_workers,
-                            inception_weights=inception_weights, skip_bad=skip_bad, quiet=quiet)
+                            inception_weights=inception_weights,
+                            feature_weights=feature_weights, skip_bad=skip_bad, quiet=quiet)
     for bad_file, _ in result.skipped_files:
         warn(f"skipped unreadable {bad_file}")
+    for note in result.warnings:
+        warn(note)
     emit(result.to_dict(), as_json, _human(result))

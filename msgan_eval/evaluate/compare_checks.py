@@ -92,8 +92,17 @@ def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
                              "bootstrap")
 
 
+def _preflight_cmmd(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    from .features import check_features
+
+    check_features(config.cmmd_features, param="cmmd_features")
+    for param, images in [*runs.items(), ("reference", ref.images)]:
+        if len(images) < 1:
+            raise ParameterError(f"{{{param}}} {images.source}: CMMD needs images", param)
+
+
 PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb,
-             "kid": _preflight_kid, "prdc": _preflight_prdc}
+             "kid": _preflight_kid, "prdc": _preflight_prdc, "cmmd": _preflight_cmmd}
 
 
 def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,
@@ -115,10 +124,14 @@ def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,
 
 def _resolve_named_weights(family: str, config: CompareConfig) -> None:
     needs = family_needs(family)
-    if "inception_weights" in needs:
-        from msgan_eval.features.inception import resolve_inception_weights
+    if "cmmd_weights" in needs:
+        from .runners import cmmd_space
 
-        resolve_inception_weights(config.inception_weights)
+        cmmd_space(config)
+    if "inception_weights" in needs:
+        from .runners import feature_space
+
+        feature_space(config)
     if "lpips_backbone" in needs:
         from msgan_eval.features.lpips_net import resolve_lpips_backbone
 

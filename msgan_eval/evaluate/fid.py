@@ -181,7 +181,7 @@ def _agree(stats: Sequence[_StoredStats], params: Sequence[str]) -> None:
                              "under the other's {preset}", pa, pb, "preset")
 
 
-def _set_statistics(image_set, *, weights: ResolvedWeights, dims: int, device: str,
+def set_statistics(image_set, *, weights: ResolvedWeights, dims: int, device: str,
                     batch_size: int, num_workers: int, use_cache: bool, quiet: bool, preset,
                     features: str) -> _StoredStats:
     """(mu, sigma) of one set in its feature space (Inception and the DINOv2 / CLIP towers
@@ -213,7 +213,7 @@ def _image_statistics(x: ImagesLike, *, param: str, weights: ResolvedWeights, di
                       device: str, batch_size: int, num_workers: int, use_cache: bool,
                       skip_bad: bool, quiet: bool, preset, features: str = defaults.FEATURES) -> FidStats:
     image_set = as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
-    s = _set_statistics(image_set, weights=weights, dims=dims, device=device,
+    s = set_statistics(image_set, weights=weights, dims=dims, device=device,
                         batch_size=batch_size, num_workers=num_workers, use_cache=use_cache,
                         quiet=quiet, preset=preset, features=features)
     return FidStats(s.mu, s.sigma, s.n, s.dims, s.weights_sha256, describe(x), s.cached, preset,
@@ -282,7 +282,7 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
 def _rank_deficiency_notes(stats_list) -> List[str]:
     return [f"{s.source}: {s.n} images for {s.dims} dimensions: the covariance is rank-deficient, "
             "so the FID is biased and noisy (use more images than dimensions"
-            + (", or a smaller --dims)" if s.dims > 64 else ")")
+            + (", or a smaller --dims)" if s.dims > 64 and not s.features else ")")
             for s in stats_list if s.n is not None and s.n <= s.dims]
 
 

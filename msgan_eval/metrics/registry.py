@@ -3,8 +3,9 @@
 ``family`` groups the metrics one evaluation computes together (NDB also gives JSD) and names the
 ``--metrics`` choice of ``compare``; the order of :data:`METRICS` is the order of reports, tables
 and bootstrap streams. ``needs`` lists what a run of the family requires: ``inception_weights``,
-``lpips_backbone`` (weights a comparison skips when they are missing offline) or
-``reference_images`` (a FID statistics file as the reference is not enough).
+``lpips_backbone``, ``cmmd_weights`` (weights a comparison skips when they are missing offline) or
+``reference_images`` (a FID statistics file as the reference is not enough). With ``compare
+--features`` other than Inception, ``inception_weights`` stands for that network's weights.
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ METRICS: Tuple[MetricFacts, ...] = (
     MetricFacts("recall", "Recall", "prdc", True, 4, ("inception_weights", "reference_images")),
     MetricFacts("density", "Density", "prdc", True, 4, ("inception_weights", "reference_images")),
     MetricFacts("coverage", "Coverage", "prdc", True, 4, ("inception_weights", "reference_images")),
+    # #25: appended (the order seeds the bootstrap streams); CLIP embeddings of every image
+    MetricFacts("cmmd", "CMMD", "cmmd", False, 4, ("cmmd_weights", "reference_images")),
 )
 FACTS: Dict[str, MetricFacts] = {m.name: m for m in METRICS}
 METRIC_NAMES: Tuple[str, ...] = tuple(FACTS)
