@@ -282,7 +282,7 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
 def _rank_deficiency_notes(stats_list) -> List[str]:
     return [f"{s.source}: {s.n} images for {s.dims} dimensions: the covariance is rank-deficient, "
             "so the FID is biased and noisy (use more images than dimensions"
-            + (", or a smaller --dims)" if s.dims > 64 and not s.features else ")")
+            + (", or a smaller --dims)" if s.dims > 64 and s.features in (None, "inception") else ")")
             for s in stats_list if s.n is not None and s.n <= s.dims]
 
 

@@ -13,12 +13,12 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from msgan_eval import defaults, distributed
 from msgan_eval.device import resolve_device
 from msgan_eval.errors import UserError
-from msgan_eval.images import ImageSet
+from msgan_eval.images import ImageSet, decode_image
 from msgan_eval.metrics.fid import RunningStats
 from msgan_eval.progress import progress
 from msgan_eval.weights import ResolvedWeights
@@ -30,13 +30,29 @@ from .stats_cache import FidStats
 from .vit import load_vit_features
 
 
+class _KeepAlpha(Dataset):
+    """The set's images, RGBA files with their alpha (the ``openai-clip`` preset resizes them
+    premultiplied, as PIL does inside OpenAI's ``_transform``)."""
+
+    def __init__(self, image_set: ImageSet):
+        self.image_set = image_set
+
+    def __len__(self) -> int:
+        return len(self.image_set)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        ref = self.image_set.refs[i]
+        return self.image_set.read(i) if ref.index >= 0 else decode_image(ref.path, keep_alpha=True)
+
+
 def iter_embeddings(image_set: ImageSet, name: str, *, weights: ResolvedWeights, preset: str,
                     device: torch.device, batch_size: int, num_workers: int,
                     quiet: bool) -> Iterator[np.ndarray]:
     """Features (float64, batch x dims) of ``image_set`` in order, one batch at a time."""
     net, p = NETWORKS[name], EMBED_PRESETS[preset]
     model = load_vit_features(name, weights, device, p.pixel_scale)
-    loader = DataLoader(image_set, batch_size=max(1, min(batch_size, len(image_set))),
+    dataset = _KeepAlpha(image_set) if p.loader_resize == "short-side-crop" else image_set
+    loader = DataLoader(dataset, batch_size=max(1, min(batch_size, len(image_set))),
                         shuffle=False, drop_last=False, num_workers=num_workers,
                         collate_fn=EmbedCollate(preset, net.input_size))
     bar = progress(total=len(image_set), desc=f"{name} {image_set.source.name}", quiet=quiet,

@@ -190,8 +190,10 @@ class Collate:
 # ``dgm-eval`` (layer6ai-labs/dgm-eval ``dgm_eval/models/dinov2.py`` ``transform``, default
 #     ``clean_resize=False``; its loader opens ``Image.open(p).convert("RGB")``): PIL bicubic resize
 #     of the 8-bit RGB image to 224 x 224 (PIL rounds back to 8 bits), ToTensor, ImageNet mean/std.
-# ``openai-clip`` (openai/CLIP ``clip/clip.py`` ``_transform`` lines 79-86; clean-fid's
-#     ``clip_vit_b_32`` feeds the same after ``convert("RGB")``): PIL bicubic resize of the shorter
+# ``openai-clip`` (openai/CLIP ``clip/clip.py`` ``_transform`` lines 79-86, on ``Image.open(p)``:
+#     RGBA and LA files keep their alpha through the resize, premultiplied as PIL resizes them,
+#     and lose it at ``convert("RGB")``; clean-fid's ``clip_vit_b_32`` converts to RGB first, the
+#     same on opaque images): PIL bicubic resize of the shorter
 #     side to the input size (the longer to ``int(size * long / short)``, torchvision's
 #     ``_compute_resized_output_size``), centre crop (offset ``int(round((h - size) / 2))``),
 #     ToTensor, CLIP mean/std.
@@ -224,7 +226,7 @@ class EmbedPreset:
 EMBED_PRESETS: Dict[str, EmbedPreset] = {p.name: p for p in (
     EmbedPreset("dgm-eval", "dgm_eval DINOv2Encoder.transform (clean_resize=False)", ("dinov2",),
                 "square", None, 1 / 255),
-    EmbedPreset("openai-clip", "clip.load(...)[1] (_transform), on convert('RGB') images",
+    EmbedPreset("openai-clip", "clip.load(...)[1] (_transform) on Image.open(path)",
                 ("clip",), "short-side-crop", None, 1 / 255),
     EmbedPreset("cmmd", "cmmd-pytorch CMMDDataset + ClipEmbeddingModel.embed", ("clip",),
                 "crop-square", None, 1 / 255),
@@ -247,7 +249,10 @@ def pil_resize_square(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def short_side_crop(image: np.ndarray, size: int) -> np.ndarray:
-    """OpenAI's ``Resize(size, BICUBIC)`` then ``CenterCrop(size)`` (torchvision on a PIL image)."""
+    """OpenAI's ``Resize(size, BICUBIC)``, ``CenterCrop(size)`` and ``convert("RGB")``
+    (torchvision on a PIL image). An RGBA (H, W, 4) image is resized as PIL resizes RGBA, with
+    its colours premultiplied by alpha, before the alpha is dropped, as ``_transform`` does to a
+    file opened with ``Image.open``."""
     from PIL import Image
 
     h, w = image.shape[:2]
@@ -258,7 +263,7 @@ def short_side_crop(image: np.ndarray, size: int) -> np.ndarray:
     if (new_h, new_w) != (h, w):
         im = im.resize((new_w, new_h), resample=Image.BICUBIC)
     top, left = int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
-    return np.asarray(im.crop((left, top, left + size, top + size)))
+    return np.asarray(im.crop((left, top, left + size, top + size)).convert("RGB"))
 
 
 def crop_square_resize(image: np.ndarray, size: int) -> np.ndarray:
