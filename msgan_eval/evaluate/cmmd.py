@@ -15,7 +15,7 @@ from msgan_eval import __version__, defaults
 from msgan_eval.errors import ParameterError
 
 from .features import FeatureSource, check_features, feature_source
-from .inputs import ImagesLike, describe
+from .inputs import ImagesLike, describe, is_stats_path
 from .prdc import load_set
 
 
@@ -96,6 +96,9 @@ def cmmd(a: ImagesLike, b: ImagesLike, *, features: str = defaults.CMMD_FEATURES
                              "{confidence} between 0 and 1", "bootstrap", "confidence")
     if not 0 <= seed < 2 ** 32:
         raise ParameterError(f"{{seed}} {seed}: use a seed from 0 to {2 ** 32 - 1}", "seed")
+    for param, x in (("a", a), ("b", b)):
+        if is_stats_path(x):          # cheaper to say than resolving the weights first
+            load_set(x, param=param, metric="CMMD", skip_bad=skip_bad, quiet=quiet)
     source = cmmd_source(features, preset=preset, feature_weights=feature_weights,
                          inception_weights=inception_weights, device=device,
                          batch_size=batch_size, num_workers=num_workers)

@@ -98,7 +98,7 @@ def resolve_preset(features: str, preset: Optional[str]) -> Optional[str]:
         raise ParameterError(f"{{preset}} {preset} does not apply to {{features}} {features} "
                              "(it has its own preprocessing); drop {preset}", "preset", "features")
     if preset not in choices:
-        raise ParameterError(f"{{preset}} {preset!r} does not apply to {{features}} {features}; "
+        raise ParameterError(f"{{preset}} {preset} does not apply to {{features}} {features}; "
                              f"choose one of {', '.join(choices)}", "preset", "features")
     return preset
 
