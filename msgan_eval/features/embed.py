@@ -45,6 +45,13 @@ class _KeepAlpha(Dataset):
         return self.image_set.read(i) if ref.index >= 0 else decode_image(ref.path, keep_alpha=True)
 
 
+def _forward(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The tower on ``x``; on a CPU in slices of ``defaults.CPU_VIT_SLICE`` images."""
+    if x.device.type == "cpu" and len(x) > defaults.CPU_VIT_SLICE:
+        return torch.cat([model(part) for part in x.split(defaults.CPU_VIT_SLICE)])
+    return model(x)
+
+
 def iter_embeddings(image_set: ImageSet, name: str, *, weights: ResolvedWeights, preset: str,
                     device: torch.device, batch_size: int, num_workers: int,
                     quiet: bool) -> Iterator[np.ndarray]:
@@ -63,7 +70,7 @@ def iter_embeddings(image_set: ImageSet, name: str, *, weights: ResolvedWeights,
             feats = np.empty((size, net.dims), dtype=np.float64)
             for positions, x in groups:
                 x = embed_network_resize(p, x.to(device), net.input_size)
-                feats[positions] = model(x).cpu().numpy()
+                feats[positions] = _forward(model, x).cpu().numpy()
             bar.update(size)
             yield feats
 

@@ -134,10 +134,10 @@ def build_tower(net: FeatureNet, state: Dict[str, torch.Tensor]) -> torch.nn.Mod
 
 @functools.lru_cache(maxsize=1)
 def _cached(name: str, path: str, sha256: str, device: str, pixel_scale: float) -> VitFeatures:
-    from .checkpoints import read_weights
+    from .checkpoints import read_weights_once
 
     net = NETWORKS[name]
-    tower = build_tower(net, read_weights(Path(path)))
+    tower = build_tower(net, read_weights_once(Path(path)))   # the file validation just read
     return VitFeatures(net, tower, pixel_scale).to(device)
 
 
