@@ -60,7 +60,6 @@ def reference_dinov2(files, weights):
     import numpy as np
     import torch
     import torchvision.transforms as TF
-
     from reference_dinov2 import dinov2_hub_model
 
     model = dinov2_hub_model("vits14")
@@ -134,7 +133,6 @@ def main() -> None:
     args = parser.parse_args()
     import numpy as np
     import torch
-
     from _vit_fixtures import clip_state, write_clip_archive, write_dinov2
 
     torch.set_num_threads(args.threads)

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from reference_dinov2 import dinov2_hub_model, seeded_hub_checkpoint
 
 from msgan_eval.features.networks import NETWORKS, expected_shapes
-
-from reference_dinov2 import dinov2_hub_model, seeded_hub_checkpoint
 
 DINOV2_ARCH = {"dinov2-vit-s14": "vits14", "dinov2-vit-b14": "vitb14", "dinov2-vit-l14": "vitl14",
                "dinov2-vit-g14": "vitg14"}

@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from _vit_fixtures import write_dinov2
 from click.testing import CliRunner
 from test_catalogue import assert_refused, listing
 
@@ -17,7 +18,6 @@ from msgan_eval.cli import main
 from msgan_eval.errors import ParameterError
 from msgan_eval.features.networks import NETWORKS
 
-from _vit_fixtures import write_dinov2
 from conftest import write_random_pngs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -14,9 +14,6 @@ import numpy as np
 import pytest
 import torch
 import torchvision.transforms as TF
-from PIL import Image
-
-import msgan_eval
 from _vit_fixtures import (
     clip_reference,
     clip_state,
@@ -25,6 +22,9 @@ from _vit_fixtures import (
     write_clip_archive,
     write_dinov2,
 )
+from PIL import Image
+
+import msgan_eval
 
 IMAGENET_MEAN, IMAGENET_STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -254,11 +254,11 @@ def test_timm_towers_of_every_variant_take_the_official_keys():
     """The large variants: the official layouts (our key table, the transcription's modules, OpenAI's
     model) map onto timm's towers key for key and shape for shape, built on the meta device."""
     import timm
+    from reference_dinov2 import dinov2_hub_model
     from torch_fidelity.feature_extractor_clip import VisionTransformer
 
     from msgan_eval.features.networks import NETWORKS, expected_shapes
     from msgan_eval.features.vit import clip_to_timm, dinov2_to_timm
-    from reference_dinov2 import dinov2_hub_model
 
     arch = {"dinov2-vit-s14": "vits14", "dinov2-vit-b14": "vitb14", "dinov2-vit-l14": "vitl14",
             "dinov2-vit-g14": "vitg14"}

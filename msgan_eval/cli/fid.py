@@ -129,7 +129,7 @@ def _weights_line(row) -> str:
         if row.spec.no_hash_reason:
             reason = f"unverified: {row.spec.no_hash_reason}"
     if row.status == "missing" and row.spec.option == "--feature-weights":   # #25's networks
-        from msgan_eval.weights import published_hash, hub_cache_path
+        from msgan_eval.weights import hub_cache_path, published_hash
 
         reason = (f"missing: {hub_cache_path(row.spec)}{published_hash(row.spec)}, "
                   f"from {row.spec.url}")
