@@ -280,3 +280,38 @@ def test_timm_towers_of_every_variant_take_the_official_keys():
         theirs = tower.state_dict()
         assert set(mapped) == set(theirs), net.name
         assert all(tuple(mapped[k].shape) == tuple(theirs[k].shape) for k in theirs), net.name
+
+
+@pytest.mark.numerics
+def test_compare_runs_cmmd_and_the_feature_space_and_check_gates_on_it(tmp_path, clip_files):
+    from click.testing import CliRunner
+
+    from msgan_eval.cli import main
+
+    archive, _, _ = clip_files
+    ref = _folder(tmp_path, "ref/c", images(6, (30, 30), seed=21)).parent
+    base = _folder(tmp_path, "base/c", images(5, (30, 30), seed=22)).parent
+    cand = _folder(tmp_path, "cand/c", images(5, (30, 30), seed=21)).parent   # near the reference
+    report = msgan_eval.compare(str(base), str(cand), str(ref), metrics=("fid", "kid", "cmmd"),
+                                bootstrap=20, kid_subset_size=4, features="clip-vit-b32",
+                                feature_weights=archive, cmmd_features="clip-vit-b32",
+                                cmmd_weights=archive, device="cpu", out=tmp_path / "report")
+    assert report.skipped == {}
+    direct = msgan_eval.cmmd(str(ref), str(cand), features="clip-vit-b32", feature_weights=archive,
+                             device="cpu", bootstrap=10)
+    assert report.runs["candidate"]["cmmd"]["value"] == pytest.approx(direct.cmmd, rel=1e-12)
+    assert report.verdicts["cmmd"] in ("candidate-better", "baseline-better",
+                                       "no-significant-difference")
+    assert report["details"]["cmmd"]["preset"] == "cmmd"
+    assert report["parameters"]["features"] == "clip-vit-b32"
+    assert report["provenance"]["weights"]["clip-vit-b32"]["status"] == "unverified"
+    direct_fd = msgan_eval.fid(str(ref), str(cand), features="clip-vit-b32", feature_weights=archive,
+                               device="cpu").fid
+    assert report.runs["candidate"]["fid"]["value"] == pytest.approx(direct_fd, rel=1e-9)
+    expect = tmp_path / "expect.toml"
+    expect.write_text(f"[candidate.cmmd]\nmax = {direct.cmmd * 2}\n")
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "report"), "--expect", str(expect)])
+    assert result.exit_code == 0, result.output
+    expect.write_text(f"[candidate.cmmd]\nmax = {direct.cmmd / 2}\n")
+    assert CliRunner().invoke(main, ["check", str(tmp_path / "report"), "--expect",
+                                     str(expect)]).exit_code == 1

@@ -368,7 +368,7 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
     notes += [f"{s.source}: records no FID preset (a file of pytorch-fid or an older msgan-eval: "
               f"pytorch-fid's preprocessing); this run uses {preset}"
               for s in stats if not s.preset and preset != defaults.FID_PRESET]
-    if weights is not None and weights.status != "verified":
+    if weights is not None and weights.status != "verified" and features not in ("inception", "vgg16-fc2"):
         notes.append(f"UNVERIFIED {features} weights {weights.path} (SHA-256 "
                      f"{weights.sha256[:16]}...): not the published file")
     sha = weights.sha256 if weights else next((s.weights_sha256 for s in stats if s.weights_sha256), None)
