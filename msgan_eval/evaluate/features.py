@@ -206,3 +206,31 @@ def feature_source(features: str = defaults.FEATURES, *, preset: Optional[str] =
         source.notes.append(f"{name}: UNVERIFIED weights {weights.path} (SHA-256 "
                             f"{weights.sha256[:16]}...): not the published file")
     return source
+
+
+def set_statistics(image_set, *, weights: ResolvedWeights, dims: int, device: str,
+                    batch_size: int, num_workers: int, use_cache: bool, quiet: bool, preset,
+                    features: str):
+    """(mu, sigma) of one set in its feature space (Inception and the DINOv2 / CLIP towers
+    streamed and cached; VGG16 fc2 from its feature rows)."""
+    kw = dict(weights=weights, device=device, batch_size=batch_size, num_workers=num_workers,
+              quiet=quiet)
+    if features == "inception":
+        from msgan_eval.features.extract import image_set_statistics
+
+        return image_set_statistics(image_set, dims=dims, use_cache=use_cache, preset=preset, **kw)
+    if features != "vgg16-fc2":
+        from msgan_eval.features.embed import embedding_statistics
+
+        return embedding_statistics(image_set, features, preset=preset, use_cache=use_cache, **kw)
+    from msgan_eval.metrics.fid import feature_statistics
+
+    feats = FeatureSource(features, weights, device, batch_size, num_workers, None, dims).of(
+        image_set, quiet=quiet)
+    if len(feats) < 2:
+        raise ParameterError(f"{image_set.source}: FD statistics need at least 2 images, found "
+                             f"{len(feats)}")
+    from msgan_eval.features.stats_cache import FidStats
+
+    return FidStats(*feature_statistics(feats), len(feats), dims, weights.sha256,
+                    str(image_set.source), features=features)

@@ -181,37 +181,11 @@ def _agree(stats: Sequence[_StoredStats], params: Sequence[str]) -> None:
                              "under the other's {preset}", pa, pb, "preset")
 
 
-def set_statistics(image_set, *, weights: ResolvedWeights, dims: int, device: str,
-                    batch_size: int, num_workers: int, use_cache: bool, quiet: bool, preset,
-                    features: str) -> _StoredStats:
-    """(mu, sigma) of one set in its feature space (Inception and the DINOv2 / CLIP towers
-    streamed and cached; VGG16 fc2 from its feature rows)."""
-    kw = dict(weights=weights, device=device, batch_size=batch_size, num_workers=num_workers,
-              quiet=quiet)
-    if features == "inception":
-        from msgan_eval.features.extract import image_set_statistics
-
-        return image_set_statistics(image_set, dims=dims, use_cache=use_cache, preset=preset, **kw)
-    if features != "vgg16-fc2":
-        from msgan_eval.features.embed import embedding_statistics
-
-        return embedding_statistics(image_set, features, preset=preset, use_cache=use_cache, **kw)
-    from msgan_eval.metrics.fid import feature_statistics
-
-    from .features import FeatureSource
-
-    feats = FeatureSource(features, weights, device, batch_size, num_workers, None, dims).of(
-        image_set, quiet=quiet)
-    if len(feats) < 2:
-        raise ParameterError(f"{image_set.source}: FD statistics need at least 2 images, found "
-                             f"{len(feats)}")
-    return _StoredStats(*feature_statistics(feats), len(feats), dims, weights.sha256,
-                        str(image_set.source), features=features)
-
-
 def _image_statistics(x: ImagesLike, *, param: str, weights: ResolvedWeights, dims: int,
                       device: str, batch_size: int, num_workers: int, use_cache: bool,
                       skip_bad: bool, quiet: bool, preset, features: str = defaults.FEATURES) -> FidStats:
+    from .features import set_statistics
+
     image_set = as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
     s = set_statistics(image_set, weights=weights, dims=dims, device=device,
                         batch_size=batch_size, num_workers=num_workers, use_cache=use_cache,

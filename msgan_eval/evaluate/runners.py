@@ -48,7 +48,8 @@ def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
          log: Log) -> MetricOutcome:
     from msgan_eval.metrics.fid import RankDeficientCovarianceWarning
 
-    from .fid import load_statistics, set_statistics
+    from .features import set_statistics
+    from .fid import load_statistics
 
     source = feature_space(cfg)
     weights, dims = source.weights, source.dims
