@@ -25,6 +25,7 @@ from _vit_fixtures import (
 from PIL import Image
 
 import msgan_eval
+from msgan_eval.errors import ParameterError
 
 IMAGENET_MEAN, IMAGENET_STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -315,3 +316,20 @@ def test_compare_runs_cmmd_and_the_feature_space_and_check_gates_on_it(tmp_path,
     expect.write_text(f"[candidate.cmmd]\nmax = {direct.cmmd / 2}\n")
     assert CliRunner().invoke(main, ["check", str(tmp_path / "report"), "--expect",
                                      str(expect)]).exit_code == 1
+
+
+@pytest.mark.numerics
+def test_statistics_files_record_the_feature_space_and_round_trip(tmp_path, data, dinov2_file):
+    from msgan_eval.features.stats_cache import load_fid_stats
+
+    path, _ = dinov2_file
+    kw = dict(features="dinov2-vit-s14", feature_weights=path, device="cpu")
+    out = tmp_path / "a.npz"
+    msgan_eval.statistics(str(data["a"]), out=out, **kw)
+    stored = load_fid_stats(out)
+    assert (stored.features, stored.preset, stored.dims) == ("dinov2-vit-s14", "dgm-eval", 384)
+    from_file = msgan_eval.fid(str(out), str(data["b"]), **kw)
+    from_images = msgan_eval.fid(str(data["a"]), str(data["b"]), use_cache=False, **kw)
+    assert from_file.fid == pytest.approx(from_images.fid, rel=1e-9)
+    with pytest.raises(ParameterError, match="statistics of dinov2-vit-s14 features"):
+        msgan_eval.fid(str(out), str(data["b"]), features="clip-vit-b32", device="cpu")
