@@ -95,8 +95,14 @@ def resolve_preset(features: str, preset: Optional[str]) -> Optional[str]:
     if not choices:
         if preset == defaults.FID_PRESET:   # the old default, passed explicitly: harmless
             return None
-        raise ParameterError(f"{{preset}} {preset} does not apply to {{features}} {features} "
-                             "(it has its own preprocessing); drop {preset}", "preset", "features")
+        # The presets are other networks' preprocessing; VGG16 fc2 has its own (224 x 224
+        # bilinear, ImageNet mean/std: features/vgg16.py), so a preset would be ignored.
+        raise ParameterError(f"{{preset}} {preset} is an Inception preprocessing and does not "
+                             f"apply to {{features}} {features}; drop {{preset}} or use "
+                             "{features} inception-pool3", "preset", "features")
+    if preset not in choices and features == "inception":
+        raise ParameterError(f"{{preset}} {preset!r} is not a FID preset; choose one of "
+                             f"{', '.join(choices)}", "preset")
     if preset not in choices:
         raise ParameterError(f"{{preset}} {preset} does not apply to {{features}} {features}; "
                              f"choose one of {', '.join(choices)}", "preset", "features")
@@ -169,8 +175,8 @@ class FeatureSource:
 
     @property
     def recorded_name(self) -> str:
-        """The name results record (Inception's pool3: ``inception-pool3`` as before #25)."""
-        return "inception-pool3" if self.name == "inception" and self.dims == 2048 else self.name
+        """The name results record (Inception: ``inception-pool3``, as kid/prdc/vendi always did)."""
+        return "inception-pool3" if self.name == "inception" else self.name
 
     def of(self, images: ImageSet, quiet: bool = True) -> np.ndarray:
         kw = dict(device=self.device, batch_size=self.batch_size, num_workers=self.num_workers,

@@ -324,6 +324,9 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
                               num_workers=num_workers, inception_weights=inception_weights,
                               skip_bad=skip_bad, skip_missing=skip_missing, quiet=quiet,
                               preset=preset, features=features, feature_weights=feature_weights)
+    for param, x in zip(params, (a, b)):      # a statistics file of another space: say so first
+        if is_stats_path(x):
+            load_statistics(x, param=param, dims=dims, preset=preset, features=features)
     weights = resolve_weights_for([a, b], inception_weights, device, features, feature_weights)
     stats = []
     for param, x in zip(params, (a, b)):
