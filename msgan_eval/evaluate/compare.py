@@ -183,6 +183,11 @@ def _inputs(baseline, candidate, reference, skip_bad: bool,
     return sets, _reference(reference, skip_bad, quiet)
 
 
+def _path_text(path) -> Optional[str]:
+    """A file option as the report records it (JSON has no paths)."""
+    return None if path is None else os.fspath(path)
+
+
 def _several(arm) -> list:
     """An arm's runs: a list or tuple holds several runs (training seeds), anything else is one."""
     return list(arm) if isinstance(arm, (list, tuple)) else [arm]
@@ -271,8 +276,8 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
                            kid_subset_size=int(kid_subset_size), prdc_k=int(prdc_k), device=device,
                            batch_size=batch_size, num_workers=num_workers,
                            skip_missing=skip_missing, protocol=protocol, features=features,
-                           feature_weights=feature_weights, cmmd_features=cmmd_features,
-                           cmmd_weights=cmmd_weights)
+                           feature_weights=_path_text(feature_weights),
+                           cmmd_features=cmmd_features, cmmd_weights=_path_text(cmmd_weights))
     if protocol is not None:
         from .protocol import MSGAN_LPIPS, MSGAN_NDB, settle
 
