@@ -121,14 +121,20 @@ class VitFeatures(torch.nn.Module):
 def build_tower(net: FeatureNet, state: Dict[str, torch.Tensor]) -> torch.nn.Module:
     """The timm tower of ``net`` holding ``state`` (official keys), in eval mode, float32."""
     timm = _timm()
-    if net.family == "dinov2":
-        model = timm.create_model(net.timm_name, pretrained=False, img_size=net.input_size,
-                                  num_classes=0)
-        mapped = dinov2_to_timm(net, state)
-    else:
-        model = timm.create_model(net.timm_name, pretrained=False, num_classes=net.dims)
-        mapped = clip_to_timm(state)
-    model.load_state_dict(mapped, strict=True)
+    # Built on the meta device: no random initialisation of weights that are replaced at once
+    # (seconds for ViT-L); load_state_dict(assign=True) then puts the file's tensors in place.
+    with torch.device("meta"):
+        if net.family == "dinov2":
+            model = timm.create_model(net.timm_name, pretrained=False, img_size=net.input_size,
+                                      num_classes=0)
+        else:
+            model = timm.create_model(net.timm_name, pretrained=False, num_classes=net.dims)
+    mapped = dinov2_to_timm(net, state) if net.family == "dinov2" else clip_to_timm(state)
+    mapped = {k: v.float().contiguous() for k, v in mapped.items()}
+    model.load_state_dict(mapped, strict=True, assign=True)
+    stray = [name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if stray:
+        raise ValueError(f"{net.name}: timm's tower has tensors no checkpoint key fills: {stray[:3]}")
     return model.float().eval().requires_grad_(False)
 
 
