@@ -142,6 +142,11 @@ class Report:
         return self.report["deltas"]
 
     @property
+    def overall(self) -> dict:
+        """The joint verdict: ``{"verdict", "reasons", "better", "worse"}`` (``metrics.overall``)."""
+        return self.report["overall"]
+
+    @property
     def runs(self) -> Dict[str, Dict[str, dict]]:
         return self.report["runs"]
 
@@ -229,7 +234,8 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
             protocol: Optional[str] = None, features: str = defaults.FEATURES,
             feature_weights: Optional[str] = None, cmmd_features: str = defaults.CMMD_FEATURES,
             cmmd_weights: Optional[str] = None) -> Optional[Report]:
-    """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
+    """Baseline vs candidate on FID, LPIPS diversity, NDB/JSD and the degenerate fraction, with
+    bootstrap intervals, a verdict per metric and an overall verdict (``metrics.overall``).
 
     Args:
         baseline, candidate: generated images (path, ImageSet, uint8 array, tensor, or mapping
@@ -237,7 +243,10 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
             those is several training runs of one arm, pooled by ``evaluate.multirun``.
         reference: real images, or a FID statistics ``.npz`` (then NDB/JSD are skipped).
         metrics: a subset of ``fid``, ``lpips``, ``ndb`` (``ndb`` also gives ``jsd``), ``kid``,
-            ``prdc`` (precision, recall, density, coverage), ``fid-per-class``, ``vendi`` and
+            ``prdc`` (precision, recall, density, coverage), ``degenerate``
+            (share of samples ``inspect`` flags blank, saturated or noise) and ``lpips-gated``
+            (LPIPS among the samples that pass the realism gate); both need >= 50 reference
+            images and are skipped with the reason otherwise; ``fid-per-class``, ``vendi`` and
             ``cmmd`` (CLIP embeddings, cmmd-pytorch's computation).
         features, feature_weights: the feature space of fid, fid-per-class, vendi, kid and prdc
             (``inception`` default; ``dinov2-vit-l14``, ``clip-vit-l14``...) and its file.
@@ -259,7 +268,8 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
         command: recorded in the report's provenance (the CLI passes its argv).
 
     Returns:
-        Report: ``.verdicts``, ``.deltas``, ``.runs`` (estimates with intervals), ``.skipped``;
+        Report: ``.verdicts``, ``.overall`` (the joint verdict and its reasons), ``.deltas``,
+        ``.runs`` (estimates with intervals), ``.skipped``;
         ``to_dict()`` is ``msgan-eval compare --json``. None on torchrun ranks other than 0.
 
     Example:
