@@ -41,6 +41,11 @@ def test_unpaired_demo_reports_both_arms_and_the_counted_diversity(tmp_path, wei
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     validate_report(json.loads((out / "report.json").read_text()))
+    # the joint quality-diversity verdict; the inspector's degenerate fraction is measured or
+    # skipped with its reason (under 50 reference images here)
+    assert payload["overall"]["verdict"] in ("candidate-better", "baseline-better", "trade-off",
+                                             "no-significant-difference")
+    assert "degenerate" in payload["runs"]["baseline"] or "degenerate" in payload["skipped"]
     demo = payload["details"]["demo"]
     assert demo["task"] == "unpaired" and demo["model"] == "drit"
     assert payload["inputs"]["baseline"]["n_images"] == 12 and payload["inputs"]["baseline"]["conditions"] == 3
