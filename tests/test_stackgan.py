@@ -141,3 +141,29 @@ def test_killed_and_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch):
     assert config["t_dim"] == 64 and config["n_train"] == 20
     rows = read_log(tmp_path / "straight")
     assert all(np.isfinite(list(r.values())).all() and "loss_ms" in r for r in rows)
+
+
+@needs_data
+def test_train_and_sample_through_the_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from msgan_eval.cli import main
+
+    def run(*args):
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    out = tmp_path / "run"
+    result = run("train", "--model", "stackgan", "--dataset", "fashion-mnist-captions", "--out", out,
+                 "--steps", 2, "--width", 0.0625, "--batch-size", 4, "--subset-per-class", 1,
+                 "--checkpoint-every", 1, "--keep-checkpoints", "all", "--quiet", "--threads", 1)
+    assert result.exit_code == 0, result.output
+    result = run("sample", "--run", out, "--out", tmp_path / "s", "--captions", 12, "--per-input", 3,
+                 "--step", 1, "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["n"] == 36 and len(payload["hues"]["colourless"]["per_input"]) == 10
+    assert set(payload["hues"]["named_hue_share_per_caption"]) == {"a-red-t-shirt", "a-yellow-t-shirt"}
+    folders = sorted(p.name for p in (tmp_path / "s" / "samples").iterdir())
+    assert len(folders) == 12 and "an-ankle-boot" in folders
+    result = run("train", "--out", out, "--resume", "--steps", 3, "--quiet")
+    assert result.exit_code == 0, result.output

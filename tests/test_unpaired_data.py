@@ -185,3 +185,17 @@ def test_model_option_is_checked(tmp_path, cyclegan):
                            tmp_path / "y", "--steps", 1, "--batch-size", 1, "--data-root", cyclegan,
                            "--quiet"), "--batch-size 1", "two halves")
     assert not (tmp_path / "y" / "checkpoint.pt").exists()
+
+
+def test_snapshots_of_a_drit_run_can_be_sampled(cyclegan, tmp_path):
+    out = tmp_path / "run"
+    result = run("train", "--dataset", "unpaired-folder", "--data-root", cyclegan, "--out", out,
+                 "--steps", 4, "--checkpoint-every", 2, "--keep-checkpoints", "all", *TINY)
+    assert result.exit_code == 0, result.output
+    for step in (2, 4):
+        result = run("sample", "--run", out, "--out", tmp_path / f"s{step}", "--step", step,
+                     "--inputs", 1, "--per-input", 2, "--json", "--quiet")
+        assert result.exit_code == 0, result.output
+        assert json.loads((tmp_path / f"s{step}" / "sample.json").read_text())["step"] == step
+    a = (tmp_path / "s2" / "samples" / "im00" / "000.png").read_bytes()
+    assert a != (tmp_path / "s4" / "samples" / "im00" / "000.png").read_bytes()

@@ -145,10 +145,26 @@ def load_data(config: StackGanConfig):
                                config.subset_per_class, config.seed)
 
 
+def _build_generator(state: dict, path: Path, device):
+    from .stackgan_sampler import build_stackgan_generator
+
+    return build_stackgan_generator(state, path, device)
+
+
+def _caption_images(G, run: dict, spec, device) -> dict:
+    """--eval-every: the first ``spec.inputs`` captions, ``spec.per_input`` images each, exactly
+    what ``sample --captions N --per-input M`` writes."""
+    from .stackgan_sampler import caption_images, conditions
+
+    names, _, embeddings = conditions(run, spec.inputs)
+    return {name: caption_images(G, embeddings[i], i, spec.per_input, spec.seed, int(run["z_dim"]),
+                                 device) for i, name in enumerate(names)}
+
+
 STACKGAN_TASK = Task(
     load_data=load_data, describe=describe_run,
     build=lambda c, data, device: build_stackgan(c, int(data.embeddings.shape[1]), device),
-    make_step=_make_step)
+    make_step=_make_step, build_generator=_build_generator, images=_caption_images)
 
 
 def train_stackgan(config: StackGanConfig, out_dir: "str | os.PathLike[str]", resume: bool = False,

@@ -17,7 +17,7 @@ import numpy as np
 from msgan_eval import defaults
 from msgan_eval.errors import UserError
 
-from . import IMAGE_TO_IMAGE, UNPAIRED, runs, snapshots
+from . import IMAGE_TO_IMAGE, TEXT_TO_IMAGE, UNPAIRED, runs, snapshots
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,10 @@ def task_of(run: dict):
         from .drit import DRIT_TASK
 
         return DRIT_TASK
+    if run.get("task") == TEXT_TO_IMAGE:
+        from .stackgan import STACKGAN_TASK
+
+        return STACKGAN_TASK
     from .trainer import DCGAN_TASK
 
     return DCGAN_TASK
@@ -47,7 +51,7 @@ def task_of(run: dict):
 
 def sampling_record(run: dict, spec: SampleSpec) -> dict:
     """The sampling settings that matter for this run's task (recorded in track.json)."""
-    if run.get("task") in (IMAGE_TO_IMAGE, UNPAIRED):
+    if run.get("task") in (IMAGE_TO_IMAGE, UNPAIRED, TEXT_TO_IMAGE):
         return {"kind": "run", "inputs": spec.inputs, "per_input": spec.per_input, "seed": spec.seed}
     return {"kind": "run", "per_class": spec.per_class, "seed": spec.seed}
 
