@@ -1,7 +1,12 @@
-"""Errors that reach the user as one line and an exit code (never a traceback)."""
+"""Errors that reach the user as one line and an exit code (never a traceback).
+
+Every one of them is a ``ValueError`` (a :class:`ParameterTypeError` also a ``TypeError``), so
+Python callers of the API catch them as they catch any bad argument; the command line catches
+:class:`UserError` and prints one line.
+"""
 
 
-class UserError(Exception):
+class UserError(ValueError):
     """Bad input: a file, folder or option the user can fix. Exit code 2."""
 
     exit_code = 2
@@ -13,7 +18,7 @@ class WeightsUnavailable(UserError):
     exit_code = 3
 
 
-class ParameterError(UserError, ValueError):
+class ParameterError(UserError):
     """A bad value of a named parameter. The message names each parameter as ``{name}``.
 
     Library code names Python parameters (``resize 8: ...``); the command line renders the same

@@ -83,6 +83,13 @@ def _preflight_prdc(runs: Dict[str, ImageSet], ref: Reference, config: CompareCo
             raise exc.renamed({"real": "reference", "gen": run}) from None
 
 
+def _preflight_vendi(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    from .vendi import check_vendi_conditions
+
+    for run, images in runs.items():
+        check_vendi_conditions(images, run)
+
+
 def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
     """The bootstrap draws (n_boot, n) int64 indices at once: bounded (--bootstrap 1e8 asked for
     tens of GB)."""
@@ -93,7 +100,7 @@ def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
 
 
 PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb,
-             "kid": _preflight_kid, "prdc": _preflight_prdc}
+             "kid": _preflight_kid, "prdc": _preflight_prdc, "vendi": _preflight_vendi}
 
 
 def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,

@@ -17,9 +17,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from msgan_eval import __version__, defaults, distributed
-from msgan_eval.errors import ParameterError
+from msgan_eval.errors import ParameterError, UserError
 from msgan_eval.features.stats_cache import FidStats as _StoredStats
 from msgan_eval.features.stats_cache import should_cache
+from msgan_eval.validate import check_dims, loader_numbers
 from msgan_eval.weights import ResolvedWeights
 
 from .inputs import ImagesLike, as_image_set, check_output, describe, is_stats_path
@@ -186,7 +187,8 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
         >>> s = msgan_eval.statistics("real/", out="real.npz", dims=2048)   # doctest: +SKIP
         >>> s.n, s.mu.shape                                                 # doctest: +SKIP
     """
-    dims, preset = int(dims), check_preset(preset)
+    dims, preset = check_dims(dims), check_preset(preset)
+    batch_size, num_workers = loader_numbers(batch_size, num_workers)
     if out is not None and not os.fspath(out).lower().endswith(".npz"):
         raise ParameterError(f"{{out}} {os.fspath(out)}: must end with .npz (pytorch-fid only "
                              "reads .npz statistics)", "out")
@@ -224,7 +226,10 @@ def frechet_with_notes(a, b) -> Tuple[float, List[str]]:
     notes = _rank_deficiency_notes([a, b])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        value = frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+        try:
+            value = frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+        except ParameterError as exc:     # name the inputs, not frechet_distance's arguments
+            raise UserError(f"FID of {a.source} and {b.source}: {exc}") from None
     for w in caught:
         # The per-set note above already says it better when n is known.
         if issubclass(w.category, RankDeficientCovarianceWarning) and notes:
@@ -269,7 +274,8 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         >>> msgan_eval.fid("real/", "fake/").fid                     # doctest: +SKIP
         12.3
     """
-    dims, params, preset = int(dims), ("a", "b"), check_preset(preset)
+    dims, params, preset = check_dims(dims), ("a", "b"), check_preset(preset)
+    batch_size, num_workers = loader_numbers(batch_size, num_workers)
     if per_class:
         return _fid_per_class(a, b, dims=dims, device=device, batch_size=batch_size,
                               num_workers=num_workers, inception_weights=inception_weights,

@@ -130,14 +130,21 @@ def _rgb_rows(x, param: str) -> List[np.ndarray]:
     return list(np.ascontiguousarray(arr[:, :, :, :3]))
 
 
+def in_memory_source(param: str) -> Path:
+    """The ``source`` of in-memory images given as ``param``: messages about them (sizes, counts)
+    then name the argument, ``<in-memory baseline>``, not an anonymous ``<in-memory>``."""
+    return Path(f"<in-memory {param}>")
+
+
 def _in_memory(groups: Sequence[Tuple[str, Any]], param: str) -> InMemoryImageSet:
     refs, images = [], []
+    source = in_memory_source(param)
     for condition, x in groups:
         rows = _rgb_rows(x, param)
         width = len(str(len(rows) - 1))
-        refs += [ImageRef(condition, f"{i:0{width}d}", IN_MEMORY, i) for i in range(len(rows))]
+        refs += [ImageRef(condition, f"{i:0{width}d}", source, i) for i in range(len(rows))]
         images += rows
-    return InMemoryImageSet(IN_MEMORY, refs, images)
+    return InMemoryImageSet(source, refs, images)
 
 
 def as_image_set(x: ImagesLike, *, param: str, skip_bad: bool = False,
@@ -151,7 +158,7 @@ def as_image_set(x: ImagesLike, *, param: str, skip_bad: bool = False,
         quiet: hide the progress bar of a folder scan.
 
     Returns:
-        An ImageSet; for in-memory input its ``source`` is ``<in-memory>``.
+        An ImageSet; for in-memory input its ``source`` is ``<in-memory PARAM>``.
 
     Example:
         >>> import numpy as np

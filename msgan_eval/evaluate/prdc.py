@@ -16,6 +16,7 @@ import numpy as np
 from msgan_eval import __version__, defaults
 from msgan_eval.errors import ParameterError
 from msgan_eval.images import ImageSet
+from msgan_eval.validate import loader_numbers, whole
 
 from .inputs import ImagesLike, as_image_set, describe, is_stats_path
 
@@ -92,6 +93,12 @@ def feature_source(features: str, *, preset: str = defaults.FID_PRESET, inceptio
         raise ParameterError(f"{{features}} {features}: use one of "
                              f"{', '.join(defaults.PRDC_FEATURES_CHOICES)}", "features")
     check_preset(preset)
+    batch_size, num_workers = loader_numbers(batch_size, num_workers)
+    if vgg16_weights is not None and features != "vgg16-fc2":
+        # Silently ignored before: the user believed VGG16 features were measured.
+        raise ParameterError(f"{{vgg16_weights}} is for {{features}} vgg16-fc2, but the features "
+                             f"are {features}; drop {{vgg16_weights}} or add {{features}} "
+                             "vgg16-fc2", "vgg16_weights", "features")
     if features == "vgg16-fc2" and preset != defaults.FID_PRESET:
         # The presets are the FID tools' Inception preprocessing; VGG16 fc2 has its own
         # (224 x 224 bilinear, ImageNet mean/std: features/vgg16.py), so a preset would be ignored.
@@ -151,9 +158,7 @@ def prdc(real: ImagesLike, gen: ImagesLike, *, k: int = defaults.PRDC_K,
     """
     from msgan_eval.metrics.prdc import prdc_counts
 
-    k = int(k)
-    if k < 1:
-        raise ParameterError(f"k = {k}: use at least 1 nearest neighbour", "real")
+    k = whole(k, "k", min=1, hint="the nearest neighbours of each image")
     source = feature_source(features, preset=preset, inception_weights=inception_weights,
                             vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
                             num_workers=num_workers)

@@ -176,6 +176,8 @@ def _vendi(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
     from msgan_eval.features.inception import resolve_inception_weights
     from msgan_eval.metrics.bootstrap_classes import bootstrap_vendi
 
+    from .vendi import not_computable_note
+
     weights = resolve_inception_weights(cfg.inception_weights)
     out = MetricOutcome(weights={"inception": weights.as_dict()})
     est, table = {}, {}
@@ -187,6 +189,7 @@ def _vendi(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
         groups = {c: np.asarray(idx) for c, idx in images.groups().items()}
         est[run], table[run] = bootstrap_vendi(feats, groups, rng=run_rng(cfg.seed, run, "vendi"),
                                                n_boot=cfg.bootstrap, confidence=cfg.confidence)
+        out.notes += not_computable_note(table[run], f" ({run})")
     out.estimates["vendi"] = est
     out.details["vendi"] = {"per_condition": table, "kernel": "cosine", "features": "inception-pool3"}
     return out

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 
 from msgan_eval import defaults
+from msgan_eval.validate import seed as check_seed
+from msgan_eval.validate import whole
 
 
 @dataclass(frozen=True)
@@ -246,8 +248,6 @@ def _checked(features_1: np.ndarray, features_2: np.ndarray, subsets: int, subse
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"features must be (n, d) arrays of one width, got {tuple(x.shape)} "
                          f"and {tuple(y.shape)}")
-    if subsets < 1:
-        raise ValueError(f"subsets must be at least 1, got {subsets}")
     if method not in ("auto", "subsets", "kernel-rows"):
         raise ValueError(f"method must be auto, subsets or kernel-rows, got {method!r}")
     size = subset_size_for(len(x), len(y), subset_size)
@@ -279,6 +279,8 @@ def kid(features_1: np.ndarray, features_2: np.ndarray, *, subsets: int = defaul
         >>> est.subset_size
         400
     """
+    subsets, subset_size = whole(subsets, "subsets", min=1), whole(subset_size, "subset_size", min=2)
+    seed = check_seed(seed)
     x, y, size = _checked(features_1, features_2, subsets, subset_size, method, device)
     if size == len(x) == len(y):
         # Every subset is then a permutation of both whole sets, and the MMD does not depend on
