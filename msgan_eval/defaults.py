@@ -102,6 +102,7 @@ P2P_DEMO_STEPS = 1500
 P2P_DEMO_WIDTH = 0.25
 P2P_DEMO_REF_PER_CLASS = 50
 DEMO_SEEDS = 1                  # --seeds: training runs per arm (seed, seed + 1, ...)
+DEMO_MAX_SEEDS = 20             # each seed trains two GANs (minutes each): 20 is hours already
 
 # Vendi score and duplicates (#14)
 VENDI_KERNEL = "cosine"          # cosine similarity of Inception pool3 features

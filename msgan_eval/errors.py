@@ -57,3 +57,23 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, or its type name when it has none."""
     text = str(exc)
     return text.splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def short_reason(exc: BaseException, limit: int = 200) -> str:
+    """Why a load failed, in at most ``limit`` characters and never cut mid-sentence. A pickle
+    that names code (``weights_only`` refused it) is said as such: torch's own message is a
+    paragraph of advice on how to run that code anyway."""
+    import re
+
+    text = str(exc)
+    found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
+    if found or text.startswith("Weights only load failed"):
+        found = found or ["", "an object that is not a tensor"]
+        return (f"it holds pickled code ({found[1]}), which is never loaded: only plain tensors "
+                "are read")
+    line = first_line(exc).strip()
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    end = max(cut.rfind(". "), cut.rfind("; "))
+    return cut[:end + 1] if end > limit // 2 else cut.rsplit(" ", 1)[0] + " ..."

@@ -121,6 +121,15 @@ class FiniteFloat(click.ParamType):
         return f"FiniteFloat(min={self.min}, max={self.max}, open={self.min_open, self.max_open})"
 
 
+def refuse_given(ctx: click.Context, names, why: str) -> None:
+    """UsageError naming the first of ``names`` (parameter names) given on the command line: an
+    option this run would ignore is an error, never silence (``sample --grid`` of an
+    image-to-image run wrote no grid and said nothing)."""
+    for name in names:
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError(f"{flag_of(name)} {why}", ctx=ctx)
+
+
 def emit(payload: dict, as_json: bool, human: str) -> None:
     """Results go to stdout: one JSON object with --json, else the human text.
 

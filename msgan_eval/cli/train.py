@@ -8,7 +8,7 @@ from msgan_eval.distributed import is_main_process
 from msgan_eval.fileio import check_writable
 from msgan_eval.train import DATASETS
 
-from .options import FiniteFloat, device_option, emit, json_option, quiet_option
+from .options import FiniteFloat, device_option, emit, json_option, quiet_option, refuse_given
 
 # Options a resumed run takes from its config.json unless given again on the command line.
 _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batch_size", "width",
@@ -117,12 +117,14 @@ def _trainer(resume_dir, dataset: str):
               help="Also write a PNG grid (one row per class).")
 @click.option("--inputs", type=click.IntRange(min=1), default=defaults.P2P_INPUTS, show_default=True,
               help="Image-to-image runs: this many test inputs (one condition each).")
-@click.option("--per-input", type=click.IntRange(min=1), default=defaults.P2P_PER_INPUT,
+@click.option("--per-input", type=click.IntRange(min=1, max=defaults.MAX_SAMPLES_PER_CLASS),
+              default=defaults.P2P_PER_INPUT,
               show_default=True, help="Image-to-image runs: samples per input.")
 @device_option
 @quiet_option
 @json_option
-def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet, as_json):
+@click.pass_context
+def sample(ctx, run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet, as_json):
     """Write PER_CLASS samples of each class of a trained run as image folders.
 
     Image-to-image runs: OUT/samples/<input>/ holds PER_INPUT samples of each of INPUTS test
@@ -134,6 +136,12 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet
     from msgan_eval.train.sampler import sample_run
 
     config = read_run_config(run_dir)
+    if config.get("task") == IMAGE_TO_IMAGE:
+        refuse_given(ctx, ("per_class", "grid"), f"is for categorical runs; {run_dir} is an "
+                     "image-to-image run: use --inputs and --per-input (no grid is written)")
+    else:
+        refuse_given(ctx, ("inputs", "per_input"), f"is for image-to-image runs; {run_dir} is a "
+                     "categorical run: use --per-class")
     check_writable(out, "--out", folder=True)
     if grid:
         check_writable(grid, "--grid")

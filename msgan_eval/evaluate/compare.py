@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from msgan_eval import defaults, distributed
+from msgan_eval.cache import check_settings
 from msgan_eval.errors import ParameterError, UserError, WeightsUnavailable
 from msgan_eval.images import ImageSet
 from msgan_eval.metrics.registry import FAMILIES
@@ -48,6 +49,9 @@ def _check_config(config: CompareConfig) -> None:
                              f"{', '.join(defaults.FID_PRESET_CHOICES)}", "preset")
     if config.protocol not in (None, "msgan"):
         raise ParameterError(f"{{protocol}} {config.protocol}: use msgan", "protocol")
+    if config.skip_missing and "fid-per-class" not in config.metrics:
+        raise ParameterError("{skip_missing} applies to the fid-per-class metric only; add it to "
+                             "{metrics} or drop {skip_missing}", "skip_missing", "metrics")
     _check_numbers(config)
 
 
@@ -199,13 +203,14 @@ def _compare_several(arms: Dict[str, list], reference, config: CompareConfig, *,
                      quiet: bool, log: Optional[Log], command) -> Tuple[dict, Dict[str, ImageSet]]:
     """The pooled report of several runs per arm (see ``evaluate.multirun``) and each arm's first
     run (shown in the report)."""
-    from .multirun import compare_multirun
+    from .multirun import check_runs, compare_multirun
 
     if distributed.world_size() > 1:
         raise ParameterError("several runs per arm are compared in one process; run without "
                              "torchrun", "baseline")
     loaded = {arm: [_load(arm, x, skip_bad, quiet) for x in runs] for arm, runs in arms.items()}
     ref = _reference(reference, skip_bad, quiet)
+    check_runs(loaded)
     for arm, sets in loaded.items():                 # every run checked before any work
         for images in sets:
             preflight({arm: images}, ref, config)
@@ -281,6 +286,7 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
     if any(m not in FAMILIES for m in metrics):
         config.metrics = tuple(metrics)               # refused by _check_config, by name
     _check_config(config)
+    check_settings()          # the reference's statistics and bins are cached
     check_out(out)
     arms = {"baseline": _several(baseline), "candidate": _several(candidate)}
     if len(arms["baseline"]) > 1 or len(arms["candidate"]) > 1:

@@ -83,6 +83,15 @@ def _preflight_prdc(runs: Dict[str, ImageSet], ref: Reference, config: CompareCo
             raise exc.renamed({"real": "reference", "gen": run}) from None
 
 
+def _preflight_fid_per_class(runs: Dict[str, ImageSet], ref: Reference,
+                             config: CompareConfig) -> None:
+    from .per_class import pair_conditions
+
+    for run, images in runs.items():
+        pair_conditions(images, ref.images, params=(run, "reference"),
+                        skip_missing=config.skip_missing)
+
+
 def _preflight_vendi(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
     from .vendi import check_vendi_conditions
 
@@ -100,7 +109,8 @@ def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
 
 
 PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb,
-             "kid": _preflight_kid, "prdc": _preflight_prdc, "vendi": _preflight_vendi}
+             "kid": _preflight_kid, "prdc": _preflight_prdc, "vendi": _preflight_vendi,
+             "fid-per-class": _preflight_fid_per_class}
 
 
 def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,

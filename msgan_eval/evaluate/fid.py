@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from msgan_eval import __version__, defaults, distributed
+from msgan_eval.cache import check_settings
 from msgan_eval.errors import ParameterError, UserError
 from msgan_eval.features.stats_cache import FidStats as _StoredStats
 from msgan_eval.features.stats_cache import should_cache
@@ -189,6 +190,7 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
     """
     dims, preset = check_dims(dims), check_preset(preset)
     batch_size, num_workers = loader_numbers(batch_size, num_workers)
+    check_settings(use_cache)
     if out is not None and not os.fspath(out).lower().endswith(".npz"):
         raise ParameterError(f"{{out}} {os.fspath(out)}: must end with .npz (pytorch-fid only "
                              "reads .npz statistics)", "out")
@@ -276,6 +278,11 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
     """
     dims, params, preset = check_dims(dims), ("a", "b"), check_preset(preset)
     batch_size, num_workers = loader_numbers(batch_size, num_workers)
+    check_settings(use_cache)
+    if skip_missing and not per_class:
+        raise ParameterError("{skip_missing} applies to {per_class} only (it leaves out classes "
+                             "one side lacks); add {per_class} or drop {skip_missing}",
+                             "skip_missing", "per_class")
     if per_class:
         return _fid_per_class(a, b, dims=dims, device=device, batch_size=batch_size,
                               num_workers=num_workers, inception_weights=inception_weights,

@@ -34,6 +34,7 @@ import numpy as np
 
 from msgan_eval.errors import ParameterError, ParameterTypeError
 from msgan_eval.images import ROOT_CONDITION, ImageRef, ImageSet, is_stats_file, scan_images
+from msgan_eval.metrics.lpips import name_bytes
 
 ImagesLike = Union[str, "os.PathLike[str]", ImageSet, np.ndarray, Any, Mapping[Any, Any]]
 IN_MEMORY = Path("<in-memory>")
@@ -64,7 +65,7 @@ class InMemoryImageSet(ImageSet):
             return cached
         h = hashlib.sha256(b"in-memory 1\n")
         for ref, img in zip(self.refs, self.images):
-            h.update(f"{ref.condition}\t{ref.name}\t{img.shape}\n".encode())
+            h.update(name_bytes(f"{ref.condition}\t{ref.name}\t{img.shape}\n"))
             h.update(np.ascontiguousarray(img).tobytes())
         self._fingerprint = h.hexdigest()
         return self._fingerprint
@@ -102,6 +103,9 @@ def _to_uint8(arr: np.ndarray, param: str) -> np.ndarray:
 def _rgb_rows(x, param: str) -> List[np.ndarray]:
     """(H, W, 3) uint8 images from one array or tensor (see the module docstring)."""
     if _is_tensor(x):
+        if x.device.type == "meta":
+            raise ParameterError(f"{{{param}}}: a {x.device.type} tensor of dtype {x.dtype} holds "
+                                 "no pixel values; pass a real tensor on the CPU or a GPU", param)
         arr = x.detach().cpu().numpy()
         if arr.ndim == 4:
             if arr.shape[1] not in (1, 3, 4):

@@ -31,6 +31,8 @@ from msgan_eval import defaults
 from msgan_eval.validate import seed as check_seed
 from msgan_eval.validate import whole
 
+from .tensors import shared_tensor
+
 
 @dataclass(frozen=True)
 class KidEstimate:
@@ -243,8 +245,8 @@ def _mmds_by_kernel_rows(x: torch.Tensor, y: torch.Tensor, ia: np.ndarray, ib: n
 def _checked(features_1: np.ndarray, features_2: np.ndarray, subsets: int, subset_size: int,
              method: str, device: Optional[str]):
     """The two feature arrays as float64 tensors and the subset size used, or a ValueError."""
-    x = torch.as_tensor(np.asarray(features_1), dtype=torch.float64, device=device)
-    y = torch.as_tensor(np.asarray(features_2), dtype=torch.float64, device=device)
+    x = shared_tensor(features_1, dtype=torch.float64, device=device)
+    y = shared_tensor(features_2, dtype=torch.float64, device=device)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"features must be (n, d) arrays of one width, got {tuple(x.shape)} "
                          f"and {tuple(y.shape)}")
@@ -324,8 +326,8 @@ def bootstrap_kid(features: np.ndarray, ref_features: np.ndarray, value: float, 
     """
     from .bootstrap import recentred_interval
 
-    g = torch.as_tensor(np.asarray(features), dtype=torch.float64)
-    r = torch.as_tensor(np.asarray(ref_features), dtype=torch.float64)
+    g = shared_tensor(features, dtype=torch.float64)
+    r = shared_tensor(ref_features, dtype=torch.float64)
     m, n_r = len(g), len(r)
     w = _resample_counts(m, n_boot, rng)
     within = _within_sums(g, w, _triangle_rows(m, block_entries)) / (m * m - (w * w).sum(dim=1)).clamp(min=1.0)

@@ -23,16 +23,17 @@ import torch
 from msgan_eval import __version__, defaults
 from msgan_eval.device import resolve_device
 from msgan_eval.errors import UserError
-from msgan_eval.fileio import atomic_dir, require_new_or_empty
+from msgan_eval.fileio import check_free_space, owned_dir, require_new_or_empty
 from msgan_eval.images import write_png
 from msgan_eval.names import path_components
 from msgan_eval.progress import progress
+from msgan_eval.validate import whole
 
 from .data import batch_to_tensor
 from .paired_data import load_paired_data
 from .pix2pix_models import UnetGenerator
 from .runs import load_checkpoint
-from .sampler import class_noise, to_uint8
+from .sampler import GENERATE_BATCH, class_noise, to_uint8
 
 SAMPLES, INPUTS, TARGETS = "samples", "inputs", "targets"
 
@@ -50,9 +51,11 @@ def load_pix2pix_generator(run_dir: "str | os.PathLike[str]", device: torch.devi
 @torch.no_grad()
 def generate_for_input(G: UnetGenerator, image: np.ndarray, z: torch.Tensor,
                        device: torch.device) -> np.ndarray:
-    """uint8 (n, H, W, C): G(image, z_k) for each row z_k; ``image`` is uint8 (C, H, W)."""
-    a = batch_to_tensor(image[None]).to(device).expand(len(z), -1, -1, -1)
-    return to_uint8(G(a, z.to(device)))
+    """uint8 (n, H, W, C): G(image, z_k) for each row z_k; ``image`` is uint8 (C, H, W).
+    Batches of at most GENERATE_BATCH codes: the network's activations stay bounded."""
+    a = batch_to_tensor(image[None]).to(device)
+    return np.concatenate([to_uint8(G(a.expand(len(chunk), -1, -1, -1), chunk.to(device)))
+                           for chunk in torch.split(z, GENERATE_BATCH)])
 
 
 def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]",
@@ -61,17 +64,22 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
                        quiet: bool = False) -> Path:
     """Write ``per_input`` samples for each of the first ``inputs`` test inputs; returns ``out_dir``."""
     out_dir = Path(out_dir)
+    inputs = whole(inputs, "inputs", min=1)
+    per_input = whole(per_input, "per_input", min=1, max=defaults.MAX_SAMPLES_PER_CLASS)
     require_new_or_empty(out_dir)
     dev = resolve_device(device)
     G, run = load_pix2pix_generator(run_dir, dev)
     test = load_paired_data(run["dataset"], run.get("data_root"), split="test")
     if inputs > len(test):
         raise UserError(f"--inputs {inputs}: the test split has {len(test)} pairs; ask for fewer")
+    h, w = test.inputs.shape[2:]
+    check_free_space(out_dir, inputs * (per_input + 2) * (h * w * run["output_channels"] + 512),
+                     "--per-input", f"{inputs} x {per_input} samples of {w}x{h}")
     # Input names (file names of the test split) become folder and file names under --out.
     names = path_components(test.names[:inputs], run.get("data_root") or run["dataset"],
                             what="input name")
     # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
-    with atomic_dir(out_dir) as tmp:
+    with owned_dir(out_dir, "--out") as tmp:     # locked: a second sample into --out is refused
         for i in progress(range(inputs), desc="sample", quiet=quiet, unit="input"):
             name = names[i]
             images = generate_for_input(G, test.inputs[i], class_noise(seed, i, per_input,
