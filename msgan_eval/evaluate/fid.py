@@ -328,9 +328,9 @@ def _fid_per_class(a: ImagesLike, b: ImagesLike, *, dims: int, device: str, batc
         if is_stats_path(x):
             raise ParameterError(f"{{{param}}} {x} is a statistics file; {{per_class}} needs images "
                                  "(class sub-folders) on both sides", param, "per_class")
-    weights = resolve_weights_for([a, b], inception_weights, device)
     sets = [as_image_set(x, param=p, skip_bad=skip_bad, quiet=quiet) for p, x in (("a", a), ("b", b))]
-    pairing = pair_conditions(*sets, skip_missing=skip_missing)
+    pairing = pair_conditions(*sets, skip_missing=skip_missing)     # inputs before weights
+    weights = resolve_weights_for([a, b], inception_weights, device)
     feats = [inception_features(s, weights=weights, dims=dims, device=device, batch_size=batch_size,
                                 num_workers=num_workers, quiet=quiet, preset=preset) for s in sets]
     stats = [_StoredStats(*feature_statistics(np.asarray(f, dtype=np.float64)), len(f), dims,
