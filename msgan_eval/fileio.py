@@ -327,7 +327,8 @@ def write_bytes_atomic(target, data: bytes) -> None:
 
 
 def write_text_atomic(target, text: str) -> None:
-    write_bytes_atomic(target, text.encode("utf-8"))
+    # backslashreplace: a non-UTF-8 file or class name (a lone surrogate) never fails the write
+    write_bytes_atomic(target, text.encode("utf-8", "backslashreplace"))
 
 
 def file_identity(path: "str | os.PathLike[str]") -> tuple:

@@ -56,7 +56,9 @@ def human_summary(report: dict, files) -> str:
               help="Reference (real) images; a FID statistics .npz works for FID only.")
 @click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
               help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd), fid-per-class, "
-                   "vendi, kid, prdc (precision, recall, density and coverage).")
+                   "vendi, kid, prdc (precision, recall, density and coverage), degenerate (share "
+                   "of blank, saturated or noise samples, flagged by inspect) and lpips-gated (LPIPS "
+                   "among samples that pass the realism gate).")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
               default=defaults.BOOTSTRAP, show_default=True,
               help="Bootstrap resamples per run and metric.")
@@ -105,8 +107,10 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, 
     """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
 
     Each metric gets a 95% interval per run and a verdict (candidate-better, baseline-better or
-    no-significant-difference) from the bootstrap of candidate - baseline. A metric that cannot
-    run (e.g. weights missing offline) is reported as skipped, with the reason.
+    no-significant-difference) from the bootstrap of candidate - baseline; the overall verdict
+    joins them (candidate-better: better somewhere, worse nowhere; trade-off: better on some,
+    worse on others). A metric that cannot run (e.g. weights missing offline) is reported as
+    skipped, with the reason.
     """
     from msgan_eval import distributed
     from msgan_eval.evaluate.compare import compare as evaluate_compare
@@ -135,7 +139,7 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, 
 @click.argument("report", type=click.Path())
 @click.option("--expect", "-e", required=True, type=click.Path(), metavar="EXPECT.toml",
               help="Rules, e.g. [candidate.fid] max = 40, [delta.fid] max = 0.5, "
-                   "[verdicts] ndb = \"candidate-better\".")
+                   "[verdicts] ndb = \"candidate-better\", [overall] verdict = \"candidate-better\".")
 @json_option
 @quiet_option
 def check(report, expect, as_json, quiet):

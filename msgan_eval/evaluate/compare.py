@@ -153,6 +153,11 @@ class Report:
         return self.report["deltas"]
 
     @property
+    def overall(self) -> dict:
+        """The joint verdict: ``{"verdict", "reasons", "better", "worse"}`` (``metrics.overall``)."""
+        return self.report["overall"]
+
+    @property
     def runs(self) -> Dict[str, Dict[str, dict]]:
         return self.report["runs"]
 
@@ -234,15 +239,19 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
             quiet: bool = True, log: Optional[Log] = None,
             command: Optional[List[str]] = None, skip_missing: bool = False,
             protocol: Optional[str] = None) -> Optional[Report]:
-    """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
+    """Baseline vs candidate on FID, LPIPS diversity, NDB/JSD and the degenerate fraction, with
+    bootstrap intervals, a verdict per metric and an overall verdict (``metrics.overall``).
 
     Args:
         baseline, candidate: generated images (path, ImageSet, uint8 array, tensor, or mapping
             condition -> array/tensor; see ``msgan_eval.evaluate.inputs``); a list or tuple of
             those is several training runs of one arm, pooled by ``evaluate.multirun``.
         reference: real images, or a FID statistics ``.npz`` (then NDB/JSD are skipped).
-        metrics: a subset of ``fid``, ``lpips``, ``ndb`` (``ndb`` also gives ``jsd``), ``kid`` and
-            ``prdc`` (precision, recall, density, coverage; on Inception pool3).
+        metrics: a subset of ``fid``, ``lpips``, ``ndb`` (``ndb`` also gives ``jsd``), ``kid``,
+            ``prdc`` (precision, recall, density, coverage; on Inception pool3), ``degenerate``
+            (share of samples ``inspect`` flags blank, saturated or noise) and ``lpips-gated``
+            (LPIPS among the samples that pass the realism gate); both need >= 50 reference
+            images and are skipped with the reason otherwise.
         bootstrap, seed, confidence: resamples per run and metric, their seed, the interval level.
         dims, inception_weights, preset: as for :func:`msgan_eval.fid` (the preset applies to
             every Inception-feature metric).
@@ -260,7 +269,8 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
         command: recorded in the report's provenance (the CLI passes its argv).
 
     Returns:
-        Report: ``.verdicts``, ``.deltas``, ``.runs`` (estimates with intervals), ``.skipped``;
+        Report: ``.verdicts``, ``.overall`` (the joint verdict and its reasons), ``.deltas``,
+        ``.runs`` (estimates with intervals), ``.skipped``;
         ``to_dict()`` is ``msgan-eval compare --json``. None on torchrun ranks other than 0.
 
     Example:

@@ -19,9 +19,12 @@ from msgan_eval.metrics import bootstrap as bs
 from msgan_eval.metrics.registry import FAMILIES, family_needs
 from msgan_eval.report.compare import CompareConfig, Log, MetricOutcome, Reference, run_rng
 
-# LPIPS diversity is a mean over pairs within a condition: its expectation does not depend on n,
-# so it uses every image even when runs of unequal size are cut to a common n for the others.
-SIZE_FREE = ("lpips",)
+from .runners_inspect import run_degenerate, run_lpips_gated
+
+# LPIPS diversity (plain and gated) is a mean over pairs within a condition, the degenerate fraction
+# a share of the samples: their expectations do not depend on n, so they use every image even when runs of
+# unequal size are cut to a common n for the others.
+SIZE_FREE = ("lpips", "degenerate", "lpips-gated")
 # lpips_diversity's parameters under the names compare gives them
 LPIPS_NAMES = {"resize": "lpips_resize", "net": "lpips_net", "pairs": "lpips_pairs",
                "num_pairs": "lpips_num_pairs", "backbone_weights": "lpips_backbone"}
@@ -96,6 +99,9 @@ def _lpips(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
         if distributed.is_main_process():     # rank 0 alone bootstraps
             est[run] = bs.bootstrap_lpips(distances, rng=run_rng(cfg.seed, run, "lpips"),
                                           n_boot=cfg.bootstrap, confidence=cfg.confidence)
+            # each condition's mean: the report's per-condition quality-diversity scatter
+            out.details.setdefault("lpips", {})[run] = {
+                "per_condition": {c: float(np.mean(d)) for c, d in sorted(distances.items())}}
     out.estimates["lpips"] = est
     return out
 
@@ -275,25 +281,38 @@ def _prdc(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: 
 
 
 RUNNERS = {"fid": _fid, "lpips": _lpips, "ndb": _ndb, "fid-per-class": _fid_per_class,
-           "vendi": _vendi, "kid": _kid, "prdc": _prdc}
+           "vendi": _vendi, "kid": _kid, "prdc": _prdc, "degenerate": run_degenerate,
+           "lpips-gated": run_lpips_gated}
 assert set(RUNNERS) == set(FAMILIES), "every metric family of the registry needs a runner"
 
 
 def cannot_run(family: str, reference: Reference) -> Optional[str]:
-    if "reference_images" in family_needs(family) and reference.images is None:
+    needs = family_needs(family)
+    if "reference_images" in needs and reference.images is None:
         return (f"--ref {reference.stats_path} is a FID statistics file; "
                 f"{family.upper()} needs reference images")
+    least = defaults.INSPECT_MIN_REFERENCE
+    if "calibration_images" in needs and len(reference.images) < least:
+        return (f"--ref has {len(reference.images)} images; {family} needs at least {least} "
+                "(inspect calibrates its flags and the realism gate on them); use more real images")
     return None
 
 
-def weights_named(family: str, config: CompareConfig) -> bool:
-    """Whether the user named this family's weights file (option or environment variable)."""
+WEIGHT_NEEDS = ("inception_weights", "lpips_backbone")
+
+
+def named_weights(family: str, config: CompareConfig) -> tuple:
+    """The family's weights whose file the user named (option or environment variable)."""
     from msgan_eval.weights import INCEPTION, LPIPS_BACKBONES
 
-    needs = family_needs(family)
-    if "inception_weights" in needs:
-        return bool(config.inception_weights or os.environ.get(INCEPTION.env_var))
-    if "lpips_backbone" in needs:
-        spec = LPIPS_BACKBONES[config.lpips_net]
-        return bool(config.lpips_backbone or os.environ.get(spec.env_var))
-    return False
+    named = {"inception_weights": bool(config.inception_weights or os.environ.get(INCEPTION.env_var)),
+             "lpips_backbone": bool(config.lpips_backbone
+                                    or os.environ.get(LPIPS_BACKBONES[config.lpips_net].env_var))}
+    return tuple(n for n in family_needs(family) if named.get(n))
+
+
+def weights_named(family: str, config: CompareConfig) -> bool:
+    """Whether the user named every weights file this family needs: a failure to find them is then
+    an error, not a skip (gated LPIPS with a named Inception file still skips without LPIPS weights)."""
+    wanted = [n for n in family_needs(family) if n in WEIGHT_NEEDS]
+    return bool(wanted) and len(named_weights(family, config)) == len(wanted)

@@ -17,9 +17,11 @@ import numpy as np
 from msgan_eval.images import ImageSet
 from msgan_eval.metrics.registry import FACTS
 
+from .qd_plot import COLOURS as ARM_COLOURS
+from .qd_plot import quality_diversity_html
 from .schema import METRICS, RUNS
 
-COLOURS = {"baseline": "#4c72b0", "candidate": "#dd8452", "reference": "#b0b0b0"}
+COLOURS = {**ARM_COLOURS, "reference": "#b0b0b0"}
 
 
 def _num(metric: str, x: float) -> str:
@@ -92,7 +94,15 @@ def render_table(report: dict) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * len(HEADER[-1]))
     lines += [f"{labels} skipped: {reason}" for labels, reason in skipped_reasons(report)]
-    return "\n".join(lines)
+    return "\n".join(lines + overall_lines(report))
+
+
+def overall_lines(report: dict) -> List[str]:
+    """'overall: trade-off' and its reasons, one per line (nothing for reports without it)."""
+    overall = report.get("overall")
+    if overall is None:
+        return []
+    return [f"overall: {overall['verdict']}", *(f"  - {r}" for r in overall["reasons"])]
 
 
 def _inputs_rows(report: dict) -> List[Tuple[str, ...]]:
@@ -120,7 +130,8 @@ def render_markdown(report: dict) -> str:
              *_md_table(HEADER, [(f"**{r[0]}**", *r[1:]) for r in metric_rows(report)]), "",
              f"Intervals: {boot['confidence']:.0%} bootstrap ({boot['method']}, {boot['n']} "
              f"resamples, seed {boot['seed']}); verdicts from the bootstrap of candidate - baseline.",
-             *_md_skipped(report), *multirun_markdown(report), "", "### Inputs", "",
+             *_md_skipped(report), *_md_overall(report), *multirun_markdown(report), "",
+             "### Inputs", "",
              *_md_table(("set", "path", "images", "conditions", "file-list sha256"),
                         _inputs_rows(report))]
     for note in report.get("notes", []):
@@ -128,6 +139,13 @@ def render_markdown(report: dict) -> str:
     tool = report["provenance"]["tool"]
     lines += ["", f"<sub>{tool['name']} {tool['version']}, report schema {report['schema']}</sub>", ""]
     return "\n".join(lines)
+
+
+def _md_overall(report: dict) -> List[str]:
+    overall = report.get("overall")
+    if overall is None:
+        return []
+    return ["", f"**Overall: {overall['verdict']}**", ""] + [f"- {r}" for r in overall["reasons"]]
 
 
 def _md_skipped(report: dict) -> List[str]:
@@ -253,7 +271,8 @@ _CSS = ("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse
         "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
         "th{background:#f3f3f3}.grids{display:flex;gap:2em;flex-wrap:wrap}"
         "img.grid{image-rendering:pixelated}.candidate-better{color:#1a7f37;font-weight:bold}"
-        ".baseline-better{color:#cf222e;font-weight:bold}.skipped{color:#9a6700}")
+        ".baseline-better{color:#cf222e;font-weight:bold}.skipped{color:#9a6700}"
+        ".trade-off{color:#8250df;font-weight:bold}")
 
 
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], verdict_col: Optional[int] = None) -> str:
@@ -284,8 +303,10 @@ def render_html(report: dict, grids: Dict[str, np.ndarray], extra_html: str = ""
         parts.append("<p>Skipped:</p><ul class='skipped'>" + "".join(
             f"<li><b>{html.escape(labels)}</b>: {html.escape(reason)}</li>" for labels, reason in reasons)
             + "</ul>")
+    parts.append(_html_overall(report))
     for note in report.get("notes", []):
         parts.append(f"<p class='skipped'>note: {html.escape(note)}</p>")
+    parts.append(quality_diversity_html(report))
     charts = [metric_bar_svg(report, m) for m in METRICS if m in report["runs"]["baseline"]]
     if charts:
         parts += ["<h2>Metrics with 95% intervals</h2><div class='grids'>", *charts, "</div>"]
@@ -306,6 +327,15 @@ def render_html(report: dict, grids: Dict[str, np.ndarray], extra_html: str = ""
               _html_table(("set", "path", "images", "conditions", "file-list sha256"), _inputs_rows(report)),
               "<h2>Provenance</h2><pre>", html.escape(_provenance_text(report)), "</pre></body></html>"]
     return "".join(parts)
+
+
+def _html_overall(report: dict) -> str:
+    overall = report.get("overall")
+    if overall is None:
+        return ""
+    return (f"<h2>Overall: <span class='{html.escape(overall['verdict'])}'>"
+            f"{html.escape(overall['verdict'])}</span></h2><ul>"
+            + "".join(f"<li>{html.escape(r)}</li>" for r in overall["reasons"]) + "</ul>")
 
 
 def _provenance_text(report: dict) -> str:
