@@ -275,7 +275,7 @@ def _paths(images: ImageSet) -> List[str]:
     """Each image's file, or ``<array file>[row]`` / ``<in-memory>/<condition>/<name>``."""
     out = []
     for ref in images.refs:
-        if str(ref.path) == "<in-memory>":
+        if str(ref.path).startswith("<in-memory"):     # "<in-memory PARAM>" (inputs.in_memory_source)
             out.append(f"<in-memory>/{ref.condition}/{ref.name}")
         elif ref.index >= 0:
             out.append(f"{ref.path}[{ref.index}]")
