@@ -15,6 +15,8 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.prdc("real/", "fake/", k=5).recall
     t = msgan_eval.Tracker(ref="real/", metrics=["fid", "ndb"]); t.update(1000, G_sample)
     msgan_eval.inspect("fake/", ref="real/").degenerate
+    msgan_eval.fid("real/", "fake/", features="dinov2-vit-l14").fid      # FD_DINOv2
+    msgan_eval.cmmd("real/", "fake/").cmmd                               # CLIP ViT-L/14@336px
 
 Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
 for torch.
@@ -36,6 +38,10 @@ _EXPORTS = {
     "InspectResult": "msgan_eval.evaluate.inspect",
     "KidResult": "msgan_eval.evaluate.kid",
     "PrdcResult": "msgan_eval.evaluate.prdc",
+    "cmmd": "msgan_eval.evaluate.cmmd",
+    "CmmdResult": "msgan_eval.evaluate.cmmd",
+    "FeatureSource": "msgan_eval.evaluate.features",
+    "feature_source": "msgan_eval.evaluate.features",
     "FidResult": "msgan_eval.evaluate.fid",
     "FidStats": "msgan_eval.evaluate.fid",
     "LpipsResult": "msgan_eval.evaluate.lpips",

@@ -186,9 +186,11 @@ def test_limits_are_checked_up_front(runs, args, needle):
 
 
 def test_kid_subsets_that_would_not_fit_are_refused_before_extraction(runs, monkeypatch):
+    from types import SimpleNamespace
+
     monkeypatch.setattr("msgan_eval.defaults.MAX_BOOTSTRAP_CELLS", 100)
-    monkeypatch.setattr("msgan_eval.evaluate.prdc.feature_source",
-                        lambda *a, **k: pytest.fail("weights resolved before the check"))
+    no_extraction = SimpleNamespace(of=lambda *a, **k: pytest.fail("extraction before the check"))
+    monkeypatch.setattr("msgan_eval.evaluate.kid.feature_source", lambda *a, **k: no_extraction)
     result = run("kid", runs["ref"], runs["b1"], "--subsets", 20, "--subset-size", 4, "--quiet")
     assert_refused(result, "--subsets 20", "more than 100")
 
@@ -336,7 +338,7 @@ def test_per_class_fid_with_a_one_image_class(tmp_path, runs, random_weights, mo
 
 
 def test_kid_seed_beyond_numpy_is_refused_before_extraction(runs, monkeypatch):
-    monkeypatch.setattr("msgan_eval.evaluate.prdc.feature_source",
+    monkeypatch.setattr("msgan_eval.evaluate.kid.feature_source",
                         lambda *a, **k: pytest.fail("weights resolved before the check"))
     assert_refused(run("kid", runs["ref"], runs["b1"], "--seed", 2 ** 32, "--quiet"),
                    f"--seed {2 ** 32}")

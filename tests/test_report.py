@@ -256,11 +256,43 @@ def test_sample_grid_rows_are_conditions_in_sorted_order(sets):
     s = sets["candidate"]
     grid = sample_grid(s, per_condition=3, pad=1)
     h, w = s.sizes[0]
-    assert grid.shape == (3 * (h + 1) + 1, 3 * (w + 1) + 1, 3)
+    label_width = grid.shape[1] - (3 * (w + 1) + 1)      # the class names' column, on the left
+    assert grid.shape[0] == 3 * (h + 1) + 1 and label_width > 0 and grid.shape[2] == 3
     for r, (_, idx) in enumerate(s.groups().items()):
         for c in range(3):
-            y, x = 1 + r * (h + 1), 1 + c * (w + 1)
+            y, x = 1 + r * (h + 1), label_width + 1 + c * (w + 1)
             np.testing.assert_array_equal(grid[y:y + h, x:x + w], s[idx[c]])
+
+
+def _ink_columns(cell: np.ndarray, background: int) -> np.ndarray:
+    return np.nonzero((np.abs(cell.astype(int) - background) > 100).any(axis=(0, 2)))[0]
+
+
+@pytest.mark.parametrize("background", [255, 0])
+def test_grid_rows_carry_their_labels(background):
+    from msgan_eval.report.render import LABEL_MAX_WIDTH, image_grid
+
+    rows = [[np.full((32, 32, 3), 128, np.uint8)] * 2 for _ in range(3)]
+    labels = ["T", "Ankle boot", "an unreasonably long class name, cut to fit the column " * 3]
+    grid = image_grid(rows, background=background, row_labels=labels)
+    width = grid.shape[1] - (2 * 34 + 2)
+    ends = []
+    for r in range(3):          # each row's label is drawn in its own row, in the contrasting ink
+        cell = grid[2 + r * 34:2 + r * 34 + 32, :width]
+        ink = _ink_columns(cell, background)
+        assert ink.size, f"row {r} has no label"
+        ends.append(ink.max())
+    assert ends[0] < ends[1] < ends[2] <= LABEL_MAX_WIDTH + 4       # longer names, wider ink; cut
+    gaps = np.concatenate([grid[r * 34:r * 34 + 2, :width] for r in range(4)])
+    assert (gaps == background).all()                                # no label spills into a gap
+    assert image_grid(rows, background=background).shape[1] == 2 * 34 + 2   # no labels: no column
+
+
+def test_flat_folder_grid_has_no_label_column(tmp_path):
+    s = _image_folder(tmp_path / "flat", ["x"], 3, 0)
+    flat = scan_images(tmp_path / "flat" / "x")        # images directly in the folder: condition "."
+    assert flat.conditions == ["."]
+    assert sample_grid(flat, per_condition=3, pad=1).shape[1] == 3 * (s.sizes[0][1] + 1) + 1
 
 
 def test_ndb_plot_marks_different_bins(sets):

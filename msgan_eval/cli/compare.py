@@ -13,6 +13,8 @@ from .options import (
     device_option,
     dims_option,
     emit,
+    feature_weights_option,
+    features_option,
     inception_weights_option,
     json_option,
     lpips_backbone_option,
@@ -57,8 +59,8 @@ def human_summary(report: dict, files) -> str:
 @click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
               help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd), fid-per-class, "
                    "vendi, kid, prdc (precision, recall, density and coverage), degenerate (share "
-                   "of blank, saturated or noise samples, flagged by inspect) and lpips-gated (LPIPS "
-                   "among samples that pass the realism gate).")
+                   "of blank, saturated or noise samples, flagged by inspect), lpips-gated (LPIPS "
+                   "among samples that pass the realism gate) and cmmd.")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
               default=defaults.BOOTSTRAP, show_default=True,
               help="Bootstrap resamples per run and metric.")
@@ -66,8 +68,15 @@ def human_summary(report: dict, files) -> str:
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
               help="Write report.json, report.md and report.html here.")
 @dims_option
+@features_option()
 @preset_option
 @inception_weights_option
+@feature_weights_option
+@click.option("--cmmd-features", type=click.Choice([n for n in defaults.FEATURES_CHOICES]),
+              default=defaults.CMMD_FEATURES, show_default=True,
+              help="CMMD: the embedding network (cmmd-pytorch's preprocessing for CLIP).")
+@click.option("--cmmd-weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="CMMD: the --cmmd-features network's file (else the hub cache).")
 @click.option("--lpips-net", type=click.Choice(defaults.LPIPS_NET_CHOICES), default=defaults.LPIPS_NET,
               show_default=True)
 @click.option("--lpips-pairs", type=click.Choice(defaults.LPIPS_PAIRS_CHOICES),
@@ -100,8 +109,8 @@ def human_summary(report: dict, files) -> str:
 @skip_bad_option
 @json_option
 @quiet_option
-def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, inception_weights,
-            lpips_net, lpips_pairs, lpips_num_pairs, lpips_resize, lpips_backbone, ndb_bins,
+def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, features, preset,
+            inception_weights, feature_weights, cmmd_features, cmmd_weights, lpips_net, lpips_pairs, lpips_num_pairs, lpips_resize, lpips_backbone, ndb_bins,
             ndb_alpha, kid_subsets, kid_subset_size, prdc_k, protocol, skip_missing, device,
             batch_size, num_workers, skip_bad, as_json, quiet):
     """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
@@ -129,7 +138,8 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, 
         kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, prdc_k=prdc_k, device=device,
         batch_size=batch_size, num_workers=num_workers, out=out, skip_bad=skip_bad, quiet=quiet,
         log=stderr_log(quiet), command=[Path(sys.argv[0]).name, *sys.argv[1:]],
-        protocol=protocol, skip_missing=skip_missing)
+        protocol=protocol, skip_missing=skip_missing, features=features,
+        feature_weights=feature_weights, cmmd_features=cmmd_features, cmmd_weights=cmmd_weights)
     if result is not None:         # another torchrun rank: rank 0 writes and prints the report
         emit(result.to_dict(), as_json, human_summary(result.report, result.files))
     distributed.close_distributed()

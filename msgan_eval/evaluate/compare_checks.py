@@ -127,10 +127,19 @@ def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
                              "bootstrap")
 
 
+def _preflight_cmmd(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    from .features import check_features
+
+    check_features(config.cmmd_features, param="cmmd_features")
+    for param, images in [*runs.items(), ("reference", ref.images)]:
+        if len(images) < 1:
+            raise ParameterError(f"{{{param}}} {images.source}: CMMD needs images", param)
+
+
 PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb,
              "kid": _preflight_kid, "prdc": _preflight_prdc, "degenerate": _preflight_degenerate,
-             "lpips-gated": _preflight_lpips_gated, "vendi": _preflight_vendi,
-             "fid-per-class": _preflight_fid_per_class}
+             "lpips-gated": _preflight_lpips_gated, "cmmd": _preflight_cmmd,
+             "vendi": _preflight_vendi, "fid-per-class": _preflight_fid_per_class}
 
 
 def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,
@@ -151,7 +160,15 @@ def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,
 
 
 def _resolve_named_weights(need: str, config: CompareConfig) -> None:
-    if need == "inception_weights":
+    if need == "cmmd_weights":
+        from .runners import cmmd_space
+
+        cmmd_space(config)
+    if need == "inception_weights" and config.features != "inception":
+        from .runners import feature_space
+
+        feature_space(config)
+    elif need == "inception_weights":
         from msgan_eval.features.inception import resolve_inception_weights
 
         resolve_inception_weights(config.inception_weights)

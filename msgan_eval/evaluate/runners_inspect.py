@@ -21,13 +21,19 @@ from typing import Dict
 
 import numpy as np
 
-from msgan_eval import distributed
+from msgan_eval import defaults, distributed
 from msgan_eval.errors import WeightsUnavailable
 from msgan_eval.images import ImageSet
 from msgan_eval.metrics import bootstrap as bs
 from msgan_eval.report.compare import CompareConfig, Log, MetricOutcome, Reference, run_rng
 
 FLAGGED_SHOWN = 24      # flagged images per run named in the report (the HTML shows them)
+
+
+def inception_preset(cfg: CompareConfig) -> str:
+    """The flags and the realism gate read Inception pool3: ``--preset`` when ``--features`` is
+    Inception, else pytorch-fid's (a DINOv2 / CLIP preset does not apply to Inception, #25)."""
+    return cfg.preset if cfg.features == "inception" else defaults.FID_PRESET
 
 
 def _inspect(images: ImageSet, ref: Reference, cfg: CompareConfig, quiet: bool):
@@ -37,7 +43,7 @@ def _inspect(images: ImageSet, ref: Reference, cfg: CompareConfig, quiet: bool):
     from .inspect import inspect
 
     return inspect(images, ref.images, k=cfg.prdc_k, inception_weights=cfg.inception_weights,
-                   preset=cfg.preset, device=cfg.device, batch_size=cfg.batch_size,
+                   preset=inception_preset(cfg), device=cfg.device, batch_size=cfg.batch_size,
                    num_workers=cfg.num_workers, quiet=quiet)
 
 
@@ -92,7 +98,7 @@ def run_lpips_gated(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfi
     est, details = {}, {}
     for run, images in runs.items():
         log(f"lpips-gated: {run} realism gate, then {cfg.lpips_net} LPIPS of the kept samples")
-        gate = realism_gate_of(images, ref.images, k=cfg.prdc_k, preset=cfg.preset,
+        gate = realism_gate_of(images, ref.images, k=cfg.prdc_k, preset=inception_preset(cfg),
                                inception_weights=cfg.inception_weights, device=cfg.device,
                                batch_size=cfg.batch_size, num_workers=cfg.num_workers, quiet=quiet)
         if gate.kept is None:                 # no feature weights found offline: skip, with why

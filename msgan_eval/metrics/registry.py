@@ -3,7 +3,7 @@
 ``family`` groups the metrics one evaluation computes together (NDB also gives JSD) and names the
 ``--metrics`` choice of ``compare``; the order of :data:`METRICS` is the order of reports, tables
 and bootstrap streams. ``needs`` lists what a run of the family requires: ``inception_weights``,
-``lpips_backbone`` (weights a comparison skips when they are missing offline),
+``lpips_backbone``, ``cmmd_weights`` (weights a comparison skips when they are missing offline),
 ``reference_images`` (a FID statistics file as the reference is not enough) or
 ``calibration_images`` (enough reference images to calibrate inspect's flags:
 ``defaults.INSPECT_MIN_REFERENCE``; fewer and the comparison skips the metric with the reason).
@@ -13,6 +13,8 @@ and bootstrap streams. ``needs`` lists what a run of the family requires: ``ince
 like real ones: FID, KID, precision, density, per-class FID, the degenerate fraction) or
 ``diversity`` (do they vary and cover the reference: LPIPS, recall, coverage, Vendi, NDB, JSD).
 Every row declares one; a new row without it fails at import.
+With ``compare --features`` other than Inception, ``inception_weights`` stands for that
+network's weights.
 """
 from __future__ import annotations
 
@@ -61,6 +63,10 @@ METRICS: Tuple[MetricFacts, ...] = (
     MetricFacts("lpips_gated", "Gated LPIPS", "lpips-gated", True, 4,
                 ("lpips_backbone", "inception_weights", "reference_images", "calibration_images"),
                 role=DIVERSITY),
+    # #25: appended (the order seeds the bootstrap streams); CLIP embeddings of every image; like
+    # FID and KID a distance to the reference distribution, counted as fidelity
+    MetricFacts("cmmd", "CMMD", "cmmd", False, 4, ("cmmd_weights", "reference_images"),
+                role=FIDELITY),
 )
 _unroled = [m.name for m in METRICS if m.role not in ROLES]
 assert not _unroled, f"metrics {_unroled} need role=FIDELITY or role=DIVERSITY in metrics/registry.py"

@@ -38,7 +38,8 @@ class CompareConfig:
     seed: int = defaults.SEED
     confidence: float = defaults.CONFIDENCE
     dims: int = defaults.FID_DIMS
-    preset: str = defaults.FID_PRESET        # whose FID preprocessing (features/preprocess.py)
+    preset: Optional[str] = defaults.FID_PRESET   # whose preprocessing (features/preprocess.py);
+    # None: the feature space's default
     inception_weights: Optional[str] = None
     lpips_net: str = defaults.LPIPS_NET
     lpips_pairs: str = defaults.LPIPS_PAIRS
@@ -55,6 +56,12 @@ class CompareConfig:
     num_workers: int = defaults.NUM_WORKERS
     skip_missing: bool = False          # fid-per-class: leave out conditions one side lacks (#14)
     protocol: Optional[str] = None      # "msgan": the MSGAN authors' settings (#14)
+    # #25: the feature space of fid, fid-per-class, vendi, kid and prdc (inception: as before),
+    # and CMMD's own (CLIP ViT-L/14-336 by default, with cmmd-pytorch's preprocessing)
+    features: str = defaults.FEATURES
+    feature_weights: Optional[str] = None
+    cmmd_features: str = defaults.CMMD_FEATURES
+    cmmd_weights: Optional[str] = None
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from msgan_eval.images import ImageSet
+from msgan_eval.images import ROOT_CONDITION, ImageSet
 from msgan_eval.metrics.registry import FACTS
 
 from .qd_plot import COLOURS as ARM_COLOURS
@@ -158,12 +158,14 @@ def _md_skipped(report: dict) -> List[str]:
 # ---- images -------------------------------------------------------------------------------------
 
 def image_grid(rows: Sequence[Sequence[np.ndarray]], *, pad: int = 2, background: int = 255,
-               size: Optional[Tuple[int, int]] = None, columns: Optional[int] = None) -> np.ndarray:
+               size: Optional[Tuple[int, int]] = None, columns: Optional[int] = None,
+               row_labels: Optional[Sequence[str]] = None) -> np.ndarray:
     """Images tiled in rows (one per condition or class), ``pad`` pixels apart, uint8.
 
     Every image is shown at ``size`` (H, W), by default the first image's; an image of another
     size is resized with PIL's bilinear filter (thumbnails only: the metrics never see it).
     ``columns`` (default: the longest row) fixes the width; shorter rows leave background cells.
+    ``row_labels`` (a class name or an input's label per row) are written in a column on the left.
     """
     from PIL import Image
 
@@ -179,15 +181,54 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], *, pad: int = 2, background
                 img = np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
             y, x = pad + r * (h + pad), pad + c * (w + pad)
             grid[y:y + h, x:x + w] = img.reshape(h, w, channels)
-    return grid
+    if row_labels is None:
+        return grid
+    return np.concatenate([label_column(row_labels, h, pad, background, channels), grid], axis=1)
+
+
+LABEL_MAX_WIDTH = 110     # pixels of a row label; longer labels are cut with "..."
+
+
+def label_column(labels: Sequence[str], row_height: int, pad: int, background: int,
+                 channels: int = 3) -> np.ndarray:
+    """A column of text, one label per grid row, vertically centred on its row (uint8)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    try:        # Pillow >= 10.1 scales its built-in font; older ones have one bitmap size
+        font = ImageFont.load_default(size=max(6, min(11, row_height - 2)))
+    except TypeError:
+        font = ImageFont.load_default()
+    texts = [_fit(str(label), font) for label in labels]
+    width = max(font.getbbox(t)[2] for t in texts) + 2 * pad + 2
+    column = Image.new("L", (width, len(labels) * (row_height + pad) + pad), background)
+    ink = 0 if background > 127 else 255
+    for r, text in enumerate(texts):
+        top, bottom = font.getbbox(text)[1::2]
+        cell = Image.new("L", (width, row_height), background)      # a label never spills over
+        ImageDraw.Draw(cell).text((pad + 1, (row_height - (bottom - top)) // 2 - top), text,
+                                  fill=ink, font=font)
+        column.paste(cell, (0, pad + r * (row_height + pad)))
+    return np.repeat(np.asarray(column)[:, :, None], channels, axis=2)
+
+
+def _fit(text: str, font) -> str:
+    """``text``, cut to LABEL_MAX_WIDTH pixels with "..." where it is longer."""
+    if font.getbbox(text)[2] <= LABEL_MAX_WIDTH:
+        return text
+    while text and font.getbbox(text + "...")[2] > LABEL_MAX_WIDTH:
+        text = text[:-1]
+    return text + "..."
 
 
 def sample_grid(image_set: ImageSet, per_condition: int = 8, max_conditions: int = 10,
                 pad: int = 2) -> np.ndarray:
-    """One row per condition (first ``per_condition`` images in sorted order), RGB uint8."""
+    """One row per condition (first ``per_condition`` images in sorted order), RGB uint8, each row
+    labelled with its condition (class) name; a flat folder (one condition, ``.``) is unlabelled."""
     groups = list(image_set.groups().items())[:max_conditions]
     rows = [[image_set[i] for i in idx[:per_condition]] for _, idx in groups]
-    return image_grid(rows, pad=pad, size=image_set.sizes[groups[0][1][0]], columns=per_condition)
+    labels = None if [name for name, _ in groups] == [ROOT_CONDITION] else [name for name, _ in groups]
+    return image_grid(rows, pad=pad, size=image_set.sizes[groups[0][1][0]], columns=per_condition,
+                      row_labels=labels)
 
 
 def png_base64(image: np.ndarray) -> str:
