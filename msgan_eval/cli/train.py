@@ -155,8 +155,8 @@ def sample(ctx, run_dir, out, per_class, seed, grid, inputs, per_input, step, de
 
     config = read_run_config(run_dir)
     if config.get("task") == IMAGE_TO_IMAGE:
-        refuse_given(ctx, ("per_class", "grid"), f"is for categorical runs; {run_dir} is an "
-                     "image-to-image run: use --inputs and --per-input (no grid is written)")
+        refuse_given(ctx, ("per_class",), f"is for categorical runs; {run_dir} is an "
+                     "image-to-image run: use --inputs and --per-input")
     else:
         refuse_given(ctx, ("inputs", "per_input"), f"is for image-to-image runs; {run_dir} is a "
                      "categorical run: use --per-class")
