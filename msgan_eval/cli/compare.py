@@ -21,6 +21,7 @@ from .options import (
     num_workers_option,
     preset_option,
     quiet_option,
+    refuse_given,
     seed_option,
     skip_bad_option,
 )
@@ -210,7 +211,8 @@ def check(report, expect, as_json, quiet):
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
               default=defaults.BOOTSTRAP, show_default=True)
 @seed_option
-@click.option("--seeds", type=click.IntRange(min=1), default=defaults.DEMO_SEEDS, show_default=True,
+@click.option("--seeds", type=click.IntRange(min=1, max=defaults.DEMO_MAX_SEEDS),
+              default=defaults.DEMO_SEEDS, show_default=True,
               help="Training runs per arm (seeds SEED, SEED+1, ...); above 1 the verdicts pool "
                    "the runs (two-level bootstrap) and the report lists each run's values.")
 @click.option("--data-root", type=click.Path(), default=None, help="Folder with the idx files.")
@@ -220,7 +222,8 @@ def check(report, expect, as_json, quiet):
 @device_option
 @json_option
 @quiet_option
-def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, ndb_bins, n_boot,
+@click.pass_context
+def demo(ctx, task, out, steps, width, per_class, inputs, per_input, ref_per_class, ndb_bins, n_boot,
          seed, seeds, data_root, inception_weights, dims, lpips_backbone, device, as_json, quiet):
     """Train a GAN and its MSGAN twin on Fashion-MNIST, sample, compare: offline, on a CPU.
 
@@ -231,6 +234,15 @@ def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, n
     from msgan_eval.demo import DemoConfig, run_demo
     from msgan_eval.report.compare import stderr_log
 
+    if task in ("image-to-image", "unpaired"):
+        refuse_given(ctx, ("per_class",), f"is for --task categorical; {task} samples "
+                     "--inputs test inputs, --per-input samples each")
+    elif task == "text-to-image":
+        refuse_given(ctx, ("per_class", "inputs"), "is not for --task text-to-image; it samples "
+                     "--per-input images of each caption")
+    else:
+        refuse_given(ctx, ("inputs", "per_input"), "is for --task image-to-image; categorical "
+                     "samples --per-class images of each class")
     common = dict(ref_per_class=ref_per_class, ndb_bins=ndb_bins, bootstrap=n_boot, seed=seed,
                   seeds=seeds, data_root=data_root, inception_weights=inception_weights,
                   lpips_backbone=lpips_backbone, dims=int(dims), device=device)

@@ -8,7 +8,7 @@ from msgan_eval.distributed import is_main_process
 from msgan_eval.fileio import check_writable
 from msgan_eval.train import DATASETS, MODELS
 
-from .options import FiniteFloat, device_option, emit, json_option, quiet_option
+from .options import FiniteFloat, device_option, emit, json_option, quiet_option, refuse_given
 from .train_loop import loop_options, resolve_loop
 
 # Options a resumed run takes from its config.json unless given again on the command line.
@@ -142,6 +142,25 @@ def _trainer(resume_dir, dataset: str, model=None):
     return trainer.config_from_run, trainer.TrainConfig, trainer.train
 
 
+def _refuse_other_tasks_options(ctx, task, run_dir) -> None:
+    """An option the run's task would ignore is a usage error (main's rule for sample), per task."""
+    from msgan_eval.train import IMAGE_TO_IMAGE, TEXT_TO_IMAGE, UNPAIRED
+
+    if task in (IMAGE_TO_IMAGE, UNPAIRED):
+        kind = "an image-to-image" if task == IMAGE_TO_IMAGE else "an unpaired image-to-image"
+        refuse_given(ctx, ("per_class", "captions"), f"is not for image-to-image runs; {run_dir} "
+                     f"is {kind} run: use --inputs and --per-input")
+        if task == UNPAIRED:
+            refuse_given(ctx, ("grid",), f"is not written for unpaired runs; {run_dir}/samples "
+                         "and inputs/ hold the images")
+    elif task == TEXT_TO_IMAGE:
+        refuse_given(ctx, ("per_class", "inputs", "grid"), f"is not for text-to-image runs; "
+                     f"{run_dir} is a text-to-image run: use --captions and --per-input")
+    else:
+        refuse_given(ctx, ("inputs", "per_input", "captions"), f"is for image-to-image or "
+                     f"text-to-image runs; {run_dir} is a categorical run: use --per-class")
+
+
 @click.command()
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder written by `msgan-eval train`.")
@@ -156,9 +175,9 @@ def _trainer(resume_dir, dataset: str, model=None):
                    "its input and target), headed by the class or the input's label.")
 @click.option("--inputs", type=click.IntRange(min=1), default=defaults.P2P_INPUTS, show_default=True,
               help="Image-to-image runs: this many test inputs (one condition each).")
-@click.option("--per-input", type=click.IntRange(min=1), default=defaults.P2P_PER_INPUT,
-              show_default=True, help="Image-to-image and text-to-image runs: samples per input "
-                                      "(caption).")
+@click.option("--per-input", type=click.IntRange(min=1, max=defaults.MAX_SAMPLES_PER_CLASS),
+              default=defaults.P2P_PER_INPUT, show_default=True,
+              help="Image-to-image and text-to-image runs: samples per input (caption).")
 @click.option("--captions", type=click.IntRange(min=1), default=None,
               help="Text-to-image runs: this many captions, one condition each [default: the 70 "
                    "canonical fashion-mnist-captions, or 20 cub test captions].")
@@ -167,7 +186,9 @@ def _trainer(resume_dir, dataset: str, model=None):
 @device_option
 @quiet_option
 @json_option
-def sample(run_dir, out, per_class, seed, grid, inputs, per_input, captions, step, device, quiet,
+@click.pass_context
+def sample(ctx, run_dir, out, per_class, seed, grid, inputs, per_input, captions, step, device,
+           quiet,
            as_json):
     """Write PER_CLASS samples of each class of a trained run as image folders.
 
@@ -180,6 +201,7 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, captions, ste
     from msgan_eval.train.sampler import sample_run
 
     config = read_run_config(run_dir)
+    _refuse_other_tasks_options(ctx, config.get("task"), run_dir)
     check_writable(out, "--out", folder=True)
     if grid:
         check_writable(grid, "--grid")
