@@ -202,6 +202,7 @@ STACKGAN_BETAS = (0.5, 0.999)
 STACKGAN_BRANCH_NUM = 2    # TREE.BRANCH_NUM (CUB: 3)
 STACKGAN_BASE_SIZE = 16    # TREE.BASE_SIZE (CUB: 64)
 STACKGAN_CAPTIONS = 20     # sample --captions: conditions (caption folders)
+CANONICAL_CAPTIONS = 70    # fashion-mnist-captions: 10 "a {noun}" + 10 x 6 "a {colour} {noun}"
 # text-to-image demo (demo --task text-to-image): sized for <= 15 minutes on 2 CPU cores
 STACKGAN_DEMO_STEPS = 3000
 STACKGAN_DEMO_WIDTH = 0.25

@@ -151,3 +151,10 @@ def test_cub_mismatched_files_are_named(tmp_path):
         read_cub(str(tmp_path), "train", (16, 32))
     with pytest.raises(UserError, match="needs --data-root"):
         read_cub(None, "train", (16, 32))
+
+
+def test_the_canonical_caption_count_in_defaults_is_the_grammars():
+    from msgan_eval import defaults
+    from msgan_eval.train.caption_data import canonical_captions
+
+    assert len(canonical_captions()) == defaults.CANONICAL_CAPTIONS

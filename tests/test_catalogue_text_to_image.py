@@ -101,7 +101,25 @@ def test_sampling_more_captions_than_the_grammar_has_is_refused(tmp_path):
     before = listing(tmp_path)
     assert_refused(run("sample", "--run", out, "--out", tmp_path / "s", "--captions", 71, "--quiet"),
                    "--captions 71", "70 canonical captions")
+    # options a text-to-image run would ignore are refused, not silently dropped
+    for extra, needle in (("--inputs", "--inputs"), ("--per-class", "--per-class"),
+                          ("--grid", "--grid")):
+        value = tmp_path / "g.png" if extra == "--grid" else 3
+        assert_refused(run("sample", "--run", out, "--out", tmp_path / "s", extra, value, "--quiet"),
+                       needle, "text-to-image run")
     assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("args, needles", [
+    (("--task", "unpaired", "--captions", 12), ("--captions", "--task unpaired")),
+    (("--task", "categorical", "--captions", 12), ("--captions", "--task categorical")),
+    (("--task", "text-to-image", "--inputs", 3), ("--inputs", "--task text-to-image")),
+    (("--task", "text-to-image", "--captions", 71), ("--captions", "71")),
+    (("--task", "text-to-image", "--captions", 10), ("--captions", "10")),
+])
+def test_demo_options_of_another_task_are_refused_before_training(tmp_path, args, needles):
+    assert_refused(run("demo", "--out", tmp_path / "d", "--quiet", *args), *needles)
+    assert not (tmp_path / "d").exists()
 
 
 def test_demo_text_to_image_refuses_bad_weights_before_training(tmp_path):

@@ -104,7 +104,7 @@ def test_resume_with_model_drit_of_another_task_is_refused(tmp_path, layout):
     (out).mkdir()
     (out / "config.json").write_text(json.dumps({"task": "image-to-image", "image_size": 32}))
     assert_refused(run("train", "--out", out, "--resume", "--model", "drit", "--quiet"),
-                   "--model drit", "not a DRIT run")
+                   "--model drit", "not a drit run")
 
 
 @pytest.fixture

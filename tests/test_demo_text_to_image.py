@@ -31,7 +31,7 @@ def weights(tmp_path_factory):
 def test_text_to_image_demo_reports_both_arms_and_the_counted_diversity(tmp_path, weights):
     out = tmp_path / "demo"
     args = ["demo", "--task", "text-to-image", "--out", out, "--steps", 2, "--width", 0.0625,
-            "--ref-per-class", 3, "--ndb-bins", 4, "--bootstrap", 20, "--per-input", 3, *weights,
+            "--ref-per-class", 3, "--ndb-bins", 4, "--bootstrap", 20, "--per-input", 3, "--captions", 12, *weights,
             "--json", "--quiet", "--device", "cpu"]
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exit_code == 0, result.output
@@ -44,18 +44,20 @@ def test_text_to_image_demo_reports_both_arms_and_the_counted_diversity(tmp_path
     assert "degenerate" in payload["runs"]["baseline"] or "degenerate" in payload["skipped"]
     demo = payload["details"]["demo"]
     assert demo["task"] == "text-to-image" and demo["model"] == "stackgan"
-    assert payload["inputs"]["baseline"]["conditions"] == 70 and payload["inputs"]["baseline"]["n_images"] == 210
+    # the first 12 canonical captions: the 10 colourless ones, then "a red / a yellow t-shirt"
+    assert payload["inputs"]["baseline"]["conditions"] == 12 and payload["inputs"]["baseline"]["n_images"] == 36
     hues = demo["hues"]
     for arm in ("baseline", "msgan"):
         entry = hues["arms"][arm][0]
         assert len(entry["colourless"]["per_input"]) == 10
-        assert 0 <= entry["named_hue_share"] <= 1 and len(entry["named_hue_share_per_caption"]) == 60
+        assert 0 <= entry["named_hue_share"] <= 1 and len(entry["named_hue_share_per_caption"]) == 2
     assert any(n.startswith("counted diversity: distinct hues per caption") for n in payload["notes"])
     configs = {a: json.loads((out / "runs" / a / "config.json").read_text()) for a in ("baseline", "msgan")}
     assert configs["baseline"]["ms_weight"] == 0.0 and configs["msgan"]["task"] == "text-to-image"
     captions = json.loads((out / "samples" / "msgan" / "captions.json").read_text())
-    assert captions["a-red-sneaker"] == {"text": "a red sneaker", "class": "sneaker", "colour": "red",
+    assert captions["a-red-t-shirt"] == {"text": "a red t-shirt", "class": "t-shirt", "colour": "red",
                                          "colour_index": 0}
+    assert "a-yellow-t-shirt" in captions and "a-green-t-shirt" not in captions
     html = (out / "report.html").read_text()
-    assert "Counted diversity" in html and html.count("alt='StackGAN++ + MS'") == 6
+    assert "Counted diversity" in html and html.count("alt='StackGAN++ + MS'") == 3
     assert "counted diversity" in (out / "report.md").read_text()

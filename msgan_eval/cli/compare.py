@@ -171,6 +171,19 @@ def check(report, expect, as_json, quiet):
     sys.exit(0 if passed else 1)
 
 
+def _refuse_other_tasks_options(ctx, task: str) -> None:
+    """An option the demo's task would ignore is a usage error, never silence."""
+    if task in ("image-to-image", "unpaired"):
+        refuse_given(ctx, ("per_class", "captions"), f"is not for --task {task}; it samples "
+                     "--inputs test inputs, --per-input samples each")
+    elif task == "text-to-image":
+        refuse_given(ctx, ("per_class", "inputs"), "is not for --task text-to-image; it samples "
+                     "--per-input images of each of --captions captions")
+    else:
+        refuse_given(ctx, ("inputs", "per_input", "captions"), "is not for --task categorical; it "
+                     "samples --per-class images of each class")
+
+
 @click.command()
 @click.option("--task", type=click.Choice(["categorical", "image-to-image", "unpaired",
                                            "text-to-image"]),
@@ -203,6 +216,10 @@ def check(report, expect, as_json, quiet):
               default=defaults.P2P_PER_INPUT,
               show_default=True,
               help="Samples per input or caption (image-to-image, unpaired, text-to-image).")
+@click.option("--captions", type=click.IntRange(min=11, max=defaults.CANONICAL_CAPTIONS),
+              default=None, help="Text-to-image: the first N canonical captions, one condition "
+                                 "each: the 10 colourless ones (hues counted), then N-10 naming a "
+                                 f"colour [default: all {defaults.CANONICAL_CAPTIONS}].")
 @click.option("--ref-per-class", type=click.IntRange(min=2, max=defaults.DEMO_MAX_REF_PER_CLASS),
               default=defaults.DEMO_REF_PER_CLASS,
               show_default=True, help="Held-out test images per class in the reference.")
@@ -223,8 +240,9 @@ def check(report, expect, as_json, quiet):
 @json_option
 @quiet_option
 @click.pass_context
-def demo(ctx, task, out, steps, width, per_class, inputs, per_input, ref_per_class, ndb_bins, n_boot,
-         seed, seeds, data_root, inception_weights, dims, lpips_backbone, device, as_json, quiet):
+def demo(ctx, task, out, steps, width, per_class, inputs, per_input, captions, ref_per_class,
+         ndb_bins, n_boot, seed, seeds, data_root, inception_weights, dims, lpips_backbone, device,
+         as_json, quiet):
     """Train a GAN and its MSGAN twin on Fashion-MNIST, sample, compare: offline, on a CPU.
 
     Both GANs share seed, data order and steps; only the mode seeking weight differs (0 vs 1).
@@ -234,15 +252,7 @@ def demo(ctx, task, out, steps, width, per_class, inputs, per_input, ref_per_cla
     from msgan_eval.demo import DemoConfig, run_demo
     from msgan_eval.report.compare import stderr_log
 
-    if task in ("image-to-image", "unpaired"):
-        refuse_given(ctx, ("per_class",), f"is for --task categorical; {task} samples "
-                     "--inputs test inputs, --per-input samples each")
-    elif task == "text-to-image":
-        refuse_given(ctx, ("per_class", "inputs"), "is not for --task text-to-image; it samples "
-                     "--per-input images of each caption")
-    else:
-        refuse_given(ctx, ("inputs", "per_input"), "is for --task image-to-image; categorical "
-                     "samples --per-class images of each class")
+    _refuse_other_tasks_options(ctx, task)
     common = dict(ref_per_class=ref_per_class, ndb_bins=ndb_bins, bootstrap=n_boot, seed=seed,
                   seeds=seeds, data_root=data_root, inception_weights=inception_weights,
                   lpips_backbone=lpips_backbone, dims=int(dims), device=device)
@@ -258,6 +268,7 @@ def demo(ctx, task, out, steps, width, per_class, inputs, per_input, ref_per_cla
 
         config = TextDemoConfig(steps=steps or defaults.STACKGAN_DEMO_STEPS,
                                 width=width or defaults.STACKGAN_DEMO_WIDTH, per_caption=per_input,
+                                captions=captions,
                                 **common)
         work, arms = (train_sample_compare_text,
                       "StackGAN++ (ms-weight 0), candidate = StackGAN++ + MS")

@@ -23,8 +23,19 @@ def train_one(job: Job) -> Dict[str, float]:
     return {"wall": round(time.perf_counter() - t0, 1), "cpu": round(time.process_time() - c0, 1)}
 
 
+def effective_workers(workers: int) -> int:
+    """``workers``, capped at the command's thread count (unset outside a command)."""
+    from msgan_eval.threads import current_threads
+
+    return max(1, min(workers, current_threads() or workers))
+
+
 def train_all(jobs: List[Job], names: List[str], workers: int) -> Dict[str, Dict[str, float]]:
-    """{run name: wall and CPU seconds} of every job, ``workers`` at a time (spawned processes)."""
+    """{run name: wall and CPU seconds} of every job, ``workers`` at a time (spawned processes),
+    never more processes than the command's threads (``--threads``, ``$MSGAN_EVAL_THREADS``): with
+    one thread the runs train one after the other in this process (no process start, no second
+    torch import: what the tests and a ``--threads 1`` user ask for)."""
+    workers = effective_workers(workers)
     if workers <= 1 or len(jobs) == 1:
         from msgan_eval.demo import torch_threads
 
@@ -41,7 +52,8 @@ def train_all(jobs: List[Job], names: List[str], workers: int) -> Dict[str, Dict
 def total_seconds(t0: float, c0: float, runs: Dict[str, Dict[str, float]], workers: int) -> dict:
     """Wall and CPU seconds since (t0, c0): CPU of this process plus, when the runs trained in
     other processes, theirs."""
-    children = sum(v["cpu"] for v in runs.values()) if workers > 1 and len(runs) > 1 else 0.0
+    parallel = effective_workers(workers) > 1 and len(runs) > 1
+    children = sum(v["cpu"] for v in runs.values()) if parallel else 0.0
     return {"wall": round(time.perf_counter() - t0, 1),
             "cpu": round(time.process_time() - c0 + children, 1)}
 

@@ -25,7 +25,7 @@ import numpy as np
 from msgan_eval import defaults
 from msgan_eval.demo import arm_name, compare_arms, preflight_weights
 
-from .arms import strip_img, timed, total_seconds, train_all
+from .arms import effective_workers, strip_img, timed, total_seconds, train_all
 
 SHOWN_CAPTIONS = ("a-sneaker", "a-dress", "a-bag", "a-red-sneaker", "a-blue-dress", "a-green-bag")
 ARMS = (("baseline", 0.0), ("msgan", 1.0))
@@ -38,6 +38,7 @@ class TextDemoConfig:
     width: float = defaults.STACKGAN_DEMO_WIDTH
     batch_size: int = defaults.STACKGAN_DEMO_BATCH_SIZE
     per_caption: int = defaults.P2P_PER_INPUT
+    captions: Optional[int] = None      # the first N canonical captions; None: all 70
     ref_per_class: int = defaults.P2P_DEMO_REF_PER_CLASS
     ndb_bins: int = defaults.DEMO_NDB_BINS
     bootstrap: int = defaults.BOOTSTRAP
@@ -119,8 +120,10 @@ def train_sample_compare_text(out: Path, config: TextDemoConfig, *, quiet: bool,
     for seed in range(config.seed, config.seed + config.seeds):
         for arm, _ in ARMS:
             run = arm_name(arm, seed, config.seeds)
-            log(f"demo: drawing {config.per_caption} images for each canonical caption with {run}")
+            log(f"demo: drawing {config.per_caption} images for each of "
+                f"{config.captions or 'the'} canonical captions with {run}")
             folders[arm].append(sample_stackgan_run(out / "runs" / run, out / "samples" / run,
+                                                    captions=config.captions,
                                                     per_caption=config.per_caption,
                                                     seed=config.seed, device=config.device,
                                                     quiet=quiet))
@@ -143,7 +146,7 @@ def train_sample_compare_text(out: Path, config: TextDemoConfig, *, quiet: bool,
         "arms": {"baseline": "StackGAN++ (ms-weight 0: StackGAN-v2)",
                  "candidate": "StackGAN++ + MS (ms-weight 1)"},
         "steps": config.steps, "width": config.width, "batch_size": config.batch_size,
-        "workers": config.workers, "per_caption": config.per_caption, "seeds": config.seeds,
+        "workers": effective_workers(config.workers), "per_caption": config.per_caption, "seeds": config.seeds,
         "ref_per_class": config.ref_per_class, "seconds": seconds, "hues": hues}
     first = {arm: fs[0] for arm, fs in folders.items()}
     return report, runs, captions_html(first, hues)
@@ -152,8 +155,9 @@ def train_sample_compare_text(out: Path, config: TextDemoConfig, *, quiet: bool,
 def captions_html(first: Dict[str, Path], hues: dict) -> str:
     """A few captions with a row of images per arm, then the hue counts of every run."""
     rows = []
-    for name in SHOWN_CAPTIONS:
-        text = json.loads((first["baseline"] / "captions.json").read_text())[name]["text"]
+    written = json.loads((first["baseline"] / "captions.json").read_text())
+    for name in (n for n in SHOWN_CAPTIONS if n in written):      # demo --captions N: the first N
+        text = written[name]["text"]
         for k, (arm, folder) in enumerate(first.items()):
             files = sorted((folder / "samples" / name).glob("*.png"))
             lead = f"<td rowspan='2'>{html.escape(text)}</td>" if k == 0 else ""

@@ -24,7 +24,7 @@ from msgan_eval import defaults
 from msgan_eval.demo import arm_name, compare_arms, preflight_weights
 from msgan_eval.train.drit_sampler import sample_drit_run
 
-from .arms import strip_img, timed, total_seconds
+from .arms import effective_workers, strip_img, timed, total_seconds
 
 SHOWN_INPUTS = 6      # inputs shown in the HTML report with their translations
 ARMS = (("baseline", 0.0), ("msgan", 1.0))
@@ -149,7 +149,7 @@ def train_sample_compare_unpaired(out: Path, config: UnpairedDemoConfig, *, quie
         "task": "unpaired", "dataset": "fashion-mnist-tints", "model": "drit",
         "arms": {"baseline": "DRIT (ms-weight 0: --no_ms)", "candidate": "DRIT + MS (ms-weight 1)"},
         "steps": config.steps, "width": config.width, "batch_size": config.batch_size,
-        "lr": config.lr, "workers": config.workers,
+        "lr": config.lr, "workers": effective_workers(config.workers),
         "inputs": config.inputs, "per_input": config.per_input, "seeds": config.seeds,
         "ref_per_class": config.ref_per_class, "seconds": seconds, "hues": hues}
     first = {arm: fs[0] for arm, fs in folders.items()}

@@ -19,6 +19,7 @@ to its bird as ``get_imgs`` does (a square of 1.5 x the larger bounding-box side
 from __future__ import annotations
 
 import codecs
+import functools
 import pickle
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
@@ -48,8 +49,21 @@ def load_captioned_data(dataset: str, data_root: Optional[str], split: str,
     return read_cub(data_root, split, tuple(sizes))
 
 
+@functools.lru_cache(maxsize=1)
 def _fashion_mnist_captions(data_root, split: str, sizes: Tuple[int, ...],
                             subset_per_class: Optional[int], seed: int) -> CaptionedData:
+    """Built once per process for the same arguments (the demo trains its two arms one after
+    the other in one process with one thread: tinting, resizing and captioning the 60000 items
+    took most of a short run), so its arrays are read-only: a trainer can never change the
+    next run's data."""
+    data = _build_fashion_mnist_captions(data_root, split, sizes, subset_per_class, seed)
+    for array in (*data.stages, data.embeddings, data.caption_ids, data.class_ids, data.labels):
+        array.flags.writeable = False
+    return data
+
+
+def _build_fashion_mnist_captions(data_root, split: str, sizes: Tuple[int, ...],
+                                  subset_per_class: Optional[int], seed: int) -> CaptionedData:
     from msgan_eval.features.text_encoder import load_text_encoder
 
     if sizes[-1] != 32:
