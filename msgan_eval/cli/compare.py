@@ -171,17 +171,17 @@ def check(report, expect, as_json, quiet):
     sys.exit(0 if passed else 1)
 
 
+# demo's sampling options and the tasks that read them
+TASK_OPTIONS = {"per_class": ("categorical",), "inputs": ("image-to-image", "unpaired"),
+                "per_input": ("image-to-image", "unpaired", "text-to-image"),
+                "captions": ("text-to-image",)}
+
+
 def _refuse_other_tasks_options(ctx, task: str) -> None:
     """An option the demo's task would ignore is a usage error, never silence."""
-    if task in ("image-to-image", "unpaired"):
-        refuse_given(ctx, ("per_class", "captions"), f"is not for --task {task}; it samples "
-                     "--inputs test inputs, --per-input samples each")
-    elif task == "text-to-image":
-        refuse_given(ctx, ("per_class", "inputs"), "is not for --task text-to-image; it samples "
-                     "--per-input images of each of --captions captions")
-    else:
-        refuse_given(ctx, ("inputs", "per_input", "captions"), "is not for --task categorical; it "
-                     "samples --per-class images of each class")
+    for name, tasks in TASK_OPTIONS.items():
+        if task not in tasks:
+            refuse_given(ctx, (name,), f"is for --task {' or '.join(tasks)}, not --task {task}")
 
 
 @click.command()
