@@ -141,6 +141,17 @@ def test_sampling_an_unpaired_run_refuses_bad_test_splits(tmp_path, layout, trai
     assert listing(tmp_path) == before
 
 
+@pytest.mark.parametrize("extra, needle", [(("--per-class", 3), "--per-class"),
+                                           (("--captions", 12), "--captions"),
+                                           (("--grid", "GRID"), "--grid")])
+def test_sampling_an_unpaired_run_refuses_options_it_would_ignore(tmp_path, trained, extra, needle):
+    before = listing(tmp_path)
+    extra = [tmp_path / "g.png" if a == "GRID" else a for a in extra]
+    result = run("sample", "--run", trained, "--out", tmp_path / "s", *extra, "--quiet")
+    assert_refused(result, needle, "unpaired")
+    assert listing(tmp_path) == before
+
+
 def test_sampling_a_damaged_unpaired_run_is_refused(tmp_path, trained):
     (trained / "checkpoint.pt").write_bytes(b"\0" * 64)
     before = listing(tmp_path)
