@@ -8,12 +8,15 @@ official does (``torch.randn`` in ``get_z_random`` and ``GaussianNoiseLayer``). 
 (``official_iteration``) makes the one change modern PyTorch forces (HsinYingLee/DRIT#62): the
 gradients of ``backward_G_alone`` are taken before ``update_EG``'s first optimiser step.
 """
+# A "# FILE:LINE" line above a class or function: where the official one starts in HelenMao/MSGAN
+# DRIT-Mode-Seeking/FILE at commit e386c25 (checked 2026-12-05).
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 # --- networks.py ---------------------------------------------------------------------------------
 
+# networks.py:498
 class LeakyReLUConv2d(nn.Module):
     def __init__(self, n_in, n_out, kernel_size, stride, padding=0, norm='None', sn=False):
         super().__init__()
@@ -28,6 +31,7 @@ class LeakyReLUConv2d(nn.Module):
         return self.model(x)
 
 
+# networks.py:516
 class ReLUINSConv2d(nn.Module):
     def __init__(self, n_in, n_out, kernel_size, stride, padding=0):
         super().__init__()
@@ -40,6 +44,7 @@ class ReLUINSConv2d(nn.Module):
         return self.model(x)
 
 
+# networks.py:529
 class INSResBlock(nn.Module):
     def conv3x3(self, inplanes, out_planes, stride=1):
         return [nn.ReflectionPad2d(1), nn.Conv2d(inplanes, out_planes, kernel_size=3, stride=stride)]
@@ -59,6 +64,7 @@ class INSResBlock(nn.Module):
         return out
 
 
+# networks.py:592
 class GaussianNoiseLayer(nn.Module):
     def forward(self, x):
         if self.training is False:
@@ -66,6 +72,7 @@ class GaussianNoiseLayer(nn.Module):
         return x + torch.randn(x.size())
 
 
+# networks.py:464
 class LayerNorm(nn.Module):
     def __init__(self, n_out, eps=1e-5, affine=True):
         super().__init__()
@@ -79,6 +86,7 @@ class LayerNorm(nn.Module):
                             self.bias.expand(normalized_shape))
 
 
+# networks.py:601
 class ReLUINSConvTranspose2d(nn.Module):
     def __init__(self, n_in, n_out, kernel_size, stride, padding, output_padding):
         super().__init__()
@@ -91,11 +99,13 @@ class ReLUINSConvTranspose2d(nn.Module):
         return self.model(x)
 
 
+# networks.py:451
 def conv3x3(in_planes, out_planes):
     return [nn.ReflectionPad2d(1), nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=1,
                                              padding=0, bias=True)]
 
 
+# networks.py:480
 class BasicBlock(nn.Module):
     def __init__(self, inplanes, outplanes, norm_layer=None, nl_layer=None):
         super().__init__()
@@ -109,6 +119,7 @@ class BasicBlock(nn.Module):
         return self.conv(x) + self.shortcut(x)
 
 
+# networks.py:11
 class Dis_content(nn.Module):
     def __init__(self):
         super().__init__()
@@ -122,6 +133,7 @@ class Dis_content(nn.Module):
         return [self.model(x).view(-1)]
 
 
+# networks.py:29
 class MultiScaleDis(nn.Module):
     def __init__(self, input_dim, n_scale=3, n_layer=4):
         super().__init__()
@@ -145,6 +157,7 @@ class MultiScaleDis(nn.Module):
         return outs
 
 
+# networks.py:93
 class E_content(nn.Module):
     def __init__(self, input_dim_a, input_dim_b):
         super().__init__()
@@ -169,6 +182,7 @@ class E_content(nn.Module):
         return self.conv_share(self.convA(xa))
 
 
+# networks.py:199
 class E_attr_concat(nn.Module):
     def __init__(self, input_dim_a, input_dim_b, output_nc=8):
         super().__init__()
@@ -189,6 +203,7 @@ class E_attr_concat(nn.Module):
         return self.fc_A(flat_a), self.fcVar_A(flat_a), self.fc_B(flat_b), self.fcVar_B(flat_b)
 
 
+# networks.py:329
 class G_concat(nn.Module):
     def __init__(self, output_dim_a, output_dim_b, nz):
         super().__init__()
@@ -228,6 +243,7 @@ class OfficialDRIT(nn.Module):
     """``DRIT`` of model.py with its networks handed in (so tests can load our weights first);
     ``no_ms`` is HsinYingLee/DRIT's switch back to DRIT without the mode-seeking term."""
 
+    # model.py:6
     def __init__(self, enc_c, enc_a, gen, disA, disB, disA2, disB2, disContent, no_ms=False,
                  lr=0.0001, half_size=1):
         super().__init__()
@@ -240,9 +256,11 @@ class OfficialDRIT(nn.Module):
             setattr(self, f"{name}_opt", adam(getattr(self, name), lr))
         self.disContent_opt = adam(self.disContent, lr / 2.5)
 
+    # model.py:86
     def get_z_random(self, batchSize, nz):
         return torch.randn(batchSize, nz)
 
+    # model.py:119
     def forward(self):
         half_size = self.half_size
         self.real_A_encoded, self.real_A_random = self.input_A[0:half_size], self.input_A[half_size:]
@@ -287,6 +305,7 @@ class OfficialDRIT(nn.Module):
         self.fake_B_recon = self.gen.forward_b(self.z_content_recon_b, self.z_attr_recon_b)
         self.mu2_a, _, self.mu2_b, _ = self.enc_a.forward(self.fake_A_random, self.fake_B_random)
 
+    # model.py:196
     def update_D_content(self, image_a, image_b):
         self.input_A, self.input_B = image_a, image_b
         self.real_A_encoded = self.input_A[0:self.half_size]
@@ -298,6 +317,7 @@ class OfficialDRIT(nn.Module):
         nn.utils.clip_grad_norm_(self.disContent.parameters(), 5)
         self.disContent_opt.step()
 
+    # model.py:206
     def update_D(self, image_a, image_b):
         self.input_A, self.input_B = image_a, image_b
         self.forward()
@@ -322,6 +342,7 @@ class OfficialDRIT(nn.Module):
         nn.utils.clip_grad_norm_(self.disContent.parameters(), 5)
         self.disContent_opt.step()
 
+    # model.py:244
     def backward_D(self, netD, real, fake):
         pred_fake = netD.forward(fake.detach())
         pred_real = netD.forward(real)
@@ -334,6 +355,7 @@ class OfficialDRIT(nn.Module):
         loss_D.backward()
         return loss_D
 
+    # model.py:259
     def backward_contentD(self, imageA, imageB):
         pred_fake = self.disContent.forward(imageA.detach())
         pred_real = self.disContent.forward(imageB.detach())
@@ -345,6 +367,7 @@ class OfficialDRIT(nn.Module):
         loss_D.backward()
         return loss_D
 
+    # model.py:273
     def update_EG(self):
         # The one change (module docstring): backward_G_alone's gradients before the first step.
         loss_alone = self.loss_G_alone()
@@ -364,6 +387,7 @@ class OfficialDRIT(nn.Module):
         self.enc_c_opt.step()
         self.gen_opt.step()
 
+    # model.py:290
     def backward_EG(self):
         loss_G_GAN_Acontent = self.backward_G_GAN_content(self.z_content_a)
         loss_G_GAN_Bcontent = self.backward_G_GAN_content(self.z_content_b)
@@ -389,6 +413,7 @@ class OfficialDRIT(nn.Module):
         loss_G.backward(retain_graph=True)
         self.G_loss = loss_G.item()
 
+    # model.py:342
     def backward_G_GAN_content(self, data):
         outs = self.disContent.forward(data)
         for out in outs:
@@ -397,6 +422,7 @@ class OfficialDRIT(nn.Module):
             ad_loss = F.binary_cross_entropy(outputs_fake, all_half)
         return ad_loss
 
+    # model.py:350
     def backward_G_GAN(self, fake, netD=None):
         outs_fake = netD.forward(fake)
         loss_G = 0
@@ -414,6 +440,7 @@ class OfficialDRIT(nn.Module):
         if not self.no_ms:
             loss_G_GAN2_A2 = self.backward_G_GAN(self.fake_A_random2, self.disA2)
             loss_G_GAN2_B2 = self.backward_G_GAN(self.fake_B_random2, self.disB2)
+            # the mode-seeking term, model.py:367-372 (backward_G_alone, model.py:359-390)
             lz_AB = torch.mean(torch.abs(self.fake_B_random2 - self.fake_B_random)) / torch.mean(torch.abs(self.z_random2 - self.z_random))
             lz_BA = torch.mean(torch.abs(self.fake_A_random2 - self.fake_A_random)) / torch.mean(torch.abs(self.z_random2 - self.z_random))
             eps = 1 * 1e-5
@@ -421,6 +448,7 @@ class OfficialDRIT(nn.Module):
             loss_z_L1 += (1 / (lz_AB + eps) + 1 / (lz_BA + eps))
         return loss_z_L1
 
+    # model.py:403
     def _compute_kl(self, mu):
         return torch.mean(torch.pow(mu, 2))
 

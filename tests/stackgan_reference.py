@@ -7,6 +7,8 @@ The networks read ``cfg`` as the official do; ``make_cfg`` builds it (``B_CONDIT
 ``cfg/birds_3stages.yml``). ``.cuda()``, DataParallel, TensorBoard and the Inception score are left
 out. Random draws use the global torch generator (``CA_NET.reparametrize``'s ``normal_()``).
 """
+# A "# FILE:LINE" line above a class or function: where the official one starts in HelenMao/MSGAN
+# StackGAN++-Mode-Seeking/FILE at commit e386c25 (checked 2026-12-05).
 from types import SimpleNamespace
 
 import torch
@@ -28,6 +30,7 @@ def make_cfg(t_dim=1024, branch_num=3, gf_dim=64, df_dim=64, ef_dim=128, z_dim=1
 
 # --- model.py ------------------------------------------------------------------------------------
 
+# model.py:47
 class GLU(nn.Module):
     def forward(self, x):
         nc = x.size(1)
@@ -36,19 +39,23 @@ class GLU(nn.Module):
         return x[:, :nc] * torch.sigmoid(x[:, nc:])
 
 
+# model.py:58
 def conv3x3(in_planes, out_planes):
     return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=1, padding=1, bias=False)
 
 
+# model.py:66
 def upBlock(in_planes, out_planes):
     return nn.Sequential(nn.Upsample(scale_factor=2, mode='nearest'), conv3x3(in_planes, out_planes * 2),
                          nn.BatchNorm2d(out_planes * 2), GLU())
 
 
+# model.py:77
 def Block3x3_relu(in_planes, out_planes):
     return nn.Sequential(conv3x3(in_planes, out_planes * 2), nn.BatchNorm2d(out_planes * 2), GLU())
 
 
+# model.py:86
 class ResBlock(nn.Module):
     def __init__(self, channel_num):
         super().__init__()
@@ -62,6 +69,7 @@ class ResBlock(nn.Module):
         return out
 
 
+# model.py:105
 class CA_NET(nn.Module):
     def __init__(self):
         super().__init__()
@@ -70,10 +78,12 @@ class CA_NET(nn.Module):
         self.fc = nn.Linear(self.t_dim, self.ef_dim * 4, bias=True)
         self.relu = GLU()
 
+    # model.py:115
     def encode(self, text_embedding):
         x = self.relu(self.fc(text_embedding))
         return x[:, :self.ef_dim], x[:, self.ef_dim:]
 
+    # model.py:121
     def reparametrize(self, mu, logvar):
         std = logvar.mul(0.5).exp_()
         eps = torch.FloatTensor(std.size()).normal_()
@@ -84,6 +94,7 @@ class CA_NET(nn.Module):
         return self.reparametrize(mu, logvar), mu, logvar
 
 
+# model.py:136
 class INIT_STAGE_G(nn.Module):
     def __init__(self, ngf):
         super().__init__()
@@ -106,6 +117,7 @@ class INIT_STAGE_G(nn.Module):
         return self.upsample4(out_code)
 
 
+# model.py:180
 class NEXT_STAGE_G(nn.Module):
     def __init__(self, ngf):
         super().__init__()
@@ -125,6 +137,7 @@ class NEXT_STAGE_G(nn.Module):
         return self.upsample(out_code)
 
 
+# model.py:220
 class GET_IMAGE_G(nn.Module):
     def __init__(self, ngf):
         super().__init__()
@@ -134,6 +147,7 @@ class GET_IMAGE_G(nn.Module):
         return self.img(h_code)
 
 
+# model.py:234
 class G_NET(nn.Module):
     def __init__(self):
         super().__init__()
@@ -162,16 +176,19 @@ class G_NET(nn.Module):
         return fake_imgs, mu, logvar
 
 
+# model.py:288
 def Block3x3_leakRelu(in_planes, out_planes):
     return nn.Sequential(conv3x3(in_planes, out_planes), nn.BatchNorm2d(out_planes),
                          nn.LeakyReLU(0.2, inplace=True))
 
 
+# model.py:298
 def downBlock(in_planes, out_planes):
     return nn.Sequential(nn.Conv2d(in_planes, out_planes, 4, 2, 1, bias=False),
                          nn.BatchNorm2d(out_planes), nn.LeakyReLU(0.2, inplace=True))
 
 
+# model.py:308
 def encode_image_by_16times(ndf):
     return nn.Sequential(
         nn.Conv2d(3, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
@@ -199,6 +216,7 @@ class _D_NET(nn.Module):
         return [output.view(-1), out_uncond.view(-1)]
 
 
+# model.py:330
 class D_NET64(_D_NET):
     def __init__(self):
         super().__init__()
@@ -210,6 +228,7 @@ class D_NET64(_D_NET):
         return self.img_code_s16(x)
 
 
+# model.py:374
 class D_NET128(_D_NET):
     def __init__(self):
         super().__init__()
@@ -223,6 +242,7 @@ class D_NET128(_D_NET):
         return self.img_code_s32_1(self.img_code_s32(self.img_code_s16(x)))
 
 
+# model.py:422
 class D_NET256(_D_NET):
     def __init__(self):
         super().__init__()
@@ -273,6 +293,7 @@ class OfficialTrainer:
         for p, avg_p in zip(self.netG.parameters(), self.avg_param_G):
             avg_p.mul_(0.999).add_(p.data, alpha=0.001)
 
+    # trainer.py:549
     def train_Dnet(self, idx):
         batch_size = self.real_imgs[0].size(0)
         criterion, mu = self.criterion, self.mu
@@ -306,6 +327,7 @@ class OfficialTrainer:
         optD.step()
         return errD
 
+    # trainer.py:605
     def train_Gnet(self):
         self.netG.zero_grad()
         errG_total = 0
@@ -331,6 +353,7 @@ class OfficialTrainer:
                 errG = criterion(outputs1[0], real_labels) + criterion(outputs2[0], real_labels)
                 errG = errG + u * (criterion(outputs1[1], real_labels) + criterion(outputs2[1], real_labels))
                 errG_total = errG_total + errG
+            # the mode-seeking term, trainer.py:634-637 (condGANTrainer.train_Gnet)
             lz = torch.mean(torch.abs(fake_imgs2 - fake_imgs1)) / torch.mean(torch.abs(noise2 - noise1))
             eps = 1 * 1e-5
             lz_loss = 1 / (lz + eps) * cfg.TRAIN.COEFF.MS_LOSS
