@@ -127,6 +127,13 @@ def feature_dims(features: str, dims: int = defaults.FID_DIMS) -> int:
 def resolve_feature_weights(features: str, *, inception_weights=None, vgg16_weights=None,
                             feature_weights=None):
     """The weights of a feature space, resolved before any long work (exit 3 when missing)."""
+    if features == "inception" and feature_weights is not None:
+        # Silently ignored before (#23 item 9, as --vgg16-weights was): the run measured the
+        # Inception while the user believed their DINOv2/CLIP file was used.
+        raise ParameterError("{feature_weights} is for a DINOv2/CLIP {features} space, but the "
+                             "features are inception; drop {feature_weights} (the Inception's "
+                             "file is {inception_weights}) or add {features} NAME",
+                             "feature_weights", "features", "inception_weights")
     if features == "inception":
         from msgan_eval.features.inception import resolve_inception_weights
 

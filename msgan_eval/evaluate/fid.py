@@ -24,7 +24,7 @@ from msgan_eval.features.stats_cache import should_cache
 from msgan_eval.validate import loader_numbers
 from msgan_eval.weights import ResolvedWeights
 
-from .inputs import ImagesLike, as_image_set, check_output, describe, is_stats_path
+from .inputs import ImagesLike, as_image_set, check_output, check_paths, describe, is_stats_path
 
 
 @dataclass
@@ -237,6 +237,7 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
         raise ParameterError(f"{{out}} {os.fspath(out)}: must end with .npz (pytorch-fid only "
                              "reads .npz statistics)", "out")
     check_output(out, "out")          # before the extraction, not after it
+    check_paths(x)
     weights = resolve_weights_for([x], inception_weights, device, features, feature_weights)
     if weights is None:
         s = load_statistics(x, param="x", dims=dims, preset=preset, features=features)
@@ -328,6 +329,7 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
     features, preset, dims = feature_space(features, preset, dims)
     batch_size, num_workers = loader_numbers(batch_size, num_workers)
     check_settings(use_cache)
+    check_paths(a, b)                 # both inputs before either is read
     if skip_missing and not per_class:
         raise ParameterError("{skip_missing} applies to {per_class} only (it leaves out classes "
                              "one side lacks); add {per_class} or drop {skip_missing}",
