@@ -137,3 +137,20 @@ def test_cmmd_and_inspect_numbers_are_validated_by_name(call, name, error):
     with pytest.raises(error) as info:
         call()
     assert str(info.value).startswith(f"{name} "), str(info.value)
+
+
+@pytest.mark.parametrize("extra, code, needles", [
+    (["--cmmd-weights", "no-such.pt"], 3, ["no-such.pt (from --cmmd-weights): no such file"]),
+    (["--cmmd-features", "inception", "--cmmd-weights", "no-such.pt"], 2,
+     ["--cmmd-weights is for a DINOv2/CLIP --cmmd-features space", "drop --cmmd-weights"]),
+])
+def test_compare_names_its_own_cmmd_options(tmp_path, monkeypatch, extra, code, needles):
+    """compare's CMMD file errors said "(from --feature-weights)", an option compare's CMMD
+    does not read."""
+    for name, seed in (("a", 1), ("b", 2)):
+        write_random_pngs(tmp_path / name / "c", 3, size=(8, 8), seed=seed)
+    monkeypatch.chdir(tmp_path)
+    result = run("compare", "--baseline", "a", "--candidate", "b", "--ref", "a", "--metrics",
+                 "cmmd", "--quiet", *extra)
+    assert_refused(result, *needles, code=code)
+    assert "--feature-weights" not in result.stderr
