@@ -154,3 +154,24 @@ def test_compare_names_its_own_cmmd_options(tmp_path, monkeypatch, extra, code, 
                  "cmmd", "--quiet", *extra)
     assert_refused(result, *needles, code=code)
     assert "--feature-weights" not in result.stderr
+
+
+# --- 12: a write through an open file names the output, not "a file" ---------------------------
+
+def test_disk_full_during_a_write_through_a_file_names_the_output(tmp_path, monkeypatch):
+    """np.savez(fh) on a full tmpfs raised [Errno 28] with no file name: the message read
+    "a file: No space left on device" (measured on a 1 MiB tmpfs)."""
+    import errno
+
+    from msgan_eval.fileio import save_npz_atomic
+
+    def full(fh, **arrays):
+        fh.write(b"PK")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("numpy.savez", full)
+    target = tmp_path / "out" / "s.npz"
+    with pytest.raises(OSError) as info:
+        save_npz_atomic(target, mu=np.zeros(2))
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(target)
+    assert sorted(p.name for p in target.parent.iterdir()) == []      # no .part left behind
