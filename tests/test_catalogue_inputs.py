@@ -175,3 +175,18 @@ def test_disk_full_during_a_write_through_a_file_names_the_output(tmp_path, monk
         save_npz_atomic(target, mu=np.zeros(2))
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(target)
     assert sorted(p.name for p in target.parent.iterdir()) == []      # no .part left behind
+
+
+@pytest.mark.parametrize("command", [["fid", "real", "gen"], ["stats", "real", "-o", "s.npz"],
+                                     ["kid", "real", "gen"], ["prdc", "real", "gen"],
+                                     ["vendi", "gen"], ["inspect", "gen", "--ref", "real"]],
+                         ids=lambda c: c[0])
+def test_inception_weights_with_another_space_are_refused(sets, command):
+    """`fid/kid/prdc/vendi --features dinov2-vit-s14 --inception-weights FILE` exited 0: nothing
+    read the Inception file. (`vendi --real` and `compare` read it for the realism gate.)"""
+    (sets / "dino.pth").write_bytes(b"x")
+    result = run(*command, "--features", "dinov2-vit-s14", "--feature-weights", "dino.pth",
+                 "--inception-weights", "notes.txt", "--quiet")
+    assert_refused(result, "--inception-weights is for the Inception, but the features are "
+                   "dinov2-vit-s14", "drop --inception-weights")
+    assert not (sets / "s.npz").exists()

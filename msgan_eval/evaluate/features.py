@@ -73,6 +73,18 @@ def check_features(features: str, choices=defaults.FEATURES_CHOICES, param: str 
     return name
 
 
+def check_inception_weights_used(features: str, inception_weights) -> None:
+    """``inception_weights`` named where nothing reads them (a DINOv2/CLIP/VGG16 space, no
+    Inception gate): refused, as ``vgg16_weights`` with the Inception is. It was ignored (#23 item
+    9's class): the user believed their Inception file took part."""
+    name = check_features(features)
+    if inception_weights is not None and name != "inception":
+        raise ParameterError(f"{{inception_weights}} is for the Inception, but the features are "
+                             f"{name}; drop {{inception_weights}} (the {name} file is "
+                             "{feature_weights}) or use {features} inception",
+                             "inception_weights", "feature_weights", "features")
+
+
 def presets_for(features: str) -> Tuple[str, ...]:
     """The preprocessing presets that apply to a feature space (its default first)."""
     from msgan_eval.features.networks import NETWORKS

@@ -100,6 +100,13 @@ def resolve_weights_for(inputs: Sequence[ImagesLike], inception_weights, device:
                                    feature_weights=feature_weights)
 
 
+def check_inception_weights_used(features: str, inception_weights) -> None:
+    """See :func:`msgan_eval.evaluate.features.check_inception_weights_used`."""
+    from .features import check_inception_weights_used as check
+
+    check(features, inception_weights)
+
+
 def feature_space(features: str, preset: Optional[str], dims: int) -> Tuple[str, Optional[str], int]:
     """(canonical features, preset, feature size) checked: unknown names list the valid ones."""
     from .features import check_features, feature_dims, resolve_preset
@@ -231,6 +238,7 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
         >>> s.n, s.mu.shape                                                 # doctest: +SKIP
     """
     features, preset, dims = feature_space(features, preset, dims)
+    check_inception_weights_used(features, inception_weights)
     batch_size, num_workers = loader_numbers(batch_size, num_workers)
     check_settings(use_cache)
     if out is not None and not os.fspath(out).lower().endswith(".npz"):
@@ -327,6 +335,7 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
     """
     params = ("a", "b")
     features, preset, dims = feature_space(features, preset, dims)
+    check_inception_weights_used(features, inception_weights)
     batch_size, num_workers = loader_numbers(batch_size, num_workers)
     check_settings(use_cache)
     check_paths(a, b)                 # both inputs before either is read

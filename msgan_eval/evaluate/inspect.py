@@ -24,6 +24,7 @@ from msgan_eval.metrics import flags as fl
 from msgan_eval.metrics.duplicates import pixel_hash
 from msgan_eval.validate import real, whole
 
+from .features import check_inception_weights_used
 from .inputs import ImagesLike, check_output, check_paths, describe
 from .inspect_steps import (
     Features,
@@ -204,6 +205,7 @@ def inspect(images: ImagesLike, ref: ImagesLike, *, train: Optional[ImagesLike] 
     _check_options(k, near_duplicate_cosine, html)
     check_prune(prune_percentile)
     check_paths(images, ref, train)   # every input before any is scanned
+    check_inception_weights_used(features, inception_weights)
     gen_set = load_set(images, param="images", metric="inspect", skip_bad=skip_bad, quiet=quiet)
     ref_set = load_set(ref, param="ref", metric="inspect", skip_bad=skip_bad, quiet=quiet)
     check_reference(ref_set, k)

@@ -140,9 +140,11 @@ def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, preset: Optional[str]
         >>> msgan_eval.vendi("fake/").vendi                               # doctest: +SKIP
         7.4
     """
-    from .features import feature_source
+    from .features import check_inception_weights_used, feature_source
 
     check_paths(x, real)              # both inputs before the weights and either scan
+    if real is None:                  # with ``real`` the realism gate reads them
+        check_inception_weights_used(features, inception_weights)
     source = feature_source(features, preset=preset, dims=dims,
                             inception_weights=inception_weights, feature_weights=feature_weights,
                             device=device, batch_size=batch_size, num_workers=num_workers)
