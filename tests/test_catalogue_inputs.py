@@ -190,3 +190,9 @@ def test_inception_weights_with_another_space_are_refused(sets, command):
     assert_refused(result, "--inception-weights is for the Inception, but the features are "
                    "dinov2-vit-s14", "drop --inception-weights")
     assert not (sets / "s.npz").exists()
+
+
+def test_lpips_inception_weights_without_the_gate_are_refused(sets):
+    """`lpips gen/ --inception-weights FILE` without --real exited 0: only the gate reads it."""
+    assert_refused(run("lpips", "gen", "--inception-weights", "notes.txt", "--quiet"),
+                   "--inception-weights is read by the realism gate only; add --real")

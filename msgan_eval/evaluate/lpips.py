@@ -301,6 +301,9 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
     num_pairs, seed, batch_size, resize = check_lpips_options(net, pairs, num_pairs, seed,
                                                               batch_size, resize)
     check_paths(x, real)              # --real too, before ``x`` is scanned
+    if real is None and inception_weights is not None:    # ignored before (#23 item 9's class)
+        raise ParameterError("{inception_weights} is read by the realism gate only; add {real} "
+                             "or drop {inception_weights}", "inception_weights", "real")
     image_set = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
     if protocol is not None:
         settle(protocol, MSGAN_LPIPS, {"pairs": pairs, "num_pairs": num_pairs})
