@@ -13,6 +13,7 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.vendi("fake/").per_condition
     msgan_eval.kid("real/", "fake/").kid
     msgan_eval.prdc("real/", "fake/", k=5).recall
+    msgan_eval.modes("ring", "points.npy").modes
 
 Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
 for torch.
@@ -32,6 +33,9 @@ _EXPORTS = {
     "prdc": "msgan_eval.evaluate.prdc",
     "KidResult": "msgan_eval.evaluate.kid",
     "PrdcResult": "msgan_eval.evaluate.prdc",
+    "modes": "msgan_eval.evaluate.modes",
+    "ModesResult": "msgan_eval.evaluate.modes",
+    "StackedModesResult": "msgan_eval.evaluate.modes_stacked",
     "FidResult": "msgan_eval.evaluate.fid",
     "FidStats": "msgan_eval.evaluate.fid",
     "LpipsResult": "msgan_eval.evaluate.lpips",

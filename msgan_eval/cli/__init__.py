@@ -37,6 +37,7 @@ COMMANDS = {
     "vendi": ("msgan_eval.cli.vendi", "vendi", "Vendi score (diversity) within each condition."),
     "kid": ("msgan_eval.cli.kid", "kid", "KID between two image sets (torch-fidelity's)."),
     "prdc": ("msgan_eval.cli.prdc", "prdc", "Precision, recall, density and coverage vs real images."),
+    "modes": ("msgan_eval.cli.modes", "modes", "Modes covered on the 2D ring/grid or stacked digits (PacGAN's)."),
 }
 REPORT_URL = "https://github.com/msgan-eval/msgan-eval/issues"
 _JSON_META = "msgan_eval.json"

@@ -186,6 +186,8 @@ PARAMETER_FLAGS = {
     "b": "B",
     "real": "REAL",                # prdc's positional arguments
     "gen": "GEN",
+    "layout": "LAYOUT",            # modes' positional arguments
+    "samples": "SAMPLES",
     "k": "--bins",
     "bins": "--bins-file",
     "reference": "--ref",

@@ -42,8 +42,17 @@ METRICS: Tuple[MetricFacts, ...] = (
     MetricFacts("density", "Density", "prdc", True, 4, ("inception_weights", "reference_images")),
     MetricFacts("coverage", "Coverage", "prdc", True, 4, ("inception_weights", "reference_images")),
 )
-FACTS: Dict[str, MetricFacts] = {m.name: m for m in METRICS}
-METRIC_NAMES: Tuple[str, ...] = tuple(FACTS)
+# Metrics of a trained model on a benchmark, compared over training trials (``msgan-eval modes``,
+# ``compare`` of modes results), not over image sets: kept out of METRICS / FAMILIES, whose every
+# family is an image comparison with a runner (evaluate/runners.py).
+TRIAL_METRICS: Tuple[MetricFacts, ...] = (
+    MetricFacts("modes", "Modes", "modes", True, 1),
+    MetricFacts("high_quality", "High-quality fraction", "modes", True, 3),
+    MetricFacts("reverse_kl", "Reverse KL", "modes", False, 3),
+    MetricFacts("kl", "KL to uniform", "modes", False, 3),
+)
+FACTS: Dict[str, MetricFacts] = {m.name: m for m in METRICS + TRIAL_METRICS}
+METRIC_NAMES: Tuple[str, ...] = tuple(m.name for m in METRICS)
 
 # family -> its metrics, in table order (``compare --metrics`` choices, bootstrap stream index)
 FAMILIES: Dict[str, Tuple[str, ...]] = {}
