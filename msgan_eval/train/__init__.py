@@ -6,5 +6,7 @@ Defaults live in ``msgan_eval.defaults`` (TRAIN_*, P2P_*); this module stays fre
 ``--help`` stays fast.
 """
 PAIRED_DATASETS = ("fashion-mnist-edges", "paired-folder")   # the image-to-image trainer's
-DATASETS = ("fashion-mnist", "mnist", "cifar10", "folder") + PAIRED_DATASETS
+TOY2D_DATASETS = ("ring", "grid")                            # PacGAN's 2D trainer (toy2d)
+DATASETS = ("fashion-mnist", "mnist", "cifar10", "folder") + PAIRED_DATASETS + TOY2D_DATASETS
 IMAGE_TO_IMAGE = "image-to-image"   # config.json "task" of an image-to-image run
+TOY2D = "toy2d"                     # config.json "task" of a 2D run
