@@ -51,8 +51,10 @@ def human_summary(report: dict, files) -> str:
               help="Baseline samples (folder or array); several runs (or a glob) pool over seeds.")
 @click.option("--candidate", required=True, multiple=True, cls=SeveralPaths, type=click.Path(),
               help="Candidate samples, e.g. MSGAN; several runs (or a glob) as for --baseline.")
-@click.option("--ref", "ref", required=True, type=click.Path(),
-              help="Reference (real) images; a FID statistics .npz works for FID only.")
+@click.option("--ref", "ref", default=None, type=click.Path(),
+              help="Reference (real) images; a FID statistics .npz works for FID only. Required, "
+                   "except when both sides are mode-counting results (modes.json or 2D run "
+                   "folders), which are compared over their trials.")
 @click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
               help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd), fid-per-class, "
                    "vendi, kid, prdc (precision, recall, density and coverage).")
@@ -112,6 +114,17 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, 
     from msgan_eval.report.compare import stderr_log
 
     baseline, candidate = expand_runs("--baseline", baseline), expand_runs("--candidate", candidate)
+    if _modes_results(baseline, candidate):
+        if out is not None:
+            raise click.UsageError("--out: mode-counting results are compared on the terminal; "
+                                   "use --json to keep the comparison")
+        from msgan_eval.evaluate.modes_trials import compare_trials
+
+        result = compare_trials(baseline[0], candidate[0])
+        emit(result.to_dict(), as_json, modes_table(result))
+        return
+    if ref is None:
+        raise click.UsageError("Missing option '--ref'")
     distributed.init_distributed()
     quiet = quiet or not distributed.is_main_process()    # under torchrun rank 0 alone speaks
     result = evaluate_compare(
@@ -128,6 +141,40 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, 
     if result is not None:         # another torchrun rank: rank 0 writes and prints the report
         emit(result.to_dict(), as_json, human_summary(result.report, result.files))
     distributed.close_distributed()
+
+
+def _modes_results(baseline, candidate) -> bool:
+    """Whether both sides are mode-counting results (one each) rather than image sets."""
+    from msgan_eval.evaluate.modes_trials import is_trials_result
+
+    sides = [is_trials_result(p) for p in (*baseline, *candidate)]
+    if any(sides) and not all(sides):
+        raise click.UsageError("give mode-counting results (modes.json or 2D run folders) on both "
+                               "--baseline and --candidate, or images on both")
+    if all(sides) and (len(baseline) > 1 or len(candidate) > 1):
+        raise click.UsageError("mode-counting results: give one --baseline and one --candidate "
+                               "(each holds all its trials)")
+    return all(sides)
+
+
+def modes_table(result) -> str:
+    """One row per metric: each arm's mean +- SE over trials, the difference with its interval."""
+    from msgan_eval.metrics.registry import FACTS
+
+    def ms(v, digits):
+        if v["mean"] is None:
+            return "n/a"
+        return f"{v['mean']:.{digits}f}" + ("" if v["se"] is None else f" +- {v['se']:.{digits}f}")
+    b, c = result.baseline, result.candidate
+    lines = [f"{b['layout']}: baseline {b['arm']} ({b['trials']} trials) vs candidate {c['arm']} "
+             f"({c['trials']} trials), mean +- standard error, 95% Welch interval of the difference"]
+    for m, v in result.metrics.items():
+        d = FACTS[m].digits + 1
+        ci = "n/a" if v["ci"][0] is None else f"[{v['ci'][0]:+.{d}f}, {v['ci'][1]:+.{d}f}]"
+        delta = "n/a" if v["delta"] is None else f"{v['delta']:+.{d}f}"
+        lines.append(f"  {FACTS[m].label:<22} ({v['better']} better)  {ms(v['baseline'], d):>18}  "
+                     f"{ms(v['candidate'], d):>18}  {delta} {ci}  {v['verdict']}")
+    return "\n".join(lines + [f"note: {n}" for n in result.notes])
 
 
 @click.command()
