@@ -204,10 +204,18 @@ def check(report, expect, as_json, quiet):
 
 
 @click.command()
-@click.option("--task", type=click.Choice(["categorical", "image-to-image"]), default="categorical",
-              show_default=True,
+@click.option("--task", type=click.Choice(["categorical", "image-to-image", "modes"]),
+              default="categorical", show_default=True,
               help="categorical: class-conditional DCGAN vs MSGAN; image-to-image: pix2pix with "
-                   "noise vs MSGAN on fashion-mnist-edges (outline -> item).")
+                   "noise vs MSGAN on fashion-mnist-edges (outline -> item); modes: GAN, PacGAN2, "
+                   "MSGAN, MSGAN+PacGAN2 on the 2D ring and grid, modes counted as PacGAN.")
+@click.option("--full", is_flag=True,
+              help="modes: PacGAN's protocol exactly (400 epochs; for a GPU, with --device cuda) "
+                   "instead of the short CPU setting.")
+@click.option("--trials", type=click.IntRange(min=2), default=10, show_default=True,
+              help="modes: trials per arm (trained together as one batched model).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="modes: arms trained at the same time, one process and one thread each.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="msgan-eval-demo",
               show_default=True,
               help="Folder for the runs, samples, reference and report: new, empty, or a previous "
@@ -246,8 +254,9 @@ def check(report, expect, as_json, quiet):
 @device_option
 @json_option
 @quiet_option
-def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, ndb_bins, n_boot,
-         seed, seeds, data_root, inception_weights, dims, lpips_backbone, device, as_json, quiet):
+def demo(task, full, trials, workers, out, steps, width, per_class, inputs, per_input,
+         ref_per_class, ndb_bins, n_boot, seed, seeds, data_root, inception_weights, dims,
+         lpips_backbone, device, as_json, quiet):
     """Train a GAN and its MSGAN twin on Fashion-MNIST, sample, compare: offline, on a CPU.
 
     Both GANs share seed, data order and steps; only the mode seeking weight differs (0 vs 1).
@@ -256,6 +265,11 @@ def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, n
     """
     from msgan_eval.demo import DemoConfig, run_demo
     from msgan_eval.report.compare import stderr_log
+
+    if task == "modes":
+        return _modes_demo(out, full, trials, workers, seed, steps, device, as_json, quiet)
+    if full:
+        raise click.UsageError("--full applies to --task modes")
 
     common = dict(ref_per_class=ref_per_class, ndb_bins=ndb_bins, bootstrap=n_boot, seed=seed,
                   seeds=seeds, data_root=data_root, inception_weights=inception_weights,
@@ -277,3 +291,20 @@ def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, n
     seconds = report["details"]["demo"]["seconds"]
     emit(payload, as_json, f"baseline = {arms} (ms-weight 1)\n"
                            + human_summary(report, files) + f"\ndemo: {seconds['total']:.0f} s in all")
+
+
+def _modes_demo(out, full, trials, workers, seed, steps, device, as_json, quiet):
+    from msgan_eval.demos.modes import demo_config, run_modes_demo
+    from msgan_eval.demos.modes_report import render_text
+    from msgan_eval.report.compare import stderr_log
+
+    if out == "msgan-eval-demo":
+        out = "msgan-eval-demo-modes"
+    config = demo_config(full, trials, seed, "cpu" if device == "auto" and not full else device,
+                         workers, steps)
+    report, files = run_modes_demo(Path(out), config, quiet=quiet, log=stderr_log(quiet),
+                                   command=[Path(sys.argv[0]).name, *sys.argv[1:]])
+    payload = {**report, "files": {k: str(v) for k, v in files.items()}}
+    emit(payload, as_json, render_text(report) + f"\nreport: {files['html']} (also "
+                           f"{files['md'].name}, {files['json'].name})\ndemo: "
+                           f"{report['seconds']['total']:.0f} s in all")

@@ -1,0 +1,52 @@
+"""``msgan-eval demo --task modes`` on a tiny setting: the report's numbers are the run folders'
+modes.json (themselves checked against PacGAN's metric in test_toy2d / test_modes_metric), the
+verdicts are compare_trials', the output folder is replaced only when it holds a previous demo."""
+import json
+
+import pytest
+from click.testing import CliRunner
+from test_catalogue import assert_refused
+
+from msgan_eval.cli import main
+from msgan_eval.demos.modes import ARMS, ModesDemoConfig, collapse_shown, run_modes_demo
+from msgan_eval.evaluate.modes_trials import compare_trials
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY = {"steps": 4, "n_train": 400, "width": 0.05, "bn_refresh_batches": 1}
+
+
+def test_modes_demo_report_is_the_runs_results(tmp_path):
+    config = ModesDemoConfig(trials=2, workers=1, overrides=TINY)
+    report, files = run_modes_demo(tmp_path / "demo", config, quiet=True, log=lambda s: None,
+                                   command=["msgan-eval", "demo"])
+    assert set(report["layouts"]) == {"ring", "grid"}
+    for layout, lr in report["layouts"].items():
+        assert list(lr["arms"]) == [a[0] for a in ARMS]
+        for arm, entry in lr["arms"].items():
+            run = tmp_path / "demo" / entry["run"]
+            assert entry["summary"] == json.loads((run / "modes.json").read_text())["summary"]
+        first = lr["comparisons"][0]
+        assert (first["baseline"], first["candidate"]) == ("GAN", "PacGAN2")
+        assert first["verdicts"] == compare_trials(tmp_path / "demo" / lr["arms"]["GAN"]["run"],
+                                                   tmp_path / "demo" / lr["arms"]["PacGAN2"]["run"]).verdicts
+        assert report["collapse_shown"][layout] == collapse_shown(lr)
+        assert (tmp_path / "demo" / lr["scatter"]).is_file()
+    assert json.loads(files["json"].read_text())["schema"] == "msgan-eval/modes-demo/1"
+    assert "PacGAN modes" in files["md"].read_text() and "6.3 ± 0.5" in files["md"].read_text()
+    # a second run replaces the first; a folder of something else is refused
+    run_modes_demo(tmp_path / "demo", ModesDemoConfig(trials=2, workers=1, layouts=("ring",),
+                                                      overrides=TINY),
+                   quiet=True, log=lambda s: None, command=[])
+    assert set(json.loads(files["json"].read_text())["layouts"]) == {"ring"}
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "keep.txt").write_text("x")
+    result = CliRunner().invoke(main, ["demo", "--task", "modes", "--out", str(tmp_path / "other"),
+                                       "--steps", "2", "--trials", "2", "--quiet"])
+    assert_refused(result, "other", "not empty")
+    assert (tmp_path / "other" / "keep.txt").read_text() == "x"
+
+
+def test_full_is_for_the_modes_task_only(tmp_path):
+    result = CliRunner().invoke(main, ["demo", "--full", "--out", str(tmp_path / "x")])
+    assert_refused(result, "--full")
