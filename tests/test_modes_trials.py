@@ -79,3 +79,13 @@ def test_compare_of_modes_results_refuses_bad_input(tmp_path):
     assert_refused(run("compare", "--baseline", gan, "--candidate", gan, "--out", tmp_path / "o"),
                    "--out")
     assert_refused(run("compare", "--baseline", images, "--candidate", images), "--ref")
+
+
+def test_several_results_per_side_pool_their_trials(tmp_path):
+    runs = [_result(tmp_path / f"b{i}.json", [5 + i], [0.9], [0.5]) for i in range(3)]
+    cand = _result(tmp_path / "c.json", [8, 8, 7], [0.9, 0.9, 0.9], [0.1, 0.1, 0.2], arm="PacGAN2")
+    result = run("compare", "--baseline", *runs, "--candidate", cand, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["baseline"]["trials"] == 3 and out["metrics"]["modes"]["baseline"]["mean"] == 6.0
+    assert_refused(run("compare", "--baseline", runs[0], cand, "--candidate", cand), "one arm per side")

@@ -120,7 +120,7 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, 
                                    "use --json to keep the comparison")
         from msgan_eval.evaluate.modes_trials import compare_trials
 
-        result = compare_trials(baseline[0], candidate[0])
+        result = compare_trials(baseline, candidate)
         emit(result.to_dict(), as_json, modes_table(result))
         return
     if ref is None:
@@ -151,9 +151,6 @@ def _modes_results(baseline, candidate) -> bool:
     if any(sides) and not all(sides):
         raise click.UsageError("give mode-counting results (modes.json or 2D run folders) on both "
                                "--baseline and --candidate, or images on both")
-    if all(sides) and (len(baseline) > 1 or len(candidate) > 1):
-        raise click.UsageError("mode-counting results: give one --baseline and one --candidate "
-                               "(each holds all its trials)")
     return all(sides)
 
 

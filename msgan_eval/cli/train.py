@@ -51,7 +51,9 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
     """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT.
 
     With --dataset fashion-mnist-edges or paired-folder: pix2pix with noise (--ms-weight 0) or
-    its MSGAN twin (image-to-image). With --dataset ring or grid: PacGAN's 2D experiment (--pack
+    its MSGAN twin (image-to-image). With --dataset stacked-fashion-mnist or stacked-mnist
+    (--data-root with MNIST's idx files): PacGAN Table 2's DCGAN (--pack M, --ms-weight; default
+    batch 64, ms-weight 0). With --dataset ring or grid: PacGAN's 2D experiment (--pack
     M, --trials N batched, --ms-weight for the MSGAN arm; default batch 100, ms-weight 0); the run
     folder also gets points.npy and modes.json (modes per trial, mean +- SE).
     """
@@ -119,15 +121,28 @@ def _toy2d_summary(out):
 
 def _trainer(resume_dir, dataset: str):
     """(config_from_run, config class, train function) of the run's task."""
-    from msgan_eval.train import IMAGE_TO_IMAGE, PAIRED_DATASETS, TOY2D, TOY2D_DATASETS
+    from msgan_eval.train import (
+        IMAGE_TO_IMAGE,
+        PAIRED_DATASETS,
+        STACKED,
+        STACKED_DATASETS,
+        TOY2D,
+        TOY2D_DATASETS,
+    )
 
     if resume_dir is not None:
         from msgan_eval.train.runs import read_run_config
 
         task = read_run_config(resume_dir, option="--resume").get("task")
-        paired, toy2d = task == IMAGE_TO_IMAGE, task == TOY2D
+        paired, toy2d, stacked = task == IMAGE_TO_IMAGE, task == TOY2D, task == STACKED
     else:
         paired, toy2d = dataset in PAIRED_DATASETS, dataset in TOY2D_DATASETS
+        stacked = dataset in STACKED_DATASETS
+    if stacked:
+        from msgan_eval.train import stacked as stacked_task
+
+        return (stacked_task.config_from_run, stacked_task.StackedConfig,
+                stacked_task.train_stacked)
     if toy2d:
         from msgan_eval.train import toy2d_run
 

@@ -121,9 +121,27 @@ def _side(data: dict) -> dict:
     return {**side, "trials": len(data["trials"])}
 
 
+def load_side(paths, option: str) -> dict:
+    """One arm from one or several modes results (several: one run per trial, e.g. the stacked
+    trainer's), their trials pooled; they must share layout and arm."""
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    parts = [load_trials(p, option) for p in paths]
+    first = parts[0]
+    for part in parts[1:]:
+        if (part.get("layout"), part.get("arm")) != (first.get("layout"), first.get("arm")):
+            raise ParameterError(f"{option} {part['path']}: {part.get('arm')} on the "
+                                 f"{part.get('layout')}, but {first['path']} is {first.get('arm')} "
+                                 f"on the {first.get('layout')}; give one arm per side")
+    if len(parts) == 1:
+        return first
+    return {**first, "path": ", ".join(p["path"] for p in parts),
+            "trials": [t for p in parts for t in p["trials"]]}
+
+
 def compare_trials(baseline, candidate) -> ModesComparison:
-    """Baseline vs candidate arm over their trials (paths of modes.json or run folders)."""
-    a, b = load_trials(baseline, "--baseline"), load_trials(candidate, "--candidate")
+    """Baseline vs candidate arm over their trials (paths of modes.json or run folders; a list
+    pools the trials of several results)."""
+    a, b = load_side(baseline, "--baseline"), load_side(candidate, "--candidate")
     if a.get("layout") != b.get("layout"):
         raise ParameterError(f"--candidate {b['path']}: layout {b.get('layout')!r}, but the "
                              f"baseline's is {a.get('layout')!r}; compare runs of one benchmark")
