@@ -34,8 +34,11 @@ def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], na
                per_row: int = 8) -> str:
     """A table: one block per input name; ``samples`` maps a row label to its samples folder
     (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...}."""
+    from msgan_eval.names import path_component
+
     rows: List[str] = []
     for name in names:
+        path_component(name, inputs_dir, what="input name")   # read from folders: stay inside them
         label = html.escape(name)
         first = True
         for row_label, folder in samples.items():

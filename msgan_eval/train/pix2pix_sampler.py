@@ -25,6 +25,7 @@ from msgan_eval.device import resolve_device
 from msgan_eval.errors import UserError
 from msgan_eval.fileio import atomic_dir, require_new_or_empty
 from msgan_eval.images import write_png
+from msgan_eval.names import path_components
 from msgan_eval.progress import progress
 
 from .data import batch_to_tensor
@@ -66,10 +67,13 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
     test = load_paired_data(run["dataset"], run.get("data_root"), split="test")
     if inputs > len(test):
         raise UserError(f"--inputs {inputs}: the test split has {len(test)} pairs; ask for fewer")
+    # Input names (file names of the test split) become folder and file names under --out.
+    names = path_components(test.names[:inputs], run.get("data_root") or run["dataset"],
+                            what="input name")
     # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
     with atomic_dir(out_dir) as tmp:
         for i in progress(range(inputs), desc="sample", quiet=quiet, unit="input"):
-            name = test.names[i]
+            name = names[i]
             images = generate_for_input(G, test.inputs[i], class_noise(seed, i, per_input,
                                                                        run["z_dim"]), dev)
             for k, img in enumerate(images):
@@ -78,6 +82,6 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
             write_png(tmp / TARGETS / f"{name}.png", test.targets[i].transpose(1, 2, 0))
         manifest = {"version": __version__, "run": str(run_dir), "dataset": run["dataset"],
                     "split": "test", "inputs": inputs, "per_input": per_input, "seed": seed,
-                    "names": list(test.names[:inputs])}
+                    "names": list(names)}
         (tmp / "sample.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return out_dir
