@@ -27,6 +27,7 @@ def _trial_weights(gan, t):
     return {"gw": [w[t].detach().clone().double() for w in G.weights],
             "gs": [s[t].detach().clone().double() for s in G.scales],
             "gb": [b[t].detach().clone().double() for b in G.shifts],
+            "gbias": [b[t].detach().clone().double() for b in G.biases],
             "gow": G.out_weight[t].detach().clone().double(), "gob": G.out_bias[t].detach().clone().double(),
             "dw": [w[t].detach().clone().double() for w in D.weights],
             "db": [b[t].detach().clone().double() for b in D.biases],
@@ -37,6 +38,10 @@ def ref_generator(p, z):
     """decoder of pacgan_task.py l.43-59 for one call: Linear (no bias) -> BN (batch statistics,
     eps 1e-4, bn.py l.193-206) -> ReLU, then Linear with bias."""
     h = z
+    if p["gbias"]:          # the unrolled-GAN variant: Linear with bias -> ReLU, no BN
+        for w, b in zip(p["gw"], p["gbias"]):
+            h = torch.relu(h @ w + b)
+        return h @ p["gow"] + p["gob"]
     for w, s, b in zip(p["gw"], p["gs"], p["gb"]):
         h = h @ w
         mean = h.mean(0)
@@ -48,14 +53,20 @@ def ref_generator(p, z):
 def ref_discriminator(p, x, pieces=5):
     for w, b in zip(p["dw"], p["db"]):
         h = x @ w + b
+        if p["relu"]:
+            x = torch.relu(h)
+            continue
         x = h.reshape(h.shape[0], -1, pieces).max(dim=2).values    # Maxout, simple.py l.175-180
     return (x @ p["dow"] + p["dob"])[:, 0]
 
 
 def ref_step(p, real, zs, ms_weight, z_ms=None, lr=1e-4, b1=0.8, b2=0.999, eps=1e-8):
     """One simultaneous PacGAN step for one trial, then Blocks' Adam at t = 1."""
+    p = dict(p)
+    relu = p.pop("relu")
     leaves = {k: ([v.clone().requires_grad_() for v in p[k]] if isinstance(p[k], list)
                   else p[k].clone().requires_grad_()) for k in p}
+    leaves["relu"] = relu
     fakes = [ref_generator(leaves, z) for z in zs]
     packed = torch.cat(fakes, dim=1)                              # bricks.py l.67: axis=1
     d_real, d_fake = ref_discriminator(leaves, real), ref_discriminator(leaves, packed)
@@ -65,7 +76,7 @@ def ref_step(p, real, zs, ms_weight, z_ms=None, lr=1e-4, b1=0.8, b2=0.999, eps=1
         extra = ref_generator(leaves, z_ms)
         lz = torch.mean(torch.abs(extra - fakes[0])) / torch.mean(torch.abs(z_ms - zs[0]))
         loss_g = loss_g + ms_weight / (lz + 1e-5)
-    d_keys, g_keys = ("dw", "db", "dow", "dob"), ("gw", "gs", "gb", "gow", "gob")
+    d_keys, g_keys = ("dw", "db", "dow", "dob"), ("gw", "gs", "gb", "gbias", "gow", "gob")
     flat = lambda keys: [x for k in keys for x in (leaves[k] if isinstance(leaves[k], list) else [leaves[k]])]
     new = {}
     for keys, loss in ((d_keys, loss_d), (g_keys, loss_g)):
@@ -75,17 +86,23 @@ def ref_step(p, real, zs, ms_weight, z_ms=None, lr=1e-4, b1=0.8, b2=0.999, eps=1
             rate = lr * math.sqrt(1 - b2) / (1 - b1)
             new[id(x)] = (x - rate * m / (torch.sqrt(v) + eps)).detach()
     return {k: ([new[id(x)] for x in leaves[k]] if isinstance(leaves[k], list) else new[id(leaves[k])])
-            for k in leaves}
+            for k in leaves if k != "relu"}
 
 
-@pytest.mark.parametrize("pack,ms_weight", [(1, 0.0), (2, 0.0), (1, 1.0), (2, 0.5)])
-def test_each_trial_takes_pacgans_step(pack, ms_weight):
+UNROLLED = dict(g_batchnorm=False, d_activation="relu", latent=5, init_std=0.2)
+
+
+@pytest.mark.parametrize("pack,ms_weight,variant", [(1, 0.0, {}), (2, 0.0, {}), (1, 1.0, {}),
+                                                    (2, 0.5, {}), (2, 1.0, UNROLLED)])
+def test_each_trial_takes_pacgans_step(pack, ms_weight, variant):
     torch.set_default_dtype(torch.float64)
     try:
-        config = Toy2DConfig(dataset="ring", pack=pack, ms_weight=ms_weight, steps=1, **SMALL)
+        config = Toy2DConfig(dataset="ring", pack=pack, ms_weight=ms_weight, steps=1,
+                             **{**SMALL, **variant})
         data = Toy2DData(config)
         gan = build_toy2d(config, data, torch.device("cpu"))
-        before = [_trial_weights(gan, t) for t in range(config.trials)]
+        before = [{**_trial_weights(gan, t), "relu": config.d_activation == "relu"}
+                  for t in range(config.trials)]
         idx = np.arange(7, 7 + config.batch_size)
         z1 = torch.randn(config.batch_size, config.z_dim, generator=torch.Generator().manual_seed(5))
         config.bn_refresh_batches = 0

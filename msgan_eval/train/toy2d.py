@@ -65,6 +65,8 @@ class Toy2DConfig:
     d_layers: int = 3
     d_pieces: int = 5
     init_std: float = 0.02
+    g_batchnorm: bool = True               # False: Linear + bias + ReLU (unrolled-GAN's G)
+    d_activation: str = "maxout"           # or "relu" (unrolled-GAN's D)
     bn_refresh_batches: int = 50           # the monitor's ShuffledScheme(5000, 100), streams.py l.33
     task: str = TASK_NAME
 
@@ -121,7 +123,9 @@ def check_config(config: Toy2DConfig) -> None:
     for name in ("pack", "trials", "batch_size", "n_train", "latent", "g_layers", "d_layers"):
         if getattr(config, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} {getattr(config, name)}: use at least 1")
-    if config.d_pieces < 2:
+    if config.d_activation not in ("maxout", "relu"):
+        raise UserError(f"d_activation {config.d_activation!r}: use maxout or relu")
+    if config.d_activation == "maxout" and config.d_pieces < 2:
         raise UserError(f"d_pieces {config.d_pieces}: a maxout layer needs at least 2 pieces")
     if config.n_train < config.batch_size:
         raise UserError(f"--batch-size {config.batch_size}: larger than the {config.n_train} "
@@ -134,9 +138,10 @@ def build_toy2d(config: Toy2DConfig, data, device: torch.device):
     check_config(config)
     gen = keyed_generator(config.seed, 1)
     G = Generator2D(config.trials, config.latent, config.hidden(config.g_hidden), config.g_layers,
-                    config.init_std, gen)
+                    config.init_std, gen, batchnorm=config.g_batchnorm)
     D = MaxoutDiscriminator(config.trials, 2 * config.pack, config.hidden(config.d_hidden),
-                            config.d_layers, config.d_pieces, config.init_std, gen)
+                            config.d_layers, config.d_pieces, config.init_std, gen,
+                            relu=config.d_activation == "relu")
     G, D = G.to(device), D.to(device)
     # One Blocks Adam for both nets in PacGAN (pacgan_task.py l.157-158); it is per-parameter, so
     # two instances with the same settings are the same optimiser.
@@ -161,7 +166,7 @@ def refresh_population(G: Generator2D, config: Toy2DConfig, device, *key: int) -
     """The training monitor's batch-norm updates: ``bn_refresh_batches`` batches of the m packed
     generator calls, each followed by the population update (see the module docstring)."""
     gen = keyed_generator(config.seed, *key)
-    for _ in range(config.bn_refresh_batches):
+    for _ in range(config.bn_refresh_batches if G.batchnorm else 0):
         z = torch.randn(config.trials, config.pack, config.batch_size, config.latent, generator=gen)
         _, stats = G(z.to(device), train=True)
         G.update_population(stats, config.pack)
@@ -206,7 +211,8 @@ def make_toy2d_step(gan, data: Toy2DData, config: Toy2DConfig, dist) -> Callable
                 p.grad = g
         gan.opt_d.step()
         gan.opt_g.step()
-        G.update_population(stats, config.pack)
+        if stats is not None:
+            G.update_population(stats, config.pack)
         G.steps_done += 1
         if int(G.steps_done) % per_epoch == 0:
             refresh_population(G, config, dist.device, 3, int(G.steps_done) // per_epoch)

@@ -34,15 +34,20 @@ class Generator2D(nn.Module):
     """
 
     def __init__(self, trials: int, latent: int, hidden: int, layers: int, init_std: float,
-                 generator: torch.Generator):
+                 generator: torch.Generator, batchnorm: bool = True):
         super().__init__()
         dims = [latent] + [hidden] * layers
+        self.batchnorm = batchnorm
         self.weights = nn.ParameterList(
             [nn.Parameter(_normal(generator, (trials, a, b), init_std)) for a, b in zip(dims, dims[1:])])
+        # Without batch norm (the unrolled-GAN paper's 2D generator) the hidden layers get biases.
+        self.biases = nn.ParameterList([] if batchnorm else
+                                       [nn.Parameter(torch.zeros(trials, hidden)) for _ in range(layers)])
         # Blocks BN: scale 1, shift 0 (bn.py l.140-143), population mean 0 / stdev 1 (l.271-277).
-        self.scales = nn.ParameterList([nn.Parameter(torch.ones(trials, hidden)) for _ in range(layers)])
-        self.shifts = nn.ParameterList([nn.Parameter(torch.zeros(trials, hidden)) for _ in range(layers)])
-        for i in range(layers):
+        bn_layers = layers if batchnorm else 0
+        self.scales = nn.ParameterList([nn.Parameter(torch.ones(trials, hidden)) for _ in range(bn_layers)])
+        self.shifts = nn.ParameterList([nn.Parameter(torch.zeros(trials, hidden)) for _ in range(bn_layers)])
+        for i in range(bn_layers):
             self.register_buffer(f"pop_mean{i}", torch.zeros(trials, hidden))
             self.register_buffer(f"pop_stdev{i}", torch.ones(trials, hidden))
         self.out_weight = nn.Parameter(_normal(generator, (trials, hidden, 2), init_std))
@@ -61,6 +66,9 @@ class Generator2D(nn.Module):
         h = z.reshape(t, s * b, -1)
         stats: List[Tuple[torch.Tensor, torch.Tensor]] = []
         for i, w in enumerate(self.weights):
+            if not self.batchnorm:
+                h = torch.relu(torch.baddbmm(self.biases[i][:, None, :], h, w))
+                continue
             h = torch.bmm(h, w).view(t, s, b, -1)
             if train:
                 # bn.py l.193-206: biased variance, stdev = sqrt(var + eps)
@@ -73,10 +81,12 @@ class Generator2D(nn.Module):
             h = (h - mean) / stdev * self.scales[i][:, None, None, :] + self.shifts[i][:, None, None, :]
             h = torch.relu(h).reshape(t, s * b, -1)
         x = torch.baddbmm(self.out_bias[:, None, :], h, self.out_weight)
-        return x.view(t, s, b, 2), (stats if train else None)
+        return x.view(t, s, b, 2), (stats if train and self.batchnorm else None)
 
     @torch.no_grad()
     def update_population(self, stats, groups: int) -> None:
+        if not self.batchnorm:
+            return
         """RING/pacgan_task.py l.127-149: the batch statistics of the first ``groups`` generator
         calls (the packed ones) are averaged, then ``p <- 0.05 m + 0.95 p``."""
         for i, (mean, stdev) in enumerate(stats):
@@ -90,9 +100,11 @@ class MaxoutDiscriminator(nn.Module):
     then Linear(hidden -> 1), a logit; input dimension 2 m (packing by concatenation, l.64)."""
 
     def __init__(self, trials: int, in_dim: int, hidden: int, layers: int, pieces: int,
-                 init_std: float, generator: torch.Generator):
+                 init_std: float, generator: torch.Generator, relu: bool = False):
         super().__init__()
-        self.pieces = pieces
+        # relu: Linear + ReLU layers instead of maxout (the unrolled-GAN paper's 2D discriminator)
+        pieces = 1 if relu else pieces
+        self.pieces, self.relu = pieces, relu
         dims = [in_dim] + [hidden] * layers
         self.weights = nn.ParameterList([nn.Parameter(_normal(generator, (trials, a, b * pieces), init_std))
                                          for a, b in zip(dims, dims[1:])])
@@ -105,6 +117,9 @@ class MaxoutDiscriminator(nn.Module):
         """Logits (T, R, 1) of x (T, R, 2 m)."""
         for w, b in zip(self.weights, self.biases):
             h = torch.baddbmm(b[:, None, :], x, w)
+            if self.relu:
+                x = torch.relu(h)
+                continue
             # blocks/bricks/simple.py l.175-180: reshape to (..., hidden, pieces), max over pieces
             x = h.view(*h.shape[:-1], -1, self.pieces).amax(dim=-1)
         return torch.baddbmm(self.out_bias[:, None, :], x, self.out_weight)
