@@ -102,3 +102,12 @@ def test_a_folder_of_grayscale_pngs_is_refused(tmp_path):
     assert_refused(run("modes", "stacked", folder), folder, "grayscale")
     rgb = write_random_pngs(tmp_path / "big", 3, size=(32, 32))
     assert_refused(run("modes", "stacked", rgb), rgb, "32x32")
+
+
+def test_sample_refuses_a_mode_counting_run(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run("train", "--dataset", "ring", "--out", run_dir, "--steps", 2, "--trials", 2,
+                 "--width", 0.05, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert_refused(run("sample", "--run", run_dir, "--out", tmp_path / "s"), run_dir, "points.npy")
+    assert not (tmp_path / "s").exists()

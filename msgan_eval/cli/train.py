@@ -186,6 +186,12 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet
     from msgan_eval.train.sampler import sample_run
 
     config = read_run_config(run_dir)
+    if config.get("task") in ("toy2d", "stacked"):
+        from msgan_eval.errors import UserError
+
+        raise UserError(f"--run {run_dir}: a mode-counting run ({config['task']}); its samples "
+                        "are written when training ends (points.npy of each trial, or the counted "
+                        "modes.json); count them with `msgan-eval modes`")
     check_writable(out, "--out", folder=True)
     if grid:
         check_writable(grid, "--grid")
