@@ -1,4 +1,5 @@
-"""Bundled offline datasets: Fashion-MNIST from idx files (Debian's dataset-fashion-mnist)."""
+"""Bundled offline datasets: Fashion-MNIST from idx files (Debian's dataset-fashion-mnist), and
+MNIST from idx files the user points at (same file names, same format)."""
 from __future__ import annotations
 
 import gzip
@@ -39,7 +40,7 @@ def _read_idx(path: Path) -> np.ndarray:
 
 def _find(root: Path, stem: str) -> Optional[Path]:
     for name in (stem + ".gz", stem):
-        for folder in (root, root / "raw", root / "FashionMNIST" / "raw"):
+        for folder in (root, root / "raw", root / "FashionMNIST" / "raw", root / "MNIST" / "raw"):
             if (folder / name).is_file():
                 return folder / name
     return None
@@ -67,15 +68,46 @@ def load_fashion_mnist(split: str = "train", data_root=None) -> Tuple[np.ndarray
     """(images uint8 (N, 28, 28), labels int64 (N,)) of the train or test split."""
     if split not in _FILES:
         raise UserError(f"unknown Fashion-MNIST split {split!r}; use train or test")
-    root = fashion_mnist_root(data_root)
+    return _load_split(fashion_mnist_root(data_root), split, "Fashion-MNIST")
+
+
+def _load_split(root: Path, split: str, what: str) -> Tuple[np.ndarray, np.ndarray]:
     img_stem, lab_stem = _FILES[split]
     img_path, lab_path = _find(root, img_stem), _find(root, lab_stem)
     if img_path is None or lab_path is None:
-        raise UserError(f"{root}: the {split} split of Fashion-MNIST is incomplete")
+        raise UserError(f"{root}: the {split} split of {what} is incomplete")
     images, labels = _read_idx(img_path), _read_idx(lab_path).astype(np.int64)
     if images.ndim != 3 or len(images) != len(labels):
         raise UserError(f"{img_path}: unexpected shape {images.shape} for {len(labels)} labels")
     return images, labels
+
+
+def load_mnist(split: str, data_root) -> Tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (N, 28, 28), labels int64 (N,)) of MNIST's idx files in ``data_root``.
+
+    MNIST has no Debian package here, so the folder is required (torchvision's ``MNIST/raw``
+    layout is found too); the files have Fashion-MNIST's names and format.
+    """
+    if not data_root:
+        raise UserError("--dataset mnist needs --data-root DIR holding MNIST's idx files "
+                        "(train-images-idx3-ubyte.gz etc.)")
+    root = Path(data_root)
+    if not (_find(root, _FILES["train"][0]) or _find(root, _FILES["test"][0])):
+        raise UserError(f"--data-root {data_root}: no MNIST idx files there "
+                        "(train-images-idx3-ubyte.gz etc., also looked in raw/ and MNIST/raw/)")
+    if split not in _FILES:
+        raise UserError(f"unknown MNIST split {split!r}; use train or test")
+    return _load_split(root, split, "MNIST")
+
+
+IDX_DATASETS = {"fashion-mnist": load_fashion_mnist, "mnist": load_mnist}
+
+
+def load_idx_dataset(dataset: str, split: str, data_root=None) -> Tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of ``split`` of an idx-file dataset (``IDX_DATASETS``)."""
+    if dataset not in IDX_DATASETS:
+        raise UserError(f"--dataset {dataset}: use one of {', '.join(IDX_DATASETS)}")
+    return IDX_DATASETS[dataset](split, data_root)
 
 
 def balanced_subset(labels: np.ndarray, per_class: int, seed: int = 0,
