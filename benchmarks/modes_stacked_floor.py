@@ -32,11 +32,12 @@ def confusion(clf, images, labels) -> np.ndarray:
 def main() -> None:
     import torch
 
+    from msgan_eval.datasets import load_idx_dataset
     from msgan_eval.evaluate.modes_classifier import DEFAULT_CLASSIFIER
     from msgan_eval.evaluate.modes_stacked import stacked_modes
     from msgan_eval.features.classifier import load_classifier
     from msgan_eval.metrics import modes as M
-    from msgan_eval.train.stacked_data import load_mnist, uniform_triple_items
+    from msgan_eval.train.stacked_data import uniform_triple_items
 
     p = argparse.ArgumentParser()
     p.add_argument("--classifier", default=DEFAULT_CLASSIFIER)
@@ -47,12 +48,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    if args.dataset == "stacked-mnist":
-        images, labels = load_mnist("test", args.data_root)
-    else:
-        from msgan_eval.datasets import load_fashion_mnist
-
-        images, labels = load_fashion_mnist("test", args.data_root)
+    images, labels = load_idx_dataset(args.dataset.replace("stacked-", ""), "test", args.data_root)
     clf = load_classifier(args.classifier)
     conf = confusion(clf, images, labels)
     error = 1 - float(np.mean(np.diag(conf)))

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 import msgan_eval
 from msgan_eval.cli import main
+from msgan_eval.datasets import DEBIAN_FASHION_MNIST
 from msgan_eval.errors import ParameterError
 from msgan_eval.evaluate.modes_stacked import stacked_modes
 
@@ -107,3 +108,28 @@ def test_stacked_reads_a_folder_of_rgb_images(tmp_path):
     from_folder = stacked_modes(tmp_path, labeller=_brightness_labeller)
     from_array = stacked_modes(items, labeller=_brightness_labeller)
     assert from_folder.modes == from_array.modes and from_folder.kl == from_array.kl
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="needs Debian's dataset-fashion-mnist")
+def test_stacked_cli_with_the_bundled_classifier_is_pacgans_count_of_its_labels(tmp_path):
+    from msgan_eval.datasets import load_fashion_mnist
+    from msgan_eval.features.classifier import load_classifier
+    from msgan_eval.train.stacked_data import uniform_triple_items
+
+    images, labels = load_fashion_mnist("test")
+    items, _ = uniform_triple_items(images, labels, 1200, seed=3)
+    path = tmp_path / "items.npy"
+    np.save(path, items)
+    result = run("modes", "stacked", path, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    clf = load_classifier("fashion-mnist")
+    dect = [clf.classify(items[..., c])[0].tolist() for c in range(3)]
+    expected = ref.log_metrics(*dect, len(items))
+    assert out["modes"] == expected["mode coverage"] and out["modes_total"] == 1000
+    assert out["kl"] == pytest.approx(expected["KL"], abs=1e-9) and out["n"] == 1200
+    assert out["classifier"]["name"] == "fashion-mnist"
+    assert out["classifier"]["test_error"] == pytest.approx(1 - clf.info["test_accuracy"])
+    assert "classifier fashion-mnist" in run("modes", "stacked", path).stdout
+    missing = run("modes", "stacked", path, "--classifier", tmp_path / "nope.pt")
+    assert missing.exit_code == 3 and "nope.pt" in missing.stderr

@@ -14,42 +14,23 @@ same seed gives the same items everywhere (documented in docs/modes.md).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional, Tuple
 
 import numpy as np
 
-from msgan_eval.datasets import _find, _read_idx, load_fashion_mnist
+from msgan_eval.datasets import load_fashion_mnist, load_mnist
 from msgan_eval.errors import UserError
 
 STACKED_DATASETS = ("stacked-fashion-mnist", "stacked-mnist")
-MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-
-
-def load_mnist(split: str, data_root: Optional[str]) -> Tuple[np.ndarray, np.ndarray]:
-    """(images uint8 (N, 28, 28), labels) of MNIST's idx files under ``data_root``."""
-    if not data_root:
-        raise UserError("--dataset stacked-mnist: MNIST is not bundled and cannot be downloaded "
-                        "here; pass --data-root DIR holding train-images-idx3-ubyte(.gz), "
-                        "t10k-images-idx3-ubyte(.gz) and their label files")
-    root = Path(data_root)
-    paths = [_find(root, stem) for stem in MNIST_FILES[split]]
-    if None in paths:
-        missing = [s for s, p in zip(MNIST_FILES[split], paths) if p is None]
-        raise UserError(f"--data-root {data_root}: no MNIST {split} idx files ({', '.join(missing)}"
-                        "[.gz], also looked in raw/); point it at the MNIST idx files")
-    images, labels = _read_idx(paths[0]), _read_idx(paths[1]).astype(np.int64)
-    if images.shape[1:] != (28, 28) or len(images) != len(labels):
-        raise UserError(f"{paths[0]}: unexpected shape {images.shape} for {len(labels)} labels")
-    return images, labels
-
-
 def load_digits(dataset: str, data_root: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Train and test pooled (model.py l.372): (images (70000, 28, 28) uint8, labels)."""
     if dataset == "stacked-fashion-mnist":
         parts = [load_fashion_mnist(split, data_root) for split in ("train", "test")]
     elif dataset == "stacked-mnist":
+        if not data_root:
+            raise UserError("--dataset stacked-mnist: MNIST is not bundled and cannot be "
+                            "downloaded here; pass --data-root DIR holding its idx files "
+                            "(train-images-idx3-ubyte.gz etc.)")
         parts = [load_mnist(split, data_root) for split in ("train", "test")]
     else:
         raise UserError(f"--dataset {dataset}: use one of {', '.join(STACKED_DATASETS)}")
