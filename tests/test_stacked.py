@@ -76,3 +76,20 @@ def test_one_d_update_then_two_g_updates(digits, ms_weight):
     times_g = {s["time"] for s in gan.opt_g.state.values()}
     assert times_d == {1} and times_g == {2}
     assert ("loss_ms" in losses) == (ms_weight > 0) and config.z_dim == config.groups * 100
+
+
+def test_a_run_ends_with_its_counted_modes(digits, tmp_path, monkeypatch):
+    import json
+
+    from msgan_eval.train import stacked as S
+
+    config = StackedConfig(pack=2, ms_weight=1.0, width=0.125, steps=2, n_items=40, batch_size=4)
+    calls, evaluate = [], S.evaluate_stacked_run
+    monkeypatch.setattr(S, "evaluate_stacked_run", lambda run_dir, device="cpu": calls.append(run_dir))
+    S.train_stacked(config, tmp_path / "run", quiet=True, device="cpu")
+    assert calls == [tmp_path / "run"]
+    result = evaluate(tmp_path / "run", device="cpu", n=1000)
+    saved = json.loads((tmp_path / "run" / "modes.json").read_text())
+    assert saved == result and saved["arm"] == "PacDCGAN2+MS" and saved["layout"] == "stacked"
+    assert saved["trials"][0]["n"] == 1000 and saved["classifier"]["name"] == "fashion-mnist"
+    assert saved["summary"]["modes"]["mean"] == saved["trials"][0]["modes"]
