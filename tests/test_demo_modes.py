@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from test_catalogue import assert_refused
 
 from msgan_eval.cli import main
+from msgan_eval.datasets import DEBIAN_FASHION_MNIST
 from msgan_eval.demos.modes import ARMS, ModesDemoConfig, collapse_shown, run_modes_demo
 from msgan_eval.evaluate.modes_trials import compare_trials
 
@@ -50,3 +51,18 @@ def test_modes_demo_report_is_the_runs_results(tmp_path):
 def test_full_is_for_the_modes_task_only(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--full", "--out", str(tmp_path / "x")])
     assert_refused(result, "--full")
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="needs Debian's dataset-fashion-mnist")
+def test_stacked_demo_reports_each_arm_over_its_runs(tmp_path):
+    from msgan_eval.demos.modes_stacked import StackedDemoConfig, run_stacked_demo
+
+    config = StackedDemoConfig(trials=2, steps=2, width=0.125, samples=1000, workers=1)
+    report, files = run_stacked_demo(tmp_path / "st", config, quiet=True, log=lambda s: None,
+                                     command=["test"])
+    for arm, entry in report["arms"].items():
+        runs = [json.loads((tmp_path / "st" / r / "modes.json").read_text()) for r in entry["runs"]]
+        assert [r["trials"][0]["modes"] for r in runs] == [t["modes"] for t in entry["trials"]]
+        assert all(r["trials"][0]["n"] == 1000 for r in runs)
+    assert [c["candidate"] for c in report["comparisons"]] == ["PacDCGAN2", "MSGAN"]
+    assert report["classifier"]["name"] == "fashion-mnist" and files["md"].is_file()

@@ -201,16 +201,18 @@ def check(report, expect, as_json, quiet):
 
 
 @click.command()
-@click.option("--task", type=click.Choice(["categorical", "image-to-image", "modes"]),
+@click.option("--task", type=click.Choice(["categorical", "image-to-image", "modes", "modes-stacked"]),
               default="categorical", show_default=True,
               help="categorical: class-conditional DCGAN vs MSGAN; image-to-image: pix2pix with "
                    "noise vs MSGAN on fashion-mnist-edges (outline -> item); modes: GAN, PacGAN2, "
-                   "MSGAN, MSGAN+PacGAN2 on the 2D ring and grid, modes counted as PacGAN.")
+                   "MSGAN, MSGAN+PacGAN2 on the 2D ring and grid, modes counted as PacGAN; "
+                   "modes-stacked: DCGAN, PacDCGAN2, MSGAN on stacked Fashion-MNIST.")
 @click.option("--full", is_flag=True,
               help="modes: PacGAN's protocol exactly (400 epochs; for a GPU, with --device cuda) "
                    "instead of the short CPU setting.")
-@click.option("--trials", type=click.IntRange(min=2), default=10, show_default=True,
-              help="modes: trials per arm (trained together as one batched model).")
+@click.option("--trials", type=click.IntRange(min=2), default=None,
+              help="modes: trials per arm, trained together as one batched model [default: 10]; "
+                   "modes-stacked: runs per arm [default: 3].")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="modes: arms trained at the same time, one process and one thread each.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="msgan-eval-demo",
@@ -264,7 +266,10 @@ def demo(task, full, trials, workers, out, steps, width, per_class, inputs, per_
     from msgan_eval.report.compare import stderr_log
 
     if task == "modes":
-        return _modes_demo(out, full, trials, workers, seed, steps, device, as_json, quiet)
+        return _modes_demo(out, full, trials or 10, workers, seed, steps, device, as_json, quiet)
+    if task == "modes-stacked":
+        return _stacked_demo(out, trials or 3, workers, seed, steps, width, data_root, device,
+                             as_json, quiet)
     if full:
         raise click.UsageError("--full applies to --task modes")
 
@@ -305,3 +310,22 @@ def _modes_demo(out, full, trials, workers, seed, steps, device, as_json, quiet)
     emit(payload, as_json, render_text(report) + f"\nreport: {files['html']} (also "
                            f"{files['md'].name}, {files['json'].name})\ndemo: "
                            f"{report['seconds']['total']:.0f} s in all")
+
+
+def _stacked_demo(out, trials, workers, seed, steps, width, data_root, device, as_json, quiet):
+    from msgan_eval.demos.modes_stacked import StackedDemoConfig, render_text, run_stacked_demo
+    from msgan_eval.report.compare import stderr_log
+
+    if out == "msgan-eval-demo":
+        out = "msgan-eval-demo-modes-stacked"
+    config = StackedDemoConfig(trials=trials, seed=seed, workers=workers, data_root=data_root,
+                               device="cpu" if device == "auto" else device)
+    if steps:
+        config.steps = steps
+    if width:
+        config.width = width
+    report, files = run_stacked_demo(Path(out), config, quiet=quiet, log=stderr_log(quiet),
+                                     command=[Path(sys.argv[0]).name, *sys.argv[1:]])
+    emit({**report, "files": {k: str(v) for k, v in files.items()}}, as_json,
+         render_text(report) + f"\nreport: {files['md']}\ndemo: "
+                               f"{report['seconds']['total']:.0f} s in all")
