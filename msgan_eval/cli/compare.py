@@ -304,6 +304,13 @@ def _modes_demo(out, full, trials, workers, seed, steps, device, as_json, quiet)
         out = "msgan-eval-demo-modes"
     config = demo_config(full, trials, seed, "cpu" if device == "auto" and not full else device,
                          workers, steps)
+    if full and not quiet:
+        from msgan_eval.device import resolve_device
+
+        if resolve_device(config.device).type == "cpu":
+            click.echo("msgan-eval: demo: --full on a CPU: PacGAN's protocol measured at about "
+                       "230 core-hours for the 8 arms here (docs/modes.md); it is meant for a GPU",
+                       err=True)
     report, files = run_modes_demo(Path(out), config, quiet=quiet, log=stderr_log(quiet),
                                    command=[Path(sys.argv[0]).name, *sys.argv[1:]])
     payload = {**report, "files": {k: str(v) for k, v in files.items()}}
