@@ -14,6 +14,8 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.kid("real/", "fake/").kid
     msgan_eval.prdc("real/", "fake/", k=5).recall
     msgan_eval.modes("ring", "points.npy").modes
+    t = msgan_eval.Tracker(ref="real/", metrics=["fid", "ndb"]); t.update(1000, G_sample)
+    msgan_eval.inspect("fake/", ref="real/").degenerate
 
 Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
 for torch.
@@ -31,6 +33,8 @@ _EXPORTS = {
     "VendiResult": "msgan_eval.evaluate.vendi",
     "kid": "msgan_eval.evaluate.kid",
     "prdc": "msgan_eval.evaluate.prdc",
+    "inspect": "msgan_eval.evaluate.inspect",
+    "InspectResult": "msgan_eval.evaluate.inspect",
     "KidResult": "msgan_eval.evaluate.kid",
     "PrdcResult": "msgan_eval.evaluate.prdc",
     "modes": "msgan_eval.evaluate.modes",
@@ -41,6 +45,7 @@ _EXPORTS = {
     "LpipsResult": "msgan_eval.evaluate.lpips",
     "NdbResult": "msgan_eval.evaluate.ndb",
     "Report": "msgan_eval.evaluate.compare",
+    "Tracker": "msgan_eval.evaluate.track",
     "as_image_set": "msgan_eval.evaluate.inputs",
     # lower layers
     "scan_images": "msgan_eval.images",

@@ -60,6 +60,10 @@ SAMPLES_PER_CLASS = 50
 MAX_SAMPLES_PER_CLASS = 100_000  # `sample` holds a class in memory: 100k 32x32 RGB = 0.3 GB
 TRAIN_WIDTH = 1.0               # channel multiplier: 1.0 = the official 512/256/128 channels
 TRAIN_CHECKPOINT_EVERY = 1000   # steps between checkpoints (one is always written at the end)
+# Generator snapshots kept under RUN/checkpoints/ (the newest N; --keep-checkpoints all keeps
+# every one): enough for a curve over a run, bounded on disk (a snapshot holds the generator only:
+# 13.5 MB at width 1, 1.5 MB at the demo width 0.25; checkpoint.pt with D and Adam: 71 / 6.4 MB).
+TRAIN_KEEP_CHECKPOINTS = 10
 
 # Cache of reference statistics and bins: a size cap (least recently used entries go first) and
 # whether generated sets are cached too (each set's 2048-d statistics take 33.5 MB).
@@ -85,6 +89,12 @@ DEMO_NDB_BINS = 20
 
 # The metric families `compare` runs when --metrics is not given; the others are asked for by name.
 COMPARE_METRICS = ("fid", "lpips", "ndb")
+
+# track / Tracker / train --eval-every (#26): the same families as compare by default; a generator
+# callable is sampled TRACK_GENERATOR_SAMPLES images per step, TRACK_SAMPLE_BATCH per call.
+TRACK_METRICS = COMPARE_METRICS
+TRACK_GENERATOR_SAMPLES = 1000
+TRACK_SAMPLE_BATCH = 100
 
 # Image-to-image trainer (pix2pix with noise / its MSGAN twin; official Pix2Pix-Mode-Seeking options)
 P2P_NZ = 8                 # --nz
@@ -131,3 +141,24 @@ PRDC_FEATURES_CHOICES = ("inception-pool3", "vgg16-fc2")
 # Pairwise distances are computed in row blocks of at most this many entries (about 100 MB of
 # float32/float64 working arrays per block), so 50k x 50k sets never hold a full distance matrix.
 PRDC_BLOCK_ENTRIES = 1 << 22
+
+# Degenerate-sample inspector and realism (#22). The realism score of Kynkaanniemi et al. 2019
+# gates "realistic" samples (score >= 1): over every reference ball, k = PRDC_K, so a sample passes
+# exactly where k-NN precision counts it (unrealistic_fraction = 1 - precision). The paper's pruned
+# score (max over the balls no larger than the median radius, the official code's
+# clamp_to_percentile=50, and its k = 3) is there for ranking samples (prune_percentile=50, k=3),
+# but as a gate it rejects 50-59% of held-out Fashion-MNIST items at any reference size, against
+# 7-16% with every ball at k = 5 (docs/inspect.md).
+REALISM_K = PRDC_K
+REALISM_PRUNE_PERCENTILE = None
+# A flag fires outside what the reference set shows: below its 0.1th / above its 99.9th percentile
+# of the flag's statistic (msgan_eval/metrics/flags.py documents each).
+FLAG_LOW_PERCENTILE = 0.1
+FLAG_HIGH_PERCENTILE = 99.9
+# ... moved away from the median by this fraction of the percentile's distance to it: held-out
+# Fashion-MNIST false positives (any pixel flag) 0.26% at 200 reference images, 0.9% at 100,
+# instead of 1.5% and 3.0% without (docs/inspect.md).
+FLAG_MARGIN = 0.25
+# Fewer reference images than this cannot place a 0.1 / 99.9 percentile anywhere but at the
+# extreme image: flags are not calibrated (an error naming --ref).
+INSPECT_MIN_REFERENCE = 50

@@ -38,6 +38,8 @@ COMMANDS = {
     "kid": ("msgan_eval.cli.kid", "kid", "KID between two image sets (torch-fidelity's)."),
     "prdc": ("msgan_eval.cli.prdc", "prdc", "Precision, recall, density and coverage vs real images."),
     "modes": ("msgan_eval.cli.modes", "modes", "Modes covered on the 2D ring/grid or stacked digits (PacGAN's)."),
+    "track": ("msgan_eval.cli.track", "track", "Metric curves over a run's checkpoints; the best step."),
+    "inspect": ("msgan_eval.cli.inspect", "inspect", "Flag degenerate, duplicate, copied and unrealistic samples."),
 }
 REPORT_URL = "https://github.com/msgan-eval/msgan-eval/issues"
 _JSON_META = "msgan_eval.json"

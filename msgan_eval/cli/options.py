@@ -188,12 +188,27 @@ PARAMETER_FLAGS = {
     "gen": "GEN",
     "layout": "LAYOUT",            # modes' positional arguments
     "samples": "SAMPLES",
+    "images": "DIR",               # inspect's positional argument
+    "real_images": "--real",       # lpips / vendi --real (real_images_named renames `real`)
     "k": "--bins",
     "bins": "--bins-file",
     "reference": "--ref",
     "backbone_weights": "--lpips-backbone",
     "use_cache": "--no-cache",
 }
+
+
+def real_images_named(call):
+    """Run ``call()``; a ParameterError about ``real`` names ``--real`` (lpips and vendi's
+    option), not prdc's positional REAL."""
+    from msgan_eval.errors import ParameterError
+
+    try:
+        return call()
+    except ParameterError as exc:
+        if "real" not in exc.params:
+            raise
+        raise exc.renamed({"real": "real_images"}) from None
 
 
 def flag_of(param: str) -> str:

@@ -9,6 +9,7 @@ from msgan_eval.fileio import check_writable
 from msgan_eval.train import DATASETS
 
 from .options import FiniteFloat, device_option, emit, json_option, quiet_option
+from .train_loop import loop_options, resolve_loop
 
 # Options a resumed run takes from its config.json unless given again on the command line.
 _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batch_size", "width",
@@ -42,12 +43,14 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
               help="ring/grid (and stacked): PacGAN's packing, D sees this many samples concatenated.")
 @click.option("--trials", type=click.IntRange(min=1), default=10, show_default=True,
               help="ring/grid: independent trials trained together as one batched model.")
+@loop_options
 @device_option
 @quiet_option
 @json_option
 @click.pass_context
 def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, width,
-          subset_per_class, seed, checkpoint_every, resume, pack, trials, device, quiet, as_json):
+          subset_per_class, seed, checkpoint_every, resume, pack, trials, device, quiet, as_json,
+          **loop):
     """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT.
 
     With --dataset fashion-mnist-edges or paired-folder: pix2pix with noise (--ms-weight 0) or
@@ -76,9 +79,10 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
             raise click.UsageError(f"--{name.replace('_', '-')} does not apply to --dataset "
                                    f"{config.dataset}")
         setattr(config, name, value)
+    loop = resolve_loop(ctx, out if resume else None)
     start = checkpoint_step(out) if resume else 0
     t0 = time.perf_counter()
-    run_training(config, out, resume=resume, quiet=quiet, device=device)
+    run_training(config, out, resume=resume, quiet=quiet, device=device, loop=loop)
     seconds = time.perf_counter() - t0
     if not is_main_process():   # under torchrun only rank 0 prints
         return
@@ -90,7 +94,7 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
                "batch_size": config.batch_size, "start_step": start, "step": done,
                "seconds": round(seconds, 3),
                "steps_per_second": round((done - start) / seconds, 3) if done > start else None,
-               "losses": last}
+               "losses": last, **_track_summary(out, loop)}
     losses = ", ".join(f"{k} {v:.3f}" for k, v in last.items())
     human = f"trained {out} to step {done} (ms-weight {config.ms_weight}) in {seconds:.1f}s; {losses}"
     if getattr(config, "task", None) == "toy2d":
@@ -117,6 +121,17 @@ def _toy2d_summary(out):
             f"{fmt('modes', digits=1)} of {result['trials'][0]['modes_total']}, high quality "
             f"{fmt('high_quality', 100, 1)} %, reverse KL {fmt('reverse_kl')}")
     return s, line
+
+
+def _track_summary(out: str, loop) -> dict:
+    """The curve's file and best step of a run trained with --eval-every (for --json)."""
+    import json
+    from pathlib import Path
+
+    path = Path(out) / "track.json"
+    if loop.evaluation is None or not path.is_file():
+        return {}
+    return {"track": str(path), "best": json.loads(path.read_text()).get("best")}
 
 
 def _trainer(resume_dir, dataset: str):
@@ -171,10 +186,12 @@ def _trainer(resume_dir, dataset: str):
               help="Image-to-image runs: this many test inputs (one condition each).")
 @click.option("--per-input", type=click.IntRange(min=1), default=defaults.P2P_PER_INPUT,
               show_default=True, help="Image-to-image runs: samples per input.")
+@click.option("--step", type=click.IntRange(min=0), default=None,
+              help="Sample the checkpoint of this step (OUT/checkpoints/step-N.pt) [default: the last].")
 @device_option
 @quiet_option
 @json_option
-def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet, as_json):
+def sample(run_dir, out, per_class, seed, grid, inputs, per_input, step, device, quiet, as_json):
     """Write PER_CLASS samples of each class of a trained run as image folders.
 
     Image-to-image runs: OUT/samples/<input>/ holds PER_INPUT samples of each of INPUTS test
@@ -199,15 +216,17 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet
         from msgan_eval.train.pix2pix_sampler import sample_pix2pix_run
 
         sample_pix2pix_run(run_dir, out, inputs=inputs, per_input=per_input, seed=seed,
-                           device=device, quiet=quiet)
+                           device=device, quiet=quiet, step=step)
         payload = {"version": __version__, "run": run_dir, "out": out, "inputs": inputs,
-                   "per_input": per_input, "seed": seed, "n": inputs * per_input}
+                   "per_input": per_input, "seed": seed, "step": step, "n": inputs * per_input}
         emit(payload, as_json, f"wrote {per_input} samples for each of {inputs} test inputs to "
                                f"{out}/samples (inputs and targets beside it)")
         return
     classes = config["class_names"]
-    sample_run(run_dir, out, per_class=per_class, seed=seed, grid=grid, device=device, quiet=quiet)
+    sample_run(run_dir, out, per_class=per_class, seed=seed, grid=grid, device=device, quiet=quiet,
+               step=step)
     payload = {"version": __version__, "run": run_dir, "out": out, "per_class": per_class,
-               "seed": seed, "classes": classes, "n": per_class * len(classes), "grid": grid}
+               "seed": seed, "step": step, "classes": classes, "n": per_class * len(classes),
+               "grid": grid}
     emit(payload, as_json, f"wrote {per_class} samples for each of {len(classes)} classes to {out}"
                            + (f" and a grid to {grid}" if grid else ""))

@@ -67,9 +67,16 @@ class VendiResult:
     skipped: int = 0
     version: str = __version__
     skipped_files: List[Tuple[str, str]] = field(default_factory=list, repr=False)
+    gated: Optional[dict] = None      # with ``real``: vendi_gated, kept_fraction... (#22)
+
+    @property
+    def vendi_gated(self) -> Optional[float]:
+        return None if self.gated is None else self.gated["vendi_gated"]
 
     def to_dict(self) -> dict:
-        return {"metric": "vendi", "vendi": self.vendi, "per_condition": self.per_condition,
+        gated = self.gated or {"vendi_gated": None, "kept_fraction": None, "groups_gated": None,
+                               "kept_fraction_per_group": None, "gate": None}
+        return {"metric": "vendi", "vendi": self.vendi, "per_condition": self.per_condition, **gated,
                 "kernel": self.kernel, "features": self.features, "n": self.n, "dims": self.dims,
                 "preset": self.preset, "path": self.path, "duplicates": self.duplicates, "weights": self.weights,
                 "skipped": self.skipped, "version": self.version}
@@ -84,7 +91,8 @@ def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, preset: str = default
           device: str = defaults.DEVICE,
           batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
           inception_weights: "str | os.PathLike[str] | None" = None, skip_bad: bool = False,
-          quiet: bool = True) -> VendiResult:
+          quiet: bool = True, real: Optional[ImagesLike] = None,
+          realism_k: int = defaults.REALISM_K) -> VendiResult:
     """The Vendi score of ``x`` per condition (cosine kernel on Inception features) and its mean.
 
     Args:
@@ -92,6 +100,9 @@ def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, preset: str = default
         dims: the Inception block (2048 = pool3, the default and FID's).
         preset: whose FID preprocessing feeds the Inception (as :func:`msgan_eval.fid`'s).
         inception_weights: the FID Inception state dict; None resolves it as ``msgan-eval`` does.
+        real: real images (>= 50): also report ``vendi_gated``, the Vendi score of the samples
+            whose realism score against them (Inception pool3, ``realism_k`` neighbours) is
+            >= 1, and ``kept_fraction``, per condition and overall (``evaluate.gate``).
 
     Returns:
         VendiResult: ``.vendi`` (mean over conditions), ``.per_condition``, ``.duplicates``;
@@ -105,13 +116,26 @@ def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, preset: str = default
     from .fid import check_preset, resolve_weights_for
 
     preset = check_preset(preset)
+    if real is not None:
+        from .gate import load_real
+
+        real = load_real(real, realism_k, skip_bad=skip_bad, quiet=quiet)
     weights = resolve_weights_for([x], inception_weights, device)
     images = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
     feats = inception_features(images, weights=weights, dims=int(dims), device=device,
                                batch_size=batch_size, num_workers=num_workers, quiet=quiet,
                                preset=preset)
     per = per_condition_vendi(images, feats)
+    gated = None
+    if real is not None:
+        from .gate import gated_vendi, realism_gate_of
+
+        gate = realism_gate_of(images, real, k=realism_k, preset=preset,
+                               inception_weights=inception_weights, device=device,
+                               batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad,
+                               quiet=quiet)
+        gated = gated_vendi(feats, images.groups(), gate)
     return VendiResult(vendi=mean_vendi(per), per_condition=per, n=len(images), dims=int(dims),
                        weights=weights.as_dict(), path=describe(x), preset=preset,
                        duplicates=duplicate_table(images, feats), skipped=len(images.skipped),
-                       skipped_files=list(images.skipped))
+                       skipped_files=list(images.skipped), gated=gated)

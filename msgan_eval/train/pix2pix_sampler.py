@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Dict, Optional
 
 import numpy as np
 import torch
@@ -31,20 +32,32 @@ from msgan_eval.progress import progress
 from .data import batch_to_tensor
 from .paired_data import load_paired_data
 from .pix2pix_models import UnetGenerator
-from .runs import load_checkpoint
+from .runs import damaged_checkpoint, load_state
 from .sampler import class_noise, to_uint8
+from .snapshots import load_generator_state
 
 SAMPLES, INPUTS, TARGETS = "samples", "inputs", "targets"
 
 
-def load_pix2pix_generator(run_dir: "str | os.PathLike[str]", device: torch.device):
-    """(generator in eval mode, the run description stored with its checkpoint)."""
-    checkpoint = load_checkpoint(Path(run_dir), map_location=device)
-    run = checkpoint["run"]
-    G = UnetGenerator(run["input_channels"], run["output_channels"], run["image_size"],
-                      run["width"], run["z_dim"])
-    G.load_state_dict(checkpoint["generator"])
-    return G.to(device).eval(), run
+def load_pix2pix_generator(run_dir: "str | os.PathLike[str]", device: torch.device,
+                           step: Optional[int] = None):
+    """(generator in eval mode, the run description stored with it) at ``step`` (None: the last
+    checkpoint)."""
+    state, path = load_generator_state(Path(run_dir), step, map_location=device)
+    return build_pix2pix_generator(state, path, device), state["run"]
+
+
+def build_pix2pix_generator(state: dict, path: Path, device: torch.device) -> UnetGenerator:
+    """The U-Net of a checkpoint or snapshot ``state`` (read from ``path``), in eval mode."""
+    run = state["run"]
+    try:
+        G = UnetGenerator(run["input_channels"], run["output_channels"], run["image_size"],
+                          run["width"], run["z_dim"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise damaged_checkpoint(path, f"its run description is unusable ({type(exc).__name__}: "
+                                       f"{exc})") from None
+    load_state(path, G, state["generator"], "generator")
+    return G.to(device).eval()
 
 
 @torch.no_grad()
@@ -55,18 +68,34 @@ def generate_for_input(G: UnetGenerator, image: np.ndarray, z: torch.Tensor,
     return to_uint8(G(a, z.to(device)))
 
 
-def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]",
-                       inputs: int = defaults.P2P_INPUTS, per_input: int = defaults.P2P_PER_INPUT,
-                       seed: int = defaults.SEED, device: str = defaults.DEVICE,
-                       quiet: bool = False) -> Path:
-    """Write ``per_input`` samples for each of the first ``inputs`` test inputs; returns ``out_dir``."""
-    out_dir = Path(out_dir)
-    require_new_or_empty(out_dir)
-    dev = resolve_device(device)
-    G, run = load_pix2pix_generator(run_dir, dev)
+def test_inputs(run: dict, inputs: int):
+    """The run's test split, refused when it holds fewer than ``inputs`` pairs."""
     test = load_paired_data(run["dataset"], run.get("data_root"), split="test")
     if inputs > len(test):
         raise UserError(f"--inputs {inputs}: the test split has {len(test)} pairs; ask for fewer")
+    return test
+
+
+def input_images(G: UnetGenerator, run: dict, inputs: int, per_input: int, seed: int,
+                 device: torch.device, test=None) -> Dict[str, np.ndarray]:
+    """input name -> ``per_input`` uint8 samples: exactly what ``sample`` writes to OUT/samples."""
+    test = test if test is not None else test_inputs(run, inputs)
+    return {test.names[i]: generate_for_input(G, test.inputs[i],
+                                              class_noise(seed, i, per_input, run["z_dim"]), device)
+            for i in range(inputs)}
+
+
+def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]",
+                       inputs: int = defaults.P2P_INPUTS, per_input: int = defaults.P2P_PER_INPUT,
+                       seed: int = defaults.SEED, device: str = defaults.DEVICE,
+                       quiet: bool = False, step: Optional[int] = None) -> Path:
+    """Write ``per_input`` samples for each of the first ``inputs`` test inputs of the run at
+    ``step`` (None: the last checkpoint); returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    require_new_or_empty(out_dir)
+    dev = resolve_device(device)
+    G, run = load_pix2pix_generator(run_dir, dev, step)
+    test = test_inputs(run, inputs)
     # Input names (file names of the test split) become folder and file names under --out.
     names = path_components(test.names[:inputs], run.get("data_root") or run["dataset"],
                             what="input name")
@@ -83,5 +112,7 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
         manifest = {"version": __version__, "run": str(run_dir), "dataset": run["dataset"],
                     "split": "test", "inputs": inputs, "per_input": per_input, "seed": seed,
                     "names": list(names)}
+        if step is not None:
+            manifest["step"] = step
         (tmp / "sample.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return out_dir

@@ -162,11 +162,10 @@ def generate_items(G: StackedGenerator, n: int = EVAL_SAMPLES, seed: int = 0,
 
 
 def train_stacked(config: StackedConfig, out_dir: "str | os.PathLike[str]", resume: bool = False,
-                  quiet: bool = False, device: str = defaults.DEVICE) -> Path:
-    """Train one run; then its 26,000 samples are counted (modes.json) when the classifier is
-    available."""
+                  quiet: bool = False, device: str = defaults.DEVICE, loop=None) -> Path:
+    """Train one run, then count its 26,000 samples through the classifier (modes.json)."""
     out_dir = Path(out_dir)
-    train(config, out_dir, resume=resume, quiet=quiet, device=device, task=STACKED_TASK)
+    train(config, out_dir, resume=resume, quiet=quiet, device=device, task=STACKED_TASK, loop=loop)
     evaluate_stacked_run(out_dir, device=device)
     return out_dir
 

@@ -54,10 +54,11 @@ def config_from_run(run_dir: "str | os.PathLike[str]") -> Toy2DConfig:
 
 
 def train_toy2d(config: Toy2DConfig, out_dir: "str | os.PathLike[str]", resume: bool = False,
-                quiet: bool = False, device: str = defaults.DEVICE) -> Path:
-    """Train every trial of the arm in ``out_dir``, then write points.npy and modes.json."""
+                quiet: bool = False, device: str = defaults.DEVICE, loop=None) -> Path:
+    """Train every trial of the arm in ``out_dir``, then write points.npy and modes.json;
+    ``loop`` as for :func:`msgan_eval.train.trainer.train` (snapshots kept, TensorBoard)."""
     out_dir = Path(out_dir)
-    train(config, out_dir, resume=resume, quiet=quiet, device=device, task=TOY2D_TASK)
+    train(config, out_dir, resume=resume, quiet=quiet, device=device, task=TOY2D_TASK, loop=loop)
     evaluate_run(out_dir, device=device)
     return out_dir
 
