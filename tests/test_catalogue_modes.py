@@ -111,3 +111,16 @@ def test_sample_refuses_a_mode_counting_run(tmp_path):
     assert result.exit_code == 0, result.output
     assert_refused(run("sample", "--run", run_dir, "--out", tmp_path / "s"), run_dir, "points.npy")
     assert not (tmp_path / "s").exists()
+
+
+def test_trainers_refuse_bad_settings_before_training(tmp_path):
+    out = tmp_path / "run"
+    assert_refused(run("train", "--dataset", "stacked-mnist", "--out", out, "--steps", 1),
+                   "stacked-mnist", "--data-root")
+    assert_refused(run("train", "--dataset", "stacked-mnist", "--out", out, "--steps", 1,
+                       "--data-root", tmp_path), str(tmp_path), "no MNIST idx files")
+    assert_refused(run("train", "--dataset", "ring", "--out", out, "--steps", 1, "--trials", 0),
+                   "--trials")
+    assert_refused(run("train", "--dataset", "grid", "--out", out, "--steps", 1,
+                       "--subset-per-class", 3), "--subset-per-class does not apply")
+    assert not out.exists() or not any(out.iterdir())
