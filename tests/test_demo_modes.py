@@ -66,3 +66,6 @@ def test_stacked_demo_reports_each_arm_over_its_runs(tmp_path):
         assert all(r["trials"][0]["n"] == 1000 for r in runs)
     assert [c["candidate"] for c in report["comparisons"]] == ["PacDCGAN2", "MSGAN"]
     assert report["classifier"]["name"] == "fashion-mnist" and files["md"].is_file()
+    from msgan_eval.demos.modes_stacked import render_text
+
+    assert "PacGAN: 78.9 ± 6.46 modes" in render_text(report)
