@@ -31,7 +31,7 @@ COMMANDS = {
     "sample": ("msgan_eval.cli.train", "sample", "Write per-class samples of a trained run."),
     "compare": ("msgan_eval.cli.compare", "compare", "Baseline vs candidate with CIs and verdicts."),
     "check": ("msgan_eval.cli.compare", "check", "Gate a compare report on an expectations file."),
-    "demo": ("msgan_eval.cli.compare", "demo", "Train, sample and compare offline (categorical or image-to-image)."),
+    "demo": ("msgan_eval.cli.compare", "demo", "Train, sample and compare offline (categorical, image-to-image, modes)."),
     "prepare": ("msgan_eval.cli.data", "prepare", "Export a bundled dataset as image folders."),
     "cache": ("msgan_eval.cli.cache", "cache", "List or clear the statistics and bins cache."),
     "vendi": ("msgan_eval.cli.vendi", "vendi", "Vendi score (diversity) within each condition."),
