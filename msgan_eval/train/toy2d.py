@@ -88,6 +88,7 @@ class Toy2DData:
     """Per trial: ``n_train`` mixture points and m bootstrap index rows (the packed dataset)."""
 
     def __init__(self, config: Toy2DConfig, device: torch.device = torch.device("cpu")):
+        check_config(config)
         mix = mixture(config.dataset)
         t, n, m = config.trials, config.n_train, config.pack
         points = np.empty((t, n, 2), dtype=np.float32)
