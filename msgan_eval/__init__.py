@@ -16,6 +16,8 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.modes("ring", "points.npy").modes
     t = msgan_eval.Tracker(ref="real/", metrics=["fid", "ndb"]); t.update(1000, G_sample)
     msgan_eval.inspect("fake/", ref="real/").degenerate
+    msgan_eval.fid("real/", "fake/", features="dinov2-vit-l14").fid      # FD_DINOv2
+    msgan_eval.cmmd("real/", "fake/").cmmd                               # CLIP ViT-L/14@336px
 
 Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
 for torch.
@@ -40,6 +42,10 @@ _EXPORTS = {
     "modes": "msgan_eval.evaluate.modes",
     "ModesResult": "msgan_eval.evaluate.modes",
     "StackedModesResult": "msgan_eval.evaluate.modes_stacked",
+    "cmmd": "msgan_eval.evaluate.cmmd",
+    "CmmdResult": "msgan_eval.evaluate.cmmd",
+    "FeatureSource": "msgan_eval.evaluate.features",
+    "feature_source": "msgan_eval.evaluate.features",
     "FidResult": "msgan_eval.evaluate.fid",
     "FidStats": "msgan_eval.evaluate.fid",
     "LpipsResult": "msgan_eval.evaluate.lpips",

@@ -88,7 +88,7 @@ DEMO_MAX_REF_PER_CLASS = 1000    # Fashion-MNIST's test split holds 1000 images 
 DEMO_NDB_BINS = 20
 
 # The metric families `compare` runs when --metrics is not given; the others are asked for by name.
-COMPARE_METRICS = ("fid", "lpips", "ndb")
+COMPARE_METRICS = ("fid", "lpips", "ndb", "degenerate", "lpips-gated")
 
 # track / Tracker / train --eval-every (#26): the same families as compare by default; a generator
 # callable is sampled TRACK_GENERATOR_SAMPLES images per step, TRACK_SAMPLE_BATCH per call.
@@ -107,7 +107,7 @@ P2P_WIDTH = 1.0            # ngf = ndf = 64 * width
 P2P_EDGE_THRESHOLD = 16    # fashion-mnist-edges: silhouette = pixels >= this grey level
 P2P_INPUTS = 20            # sample --inputs: test inputs (conditions)
 P2P_PER_INPUT = 10         # sample --per-input: samples per input (the paper: 10 for LPIPS)
-# image-to-image demo: sized for <= 10 minutes on 2 CPU cores, evaluation included (README)
+# image-to-image demo: sized for <= 10 minutes on 2 CPU cores, evaluation included (docs/demos.md)
 P2P_DEMO_STEPS = 1500
 P2P_DEMO_WIDTH = 0.25
 P2P_DEMO_REF_PER_CLASS = 50
@@ -138,6 +138,21 @@ KID_WEIGHT_PRODUCT_COST = 1.5
 PRDC_K = 5
 PRDC_FEATURES = "inception-pool3"
 PRDC_FEATURES_CHOICES = ("inception-pool3", "vgg16-fc2")
+# Feature spaces (#25): the FID Inception (default), DINOv2 and OpenAI CLIP vision towers
+# (msgan_eval/features/networks.py), VGG16 fc2. "inception-pool3" is accepted for "inception".
+FEATURES = "inception"
+FEATURES_CHOICES = ("inception", "dinov2-vit-s14", "dinov2-vit-b14", "dinov2-vit-l14",
+                    "dinov2-vit-g14", "clip-vit-b32", "clip-vit-l14", "clip-vit-l14-336", "vgg16-fc2")
+# CMMD (Jayasumana et al. 2024, sayakpaul/cmmd-pytorch distance.py): Gaussian RBF sigma, x1000
+CMMD_FEATURES = "clip-vit-l14-336"
+CMMD_SIGMA = 10.0
+CMMD_SCALE = 1000.0
+# Rows of the CMMD kernel matrices computed at once (float64): memory flat in n
+CMMD_BLOCK_ROWS = 2048
+# A DINOv2 / CLIP tower on a CPU runs each batch in slices of this many images, whose activations
+# stay in cache (CPU time on one core, 2026-12-05, loaded machine: ViT-S/14 5.7 img/s in one pass
+# of 32, 6.8 in slices of 8; CLIP ViT-B/32 8.9 and 9.7); the features are the same to 1e-6.
+CPU_VIT_SLICE = 8
 # Pairwise distances are computed in row blocks of at most this many entries (about 100 MB of
 # float32/float64 working arrays per block), so 50k x 50k sets never hold a full distance matrix.
 PRDC_BLOCK_ENTRIES = 1 << 22

@@ -144,10 +144,11 @@ def test_train_resume_and_sample_layout(tmp_path):
 
     samples = tmp_path / "samples"
     result = run("sample", "--run", out, "--out", samples, "--inputs", 3, "--per-input", 4,
-                 "--json", "--quiet")
+                 "--grid", tmp_path / "grid.png", "--json", "--quiet")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in samples.iterdir()) == ["inputs", "sample.json", "samples", "targets"]
     test = load_paired_data("fashion-mnist-edges", split="test")
+    _assert_rows_carry_input_labels(samples, tmp_path / "grid.png", test)
     names = list(test.names[:3])
     assert sorted(p.name for p in (samples / "samples").iterdir()) == names
     assert sorted(p.name for p in (samples / "inputs").iterdir()) == [n + ".png" for n in names]
@@ -157,3 +158,21 @@ def test_train_resume_and_sample_layout(tmp_path):
     assert image_set.conditions == names and len(image_set) == 12
     assert all(len(v) == 4 for v in image_set.groups().values())
     assert json.loads((samples / "sample.json").read_text())["per_input"] == 4
+
+
+def _assert_rows_carry_input_labels(samples, grid_path, test):
+    """Each input's label (its Fashion-MNIST class) heads its row, in the grid PNG and the HTML."""
+    from msgan_eval.datasets import FASHION_MNIST_CLASSES
+    from msgan_eval.report.pairs import pairs_html
+
+    labels = [FASHION_MNIST_CLASSES[int(c)] for c in test.labels[:3]]
+    assert json.loads((samples / "sample.json").read_text())["labels"] == labels
+    grid = np.asarray(Image.open(grid_path).convert("L"))
+    images_width = 2 + 6 * 34                     # input, target and 4 samples of 32 px per row
+    assert grid.shape[0] == 2 + 3 * 34 and grid.shape[1] > images_width
+    np.testing.assert_array_equal(grid[2:34, -images_width + 2:-images_width + 34], test.inputs[0, 0])
+    label_cells = grid[:, :grid.shape[1] - images_width]
+    assert all((label_cells[2 + r * 34:34 + r * 34] > 128).any() for r in range(3))
+    html = pairs_html(samples / "inputs", samples / "targets", {"run": samples / "samples"},
+                      list(test.names[:3]))
+    assert all(f"{name}<br><b>{label}</b>" in html for name, label in zip(test.names, labels))

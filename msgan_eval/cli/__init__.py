@@ -40,6 +40,7 @@ COMMANDS = {
     "modes": ("msgan_eval.cli.modes", "modes", "Modes covered on the 2D ring/grid or stacked digits (PacGAN's)."),
     "track": ("msgan_eval.cli.track", "track", "Metric curves over a run's checkpoints; the best step."),
     "inspect": ("msgan_eval.cli.inspect", "inspect", "Flag degenerate, duplicate, copied and unrealistic samples."),
+    "cmmd": ("msgan_eval.cli.cmmd", "cmmd", "CMMD (CLIP embeddings, RBF MMD) between two image sets."),
 }
 REPORT_URL = "https://github.com/msgan-eval/msgan-eval/issues"
 _JSON_META = "msgan_eval.json"

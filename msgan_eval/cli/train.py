@@ -181,7 +181,8 @@ def _trainer(resume_dir, dataset: str):
               show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=defaults.SEED, show_default=True)
 @click.option("--grid", type=click.Path(dir_okay=False), default=None,
-              help="Also write a PNG grid (one row per class).")
+              help="Also write a PNG grid: one row per class (image-to-image runs: per input, with "
+                   "its input and target), headed by the class or the input's label.")
 @click.option("--inputs", type=click.IntRange(min=1), default=defaults.P2P_INPUTS, show_default=True,
               help="Image-to-image runs: this many test inputs (one condition each).")
 @click.option("--per-input", type=click.IntRange(min=1), default=defaults.P2P_PER_INPUT,
@@ -216,11 +217,13 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, step, device,
         from msgan_eval.train.pix2pix_sampler import sample_pix2pix_run
 
         sample_pix2pix_run(run_dir, out, inputs=inputs, per_input=per_input, seed=seed,
-                           device=device, quiet=quiet, step=step)
+                           device=device, quiet=quiet, step=step, grid=grid)
         payload = {"version": __version__, "run": run_dir, "out": out, "inputs": inputs,
-                   "per_input": per_input, "seed": seed, "step": step, "n": inputs * per_input}
+                   "per_input": per_input, "seed": seed, "step": step, "n": inputs * per_input,
+                   "grid": grid}
         emit(payload, as_json, f"wrote {per_input} samples for each of {inputs} test inputs to "
-                               f"{out}/samples (inputs and targets beside it)")
+                               f"{out}/samples (inputs and targets beside it)"
+                               + (f" and a grid to {grid}" if grid else ""))
         return
     classes = config["class_names"]
     sample_run(run_dir, out, per_class=per_class, seed=seed, grid=grid, device=device, quiet=quiet,

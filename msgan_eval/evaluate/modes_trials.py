@@ -16,7 +16,8 @@ from typing import Dict, List, Optional, Sequence
 
 from msgan_eval import __version__
 from msgan_eval.errors import ParameterError
-from msgan_eval.metrics.registry import BASELINE_BETTER, CANDIDATE_BETTER, FACTS, NO_DIFFERENCE
+from msgan_eval.metrics.registry import BASELINE_BETTER, CANDIDATE_BETTER, NO_DIFFERENCE
+from msgan_eval.metrics.registry import TRIAL_FACTS as FACTS
 
 SCHEMA = "msgan-eval/modes-trials/1"
 METRICS_2D = ("modes", "high_quality", "reverse_kl")

@@ -3,6 +3,7 @@ baseline samples and a row of candidate samples (embedded PNGs, like the sample 
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Dict, List, Sequence
 
@@ -30,16 +31,28 @@ def _strip(paths: Sequence[Path]) -> np.ndarray:
     return strip
 
 
+def input_labels(inputs_dir: Path) -> Dict[str, str]:
+    """Input name -> its label (the item's class), from the ``sample.json`` that ``msgan-eval
+    sample`` writes beside ``inputs/``; empty when there is none (then rows show the name only)."""
+    try:
+        manifest = json.loads((Path(inputs_dir).parent / "sample.json").read_text(encoding="utf-8"))
+        return dict(zip(manifest["names"], manifest["labels"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], names: Sequence[str],
                per_row: int = 8) -> str:
-    """A table: one block per input name; ``samples`` maps a row label to its samples folder
-    (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...}."""
+    """A table: one block per input, headed by its name and label; ``samples`` maps a row label to
+    its samples folder (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...}."""
     from msgan_eval.names import path_component
 
     rows: List[str] = []
+    labels = input_labels(inputs_dir)
     for name in names:
         path_component(name, inputs_dir, what="input name")   # read from folders: stay inside them
-        label = html.escape(name)
+        label = html.escape(name) + (f"<br><b>{html.escape(labels[name])}</b>"
+                                     if labels.get(name, name) != name else "")
         first = True
         for row_label, folder in samples.items():
             files = sorted((Path(folder) / name).glob("*.png"))[:per_row]
@@ -49,6 +62,6 @@ def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], na
             rows.append(f"<tr>{f'<td rowspan={len(samples)}>{label}</td>' if first else ''}{lead}"
                         f"<td>{html.escape(row_label)}</td><td>{_img(_strip(files), row_label)}</td></tr>")
             first = False
-    return ("<h2>Inputs, targets and samples</h2><table><tr><th>input name</th><th>input</th>"
+    return ("<h2>Inputs, targets and samples</h2><table><tr><th>input (label)</th><th>input</th>"
             "<th>target</th><th>run</th><th>samples (different z)</th></tr>" + "".join(rows)
             + "</table>")

@@ -3,13 +3,14 @@
     OUT/samples/<input name>/000.png ... (per_input samples: G(input, z), z ~ N(0, I))
     OUT/inputs/<input name>.png          (the input A)
     OUT/targets/<input name>.png         (its ground truth B)
-    OUT/sample.json                      (run, seed, counts)
+    OUT/sample.json                      (run, seed, counts, each input's name and label)
 
 ``OUT/samples`` is what ``msgan-eval lpips|ndb|fid|compare`` read (each input a condition, so
 LPIPS diversity is measured among the samples of one input, the paper's protocol); the inputs
 and targets lie beside it, never inside a condition folder. ``OUT/targets`` is the real test
 set FID compares against. The inputs are the first ``inputs`` pairs of the dataset's test split;
 the latent codes of input ``i`` are keyed by (seed, i), as the DCGAN sampler keys classes.
+An input's label is its Fashion-MNIST class where the dataset has classes, else its name.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from msgan_eval import __version__, defaults
+from msgan_eval.datasets import FASHION_MNIST_CLASSES
 from msgan_eval.device import resolve_device
 from msgan_eval.errors import UserError
 from msgan_eval.fileio import atomic_dir, require_new_or_empty
@@ -33,7 +35,7 @@ from .data import batch_to_tensor
 from .paired_data import load_paired_data
 from .pix2pix_models import UnetGenerator
 from .runs import damaged_checkpoint, load_state
-from .sampler import class_noise, to_uint8
+from .sampler import GRID_COLUMNS, GRID_PADDING, class_noise, to_uint8
 from .snapshots import load_generator_state
 
 SAMPLES, INPUTS, TARGETS = "samples", "inputs", "targets"
@@ -88,9 +90,11 @@ def input_images(G: UnetGenerator, run: dict, inputs: int, per_input: int, seed:
 def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]",
                        inputs: int = defaults.P2P_INPUTS, per_input: int = defaults.P2P_PER_INPUT,
                        seed: int = defaults.SEED, device: str = defaults.DEVICE,
-                       quiet: bool = False, step: Optional[int] = None) -> Path:
+                       quiet: bool = False, step: Optional[int] = None,
+                       grid: "str | os.PathLike[str] | None" = None) -> Path:
     """Write ``per_input`` samples for each of the first ``inputs`` test inputs of the run at
-    ``step`` (None: the last checkpoint); returns ``out_dir``."""
+    ``step`` (None: the last checkpoint); returns ``out_dir``. ``grid``: also a PNG, one row per
+    input (its label, the input, its target, then samples)."""
     out_dir = Path(out_dir)
     require_new_or_empty(out_dir)
     dev = resolve_device(device)
@@ -99,20 +103,39 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
     # Input names (file names of the test split) become folder and file names under --out.
     names = path_components(test.names[:inputs], run.get("data_root") or run["dataset"],
                             what="input name")
+    labels, rows = [input_label(test, i) for i in range(inputs)], []
     # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
     with atomic_dir(out_dir) as tmp:
         for i in progress(range(inputs), desc="sample", quiet=quiet, unit="input"):
             name = names[i]
             images = generate_for_input(G, test.inputs[i], class_noise(seed, i, per_input,
                                                                        run["z_dim"]), dev)
+            rows.append([_rgb(test.inputs[i].transpose(1, 2, 0)), _rgb(test.targets[i].transpose(1, 2, 0)),
+                         *(_rgb(img) for img in images[:GRID_COLUMNS])])
             for k, img in enumerate(images):
                 write_png(tmp / SAMPLES / name / f"{k:03d}.png", img)
             write_png(tmp / INPUTS / f"{name}.png", test.inputs[i].transpose(1, 2, 0))
             write_png(tmp / TARGETS / f"{name}.png", test.targets[i].transpose(1, 2, 0))
         manifest = {"version": __version__, "run": str(run_dir), "dataset": run["dataset"],
                     "split": "test", "inputs": inputs, "per_input": per_input, "seed": seed,
-                    "names": list(names)}
+                    "names": list(names), "labels": labels}
         if step is not None:
             manifest["step"] = step
         (tmp / "sample.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if grid is not None:
+        from msgan_eval.report.render import image_grid
+
+        write_png(grid, image_grid(rows, pad=GRID_PADDING, background=0, row_labels=labels))
     return out_dir
+
+
+def input_label(data, i: int) -> str:
+    """What a person calls input ``i``: its class where the dataset has classes, else its name."""
+    if data.labels is not None:
+        return FASHION_MNIST_CLASSES[int(data.labels[i])]
+    return data.names[i]
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 1 or 3) -> (H, W, 3): grayscale inputs beside RGB samples in one grid."""
+    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -76,13 +76,14 @@ def generate_class(G: Generator, class_index: int, z: torch.Tensor,
 
 
 def make_grid(per_class: List[np.ndarray], columns: int = GRID_COLUMNS,
-              padding: int = GRID_PADDING) -> np.ndarray:
-    """One row per class of its first ``columns`` samples, on a black background."""
+              padding: int = GRID_PADDING, labels: Optional[Sequence[str]] = None) -> np.ndarray:
+    """One row per class of its first ``columns`` samples, on a black background, each row
+    headed by its class name when ``labels`` are given."""
     from msgan_eval.report.render import image_grid
 
     cols = min(columns, len(per_class[0]))
     return image_grid([list(images[:cols]) for images in per_class], pad=padding, background=0,
-                      columns=cols)
+                      columns=cols, row_labels=labels)
 
 
 def class_images(G: Generator, run: dict, per_class: int, seed: int,
@@ -113,5 +114,5 @@ def sample_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
                                names_source=Path(run_dir) / CHECKPOINT_FILE)
             per_class_images.append(images)
     if grid is not None:
-        write_png(grid, make_grid(per_class_images))
+        write_png(grid, make_grid(per_class_images, labels=names))
     return out_dir
