@@ -21,6 +21,7 @@ from .options import (
     num_workers_option,
     preset_option,
     quiet_option,
+    refuse_given,
     seed_option,
     skip_bad_option,
 )
@@ -257,7 +258,8 @@ def check(report, expect, as_json, quiet):
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
               default=defaults.BOOTSTRAP, show_default=True)
 @seed_option
-@click.option("--seeds", type=click.IntRange(min=1), default=defaults.DEMO_SEEDS, show_default=True,
+@click.option("--seeds", type=click.IntRange(min=1, max=defaults.DEMO_MAX_SEEDS),
+              default=defaults.DEMO_SEEDS, show_default=True,
               help="Training runs per arm (seeds SEED, SEED+1, ...); above 1 the verdicts pool "
                    "the runs (two-level bootstrap) and the report lists each run's values.")
 @click.option("--data-root", type=click.Path(), default=None, help="Folder with the idx files.")
@@ -267,7 +269,8 @@ def check(report, expect, as_json, quiet):
 @device_option
 @json_option
 @quiet_option
-def demo(task, full, trials, workers, out, steps, width, per_class, inputs, per_input,
+@click.pass_context
+def demo(ctx, task, full, trials, workers, out, steps, width, per_class, inputs, per_input,
          ref_per_class, ndb_bins, n_boot, seed, seeds, data_root, inception_weights, dims,
          lpips_backbone, device, as_json, quiet):
     """Train a GAN and its MSGAN twin on Fashion-MNIST, sample, compare: offline, on a CPU.
@@ -279,14 +282,12 @@ def demo(task, full, trials, workers, out, steps, width, per_class, inputs, per_
     from msgan_eval.demo import DemoConfig, run_demo
     from msgan_eval.report.compare import stderr_log
 
+    _refuse_other_tasks(ctx, task)
     if task == "modes":
         return _modes_demo(out, full, trials or 10, workers, seed, steps, device, as_json, quiet)
     if task == "modes-stacked":
         return _stacked_demo(out, trials or 3, workers, seed, steps, width, data_root, device,
                              as_json, quiet)
-    if full:
-        raise click.UsageError("--full applies to --task modes")
-
     common = dict(ref_per_class=ref_per_class, ndb_bins=ndb_bins, bootstrap=n_boot, seed=seed,
                   seeds=seeds, data_root=data_root, inception_weights=inception_weights,
                   lpips_backbone=lpips_backbone, dims=int(dims), device=device)
@@ -307,6 +308,26 @@ def demo(task, full, trials, workers, out, steps, width, per_class, inputs, per_
     seconds = report["details"]["demo"]["seconds"]
     emit(payload, as_json, f"baseline = {arms} (ms-weight 1)\n"
                            + human_summary(report, files) + f"\ndemo: {seconds['total']:.0f} s in all")
+
+
+_IMAGE_DEMO_OPTIONS = ("per_class", "inputs", "per_input", "ref_per_class", "ndb_bins", "n_boot",
+                       "seeds", "inception_weights", "dims", "lpips_backbone")
+
+
+def _refuse_other_tasks(ctx, task):
+    """Options of another demo task given on the command line are refused by name (#23: an
+    ignored option is an error, never silence)."""
+    if task in ("modes", "modes-stacked"):
+        ignored = _IMAGE_DEMO_OPTIONS + (("width", "data_root") if task == "modes" else ("full",))
+        refuse_given(ctx, ignored, f"does not apply to --task {task}")
+        return
+    refuse_given(ctx, ("full", "trials", "workers"), "is for --task modes and modes-stacked")
+    if task == "image-to-image":
+        refuse_given(ctx, ("per_class",), "is for --task categorical; image-to-image samples "
+                     "--inputs test inputs, --per-input samples each")
+    else:
+        refuse_given(ctx, ("inputs", "per_input"), "is for --task image-to-image; categorical "
+                     "samples --per-class images of each class")
 
 
 def _modes_demo(out, full, trials, workers, seed, steps, device, as_json, quiet):

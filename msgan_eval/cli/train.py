@@ -8,7 +8,7 @@ from msgan_eval.distributed import is_main_process
 from msgan_eval.fileio import check_writable
 from msgan_eval.train import DATASETS
 
-from .options import FiniteFloat, device_option, emit, json_option, quiet_option
+from .options import FiniteFloat, device_option, emit, json_option, quiet_option, refuse_given
 from .train_loop import loop_options, resolve_loop
 
 # Options a resumed run takes from its config.json unless given again on the command line.
@@ -185,14 +185,17 @@ def _trainer(resume_dir, dataset: str):
                    "its input and target), headed by the class or the input's label.")
 @click.option("--inputs", type=click.IntRange(min=1), default=defaults.P2P_INPUTS, show_default=True,
               help="Image-to-image runs: this many test inputs (one condition each).")
-@click.option("--per-input", type=click.IntRange(min=1), default=defaults.P2P_PER_INPUT,
+@click.option("--per-input", type=click.IntRange(min=1, max=defaults.MAX_SAMPLES_PER_CLASS),
+              default=defaults.P2P_PER_INPUT,
               show_default=True, help="Image-to-image runs: samples per input.")
 @click.option("--step", type=click.IntRange(min=0), default=None,
               help="Sample the checkpoint of this step (OUT/checkpoints/step-N.pt) [default: the last].")
 @device_option
 @quiet_option
 @json_option
-def sample(run_dir, out, per_class, seed, grid, inputs, per_input, step, device, quiet, as_json):
+@click.pass_context
+def sample(ctx, run_dir, out, per_class, seed, grid, inputs, per_input, step, device, quiet,
+           as_json):
     """Write PER_CLASS samples of each class of a trained run as image folders.
 
     Image-to-image runs: OUT/samples/<input>/ holds PER_INPUT samples of each of INPUTS test
@@ -210,6 +213,12 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, step, device,
         raise UserError(f"--run {run_dir}: a mode-counting run ({config['task']}); its samples "
                         "are written when training ends (points.npy of each trial, or the counted "
                         "modes.json); count them with `msgan-eval modes`")
+    if config.get("task") == IMAGE_TO_IMAGE:
+        refuse_given(ctx, ("per_class",), f"is for categorical runs; {run_dir} is an "
+                     "image-to-image run: use --inputs and --per-input")
+    else:
+        refuse_given(ctx, ("inputs", "per_input"), f"is for image-to-image runs; {run_dir} is a "
+                     "categorical run: use --per-class")
     check_writable(out, "--out", folder=True)
     if grid:
         check_writable(grid, "--grid")
