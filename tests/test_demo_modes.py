@@ -54,9 +54,19 @@ def test_full_is_for_the_modes_task_only(tmp_path):
 
 
 @pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="needs Debian's dataset-fashion-mnist")
-def test_stacked_demo_reports_each_arm_over_its_runs(tmp_path):
+def test_stacked_demo_reports_each_arm_over_its_runs(tmp_path, monkeypatch):
     from msgan_eval.demos.modes_stacked import StackedDemoConfig, run_stacked_demo
+    from msgan_eval.evaluate import modes_classifier
 
+    real_load = modes_classifier.load_labeller
+
+    def cheap_labels(classifier, device="auto", batch_size=500):
+        # the bundled classifier's facts, labels by brightness: the CNN on 6 x 3 x 1000 channels
+        # took ~25 s of the suite and is tested in test_modes.py
+        _, info = real_load(classifier, device, batch_size)
+        return (lambda items: (items.reshape(len(items), -1).mean(axis=1) // 12 % 10).astype(int),
+                info)
+    monkeypatch.setattr(modes_classifier, "load_labeller", cheap_labels)
     config = StackedDemoConfig(trials=2, steps=2, width=0.125, samples=1000, workers=1)
     report, files = run_stacked_demo(tmp_path / "st", config, quiet=True, log=lambda s: None,
                                      command=["test"])

@@ -14,6 +14,7 @@ same seed gives the same items everywhere (documented in docs/modes.md).
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Optional, Tuple
 
 import numpy as np
@@ -22,8 +23,12 @@ from msgan_eval.datasets import load_fashion_mnist, load_mnist
 from msgan_eval.errors import UserError
 
 STACKED_DATASETS = ("stacked-fashion-mnist", "stacked-mnist")
+@lru_cache(maxsize=2)
 def load_digits(dataset: str, data_root: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Train and test pooled (model.py l.372): (images (70000, 28, 28) uint8, labels)."""
+    """Train and test pooled (model.py l.372): (images (70000, 28, 28) uint8, labels), read-only.
+
+    Kept for the process (55 MB): the arms of a demo run in one worker decode the idx files once.
+    """
     if dataset == "stacked-fashion-mnist":
         parts = [load_fashion_mnist(split, data_root) for split in ("train", "test")]
     elif dataset == "stacked-mnist":
@@ -34,7 +39,9 @@ def load_digits(dataset: str, data_root: Optional[str] = None) -> Tuple[np.ndarr
         parts = [load_mnist(split, data_root) for split in ("train", "test")]
     else:
         raise UserError(f"--dataset {dataset}: use one of {', '.join(STACKED_DATASETS)}")
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels
 
 
 def stack_ids(n_digits: int, n_items: int, seed: int) -> np.ndarray:
