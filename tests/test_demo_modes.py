@@ -48,9 +48,17 @@ def test_modes_demo_report_is_the_runs_results(tmp_path):
     assert (tmp_path / "other" / "keep.txt").read_text() == "x"
 
 
-def test_full_is_for_the_modes_task_only(tmp_path):
+def test_options_of_another_task_are_refused(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--full", "--out", str(tmp_path / "x")])
     assert_refused(result, "--full")
+    for args, flag in ((["--trials", "3"], "--trials"), (["--workers", "1"], "--workers"),
+                       (["--task", "modes", "--per-class", "5"], "--per-class"),
+                       (["--task", "modes", "--width", "0.5"], "--width"),
+                       (["--task", "modes-stacked", "--full"], "--full"),
+                       (["--task", "modes-stacked", "--seeds", "2"], "--seeds")):
+        result = CliRunner().invoke(main, ["demo", *args, "--out", str(tmp_path / "x")])
+        assert_refused(result, flag)
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="needs Debian's dataset-fashion-mnist")

@@ -130,7 +130,7 @@ def test_stacked_cli_with_the_bundled_classifier_is_pacgans_count_of_its_labels(
     assert out["kl"] == pytest.approx(expected["KL"], abs=1e-9) and out["n"] == 1000
     assert out["classifier"]["name"] == "fashion-mnist"
     assert out["classifier"]["test_error"] == pytest.approx(1 - clf.info["test_accuracy"])
-    from msgan_eval.cli.modes import _human_stacked            # the text, without a 2nd pass
+    from msgan_eval.cli.modes import _human_stacked  # the text, without a 2nd pass
     from msgan_eval.evaluate.modes_stacked import StackedModesResult
 
     text = _human_stacked(StackedModesResult(**{k: out[k] for k in StackedModesResult.__dataclass_fields__}))

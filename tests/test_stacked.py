@@ -93,3 +93,31 @@ def test_a_run_ends_with_its_counted_modes(digits, tmp_path, monkeypatch):
     assert saved == result and saved["arm"] == "PacDCGAN2+MS" and saved["layout"] == "stacked"
     assert saved["trials"][0]["n"] == 1000 and saved["classifier"]["name"] == "fashion-mnist"
     assert saved["summary"]["modes"]["mean"] == saved["trials"][0]["modes"]
+
+
+def _write_idx(path, arr):
+    """An idx file (big-endian dims, uint8 data), the format of MNIST's and Fashion-MNIST's files."""
+    import gzip
+    import struct
+
+    header = struct.pack(">HBB", 0, 0x08, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + arr.astype(np.uint8).tobytes())
+
+
+def test_stacked_mnist_reads_the_users_idx_files(tmp_path):
+    """stacked-mnist's user path (MNIST is not available offline): crafted idx files in
+    torchvision's MNIST/raw layout, pooled train + test as model.py l.372."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    parts = {"train": rng.integers(0, 256, (30, 28, 28)), "t10k": rng.integers(0, 256, (12, 28, 28))}
+    for split, imgs in parts.items():
+        _write_idx(raw / f"{split}-images-idx3-ubyte.gz", imgs)
+        _write_idx(raw / f"{split}-labels-idx1-ubyte.gz", np.arange(len(imgs)) % 10)
+    data = SD.StackedData("stacked-mnist", str(tmp_path), 40, 1, seed=1)
+    pooled = np.concatenate([parts["train"], parts["t10k"]]).astype(np.uint8)
+    assert np.array_equal(data.digits, pooled) and data.labels.tolist() == [i % 10 for i in range(30)] + \
+        [i % 10 for i in range(12)]
+    x = data.batch(np.array([5]))
+    assert np.allclose(x[0, 2].numpy(), pooled[data.ids[data.pack_ids[5, 0], 2]] / 255.0)
