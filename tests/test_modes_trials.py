@@ -48,6 +48,15 @@ def test_verdicts_follow_the_better_direction(tmp_path):
                             "reverse_kl": "candidate-better"}
     assert res.metrics["reverse_kl"]["candidate"]["n"] == 4 and "1 trial(s)" in res.notes[0]
     assert compare_trials(pac, gan).verdicts["modes"] == "baseline-better"
+    # the joint verdict is metrics.overall's rule over the trial metrics' roles
+    assert res.overall["verdict"] == "candidate-better"
+    assert res.overall["better"] == ["modes", "reverse_kl"] and res.overall["worse"] == []
+    assert "diversity: Modes +2.2, Reverse KL -0.478" in res.overall["reasons"][0]
+    blurry = _result(tmp_path / "blurry.json", [8, 8, 8, 8, 8], [0.5, 0.6, 0.55, 0.5, 0.6],
+                     [0.05, 0.08, 0.06, 0.1, 0.07], arm="MSGAN")
+    mixed = compare_trials(gan, blurry).overall
+    assert mixed["verdict"] == "trade-off" and mixed["worse"] == ["high_quality"]
+    assert "fidelity: High-quality fraction" in mixed["reasons"][0]
 
 
 def test_compare_cli_reads_modes_results_without_ref(tmp_path):
@@ -62,6 +71,8 @@ def test_compare_cli_reads_modes_results_without_ref(tmp_path):
     assert out["verdicts"] == compare_trials(gan, folder).verdicts
     human = run("compare", "--baseline", gan, "--candidate", folder)
     assert "Reverse KL" in human.stdout and "MSGAN (3 trials)" in human.stdout
+    assert out["overall"] == compare_trials(gan, folder).overall
+    assert f"overall: {out['overall']['verdict']}" in human.stdout
 
 
 def test_compare_of_modes_results_refuses_bad_input(tmp_path):

@@ -186,6 +186,8 @@ def modes_table(result) -> str:
         delta = "n/a" if v["delta"] is None else f"{v['delta']:+.{d}f}"
         lines.append(f"  {FACTS[m].label:<22} ({v['better']} better)  {ms(v['baseline'], d):>18}  "
                      f"{ms(v['candidate'], d):>18}  {delta} {ci}  {v['verdict']}")
+    overall = result.overall
+    lines.append(f"  overall: {overall['verdict']} ({'; '.join(overall['reasons'])})")
     return "\n".join(lines + [f"note: {n}" for n in result.notes])
 
 

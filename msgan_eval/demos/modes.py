@@ -121,7 +121,7 @@ def _layout_report(build: Path, layout: str, config: ModesDemoConfig):
     for base, cand in COMPARISONS:
         c = compare_trials(build / "runs" / f"{layout}-{base}", build / "runs" / f"{layout}-{cand}")
         comparisons.append({"baseline": base, "candidate": cand, "metrics": c.metrics,
-                            "verdicts": c.verdicts, "notes": c.notes})
+                            "verdicts": c.verdicts, "overall": c.overall, "notes": c.notes})
     total = arms["GAN"]["trials"][0]["modes_total"]
     report = {"modes_total": total, "arms": arms, "paper": PACGAN_TABLE1[layout],
               "comparisons": comparisons, "scatter": f"{layout}.png"}

@@ -82,7 +82,8 @@ def verdict_lines(layout_report: dict) -> List[str]:
         for m, v in c["metrics"].items():
             ci = "n/a" if v["ci"][0] is None else f"[{v['ci'][0]:+.3f}, {v['ci'][1]:+.3f}]"
             parts.append(f"{m} {ci} {v['verdict']}")
-        out.append(f"{c['candidate']} vs {c['baseline']}: " + "; ".join(parts))
+        out.append(f"{c['candidate']} vs {c['baseline']}: " + "; ".join(parts)
+                   + f"; overall {c['overall']['verdict']}")
     return out
 
 

@@ -91,7 +91,7 @@ def _report(build: Path, config: StackedDemoConfig) -> dict:
     for base, cand in COMPARISONS:
         c = compare_trials(runs[base], runs[cand])
         comparisons.append({"baseline": base, "candidate": cand, "metrics": c.metrics,
-                            "verdicts": c.verdicts})
+                            "verdicts": c.verdicts, "overall": c.overall})
     classifier = json.loads((runs["DCGAN"][0] / "modes.json").read_text())["classifier"]
     return {"arms": arms, "comparisons": comparisons, "paper": PACGAN_TABLE2,
             "classifier": classifier}
@@ -113,7 +113,7 @@ def render_text(report: dict) -> str:
                      f"{ms(entry['summary']['kl'], 3)}{beside}")
     for c in report["comparisons"]:
         lines.append(f"  {c['candidate']} vs {c['baseline']}: " + "; ".join(
-            f"{m} {v['verdict']}" for m, v in c["metrics"].items()))
+            f"{m} {v['verdict']}" for m, v in c["metrics"].items()) + f"; overall {c['overall']['verdict']}")
     return "\n".join(lines + [f"note: {n}" for n in report["notes"]])
 
 

@@ -111,10 +111,19 @@ class ModesComparison:
     def verdicts(self) -> Dict[str, str]:
         return {m: v["verdict"] for m, v in self.metrics.items()}
 
+    @property
+    def overall(self) -> dict:
+        """The joint verdict over the metrics (``metrics.overall``, the rule of image
+        ``compare``): modes and KL are diversity, the high-quality fraction fidelity."""
+        from msgan_eval.metrics.overall import overall_verdict
+
+        deltas = {m: v["delta"] for m, v in self.metrics.items() if v["delta"] is not None}
+        return overall_verdict({m: self.verdicts[m] for m in deltas}, deltas, facts=FACTS).as_dict()
+
     def to_dict(self) -> dict:
         return {"kind": "modes-trials", "baseline": self.baseline, "candidate": self.candidate,
-                "metrics": self.metrics, "verdicts": self.verdicts, "confidence": CONFIDENCE,
-                "notes": list(self.notes), "version": self.version}
+                "metrics": self.metrics, "verdicts": self.verdicts, "overall": self.overall,
+                "confidence": CONFIDENCE, "notes": list(self.notes), "version": self.version}
 
 
 def _side(data: dict) -> dict:
