@@ -196,3 +196,19 @@ def test_lpips_inception_weights_without_the_gate_are_refused(sets):
     """`lpips gen/ --inception-weights FILE` without --real exited 0: only the gate reads it."""
     assert_refused(run("lpips", "gen", "--inception-weights", "notes.txt", "--quiet"),
                    "--inception-weights is read by the realism gate only; add --real")
+
+
+# --- modes (merged after the audit began): the same promises -----------------------------------
+
+@pytest.mark.parametrize("args, needle", [
+    (["ring", "pts.npy", "--classifier", "clf.pt"], "--classifier is for the stacked layout"),
+    (["grid", "folder"], "folder: a folder, not a file"),
+])
+def test_modes_refuses_what_the_layout_does_not_read(tmp_path, monkeypatch, args, needle):
+    """`modes ring pts.npy --classifier FILE` exited 0 (the file never read); a folder given as
+    ring/grid points was "no such file"."""
+    np.save(tmp_path / "pts.npy", np.zeros((8, 2)))
+    (tmp_path / "clf.pt").write_bytes(b"x")
+    (tmp_path / "folder").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert_refused(run("modes", *args, "--json"), needle, json_out=True)
