@@ -225,6 +225,8 @@ PARAMETER_FLAGS = {
     "b": "B",
     "real": "REAL",                # prdc's positional arguments
     "gen": "GEN",
+    "layout": "LAYOUT",            # modes' positional arguments
+    "samples": "SAMPLES",
     "images": "DIR",               # inspect's positional argument
     "real_images": "--real",       # lpips / vendi --real (real_images_named renames `real`)
     "k": "--bins",

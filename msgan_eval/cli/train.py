@@ -13,7 +13,7 @@ from .train_loop import loop_options, resolve_loop
 
 # Options a resumed run takes from its config.json unless given again on the command line.
 _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batch_size", "width",
-                   "seed", "checkpoint_every", "subset_per_class")
+                   "seed", "checkpoint_every", "subset_per_class", "pack", "trials")
 
 
 @click.command()
@@ -44,17 +44,26 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
                    "unpaired-folder; default batch 2); stackgan: StackGAN++ (--ms-weight 0) or "
                    "StackGAN++ + MS on captioned data (fashion-mnist-captions, cub; default batch "
                    "24) [default: chosen by --dataset].")
+@click.option("--pack", type=click.IntRange(min=1), default=1, show_default=True,
+              help="ring/grid (and stacked): PacGAN's packing, D sees this many samples concatenated.")
+@click.option("--trials", type=click.IntRange(min=1), default=10, show_default=True,
+              help="ring/grid: independent trials trained together as one batched model.")
 @loop_options
 @device_option
 @quiet_option
 @json_option
 @click.pass_context
 def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, width,
-          subset_per_class, seed, checkpoint_every, resume, model, device, quiet, as_json, **loop):
+          subset_per_class, seed, checkpoint_every, resume, model, pack, trials, device, quiet,
+          as_json, **loop):
     """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT.
 
     With --dataset fashion-mnist-edges or paired-folder: pix2pix with noise (--ms-weight 0) or
-    its MSGAN twin (image-to-image).
+    its MSGAN twin (image-to-image). With --dataset stacked-fashion-mnist or stacked-mnist
+    (--data-root with MNIST's idx files): PacGAN Table 2's DCGAN (--pack M, --ms-weight; default
+    batch 64, ms-weight 0). With --dataset ring or grid: PacGAN's 2D experiment (--pack
+    M, --trials N batched, --ms-weight for the MSGAN arm; default batch 100, ms-weight 0); the run
+    folder also gets points.npy and modes.json (modes per trial, mean +- SE).
     """
     from msgan_eval.train.runs import checkpoint_step, read_log
 
@@ -71,6 +80,9 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
     else:
         config = new_config()
     for name, value in given.items():
+        if not hasattr(config, name):
+            raise click.UsageError(f"--{name.replace('_', '-')} does not apply to --dataset "
+                                   f"{config.dataset}")
         setattr(config, name, value)
     loop = resolve_loop(ctx, out if resume else None)
     start = checkpoint_step(out) if resume else 0
@@ -89,8 +101,31 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
                "steps_per_second": round((done - start) / seconds, 3) if done > start else None,
                "losses": last, **_track_summary(out, loop)}
     losses = ", ".join(f"{k} {v:.3f}" for k, v in last.items())
-    emit(payload, as_json, f"trained {out} to step {done} (ms-weight {config.ms_weight}) in "
-                           f"{seconds:.1f}s; {losses}")
+    human = f"trained {out} to step {done} (ms-weight {config.ms_weight}) in {seconds:.1f}s; {losses}"
+    if getattr(config, "task", None) == "toy2d":
+        payload["modes"], text = _toy2d_summary(out)
+        human += "\n" + text
+    emit(payload, as_json, human)
+
+
+def _toy2d_summary(out):
+    """(summary over trials, one line) of a 2D run's modes.json."""
+    import json
+    from pathlib import Path
+
+    result = json.loads((Path(out) / "modes.json").read_text(encoding="utf-8"))
+    s = result["summary"]
+
+    def fmt(m, scale=1.0, digits=2):
+        v = s[m]
+        if v["mean"] is None:
+            return "n/a"
+        se = "" if v["se"] is None else f" +- {v['se'] * scale:.{digits}f}"
+        return f"{v['mean'] * scale:.{digits}f}{se}"
+    line = (f"{result['arm']} on the {result['layout']}, {len(result['trials'])} trials: modes "
+            f"{fmt('modes', digits=1)} of {result['trials'][0]['modes_total']}, high quality "
+            f"{fmt('high_quality', 100, 1)} %, reverse KL {fmt('reverse_kl')}")
+    return s, line
 
 
 def _track_summary(out: str, loop) -> dict:
@@ -110,7 +145,11 @@ def _trainer(resume_dir, dataset: str, model=None):
         CAPTION_DATASETS,
         IMAGE_TO_IMAGE,
         PAIRED_DATASETS,
+        STACKED,
+        STACKED_DATASETS,
         TEXT_TO_IMAGE,
+        TOY2D,
+        TOY2D_DATASETS,
         UNPAIRED,
         UNPAIRED_DATASETS,
         check_model,
@@ -121,9 +160,10 @@ def _trainer(resume_dir, dataset: str, model=None):
         from msgan_eval.train.runs import read_run_config
 
         task = read_run_config(resume_dir, option="--resume").get("task")
-        paired = task == IMAGE_TO_IMAGE
+        paired, toy2d, stacked = task == IMAGE_TO_IMAGE, task == TOY2D, task == STACKED
     else:
-        paired = dataset in PAIRED_DATASETS
+        paired, toy2d = dataset in PAIRED_DATASETS, dataset in TOY2D_DATASETS
+        stacked = dataset in STACKED_DATASETS
     check_model(model, dataset, None if resume_dir is None else (task or "categorical"))
     if task == UNPAIRED or (resume_dir is None and dataset in UNPAIRED_DATASETS):
         from msgan_eval.train import drit
@@ -133,6 +173,15 @@ def _trainer(resume_dir, dataset: str, model=None):
         from msgan_eval.train import stackgan
 
         return stackgan.config_from_run, stackgan.StackGanConfig, stackgan.train_stackgan
+    if stacked:
+        from msgan_eval.train import stacked as stacked_task
+
+        return (stacked_task.config_from_run, stacked_task.StackedConfig,
+                stacked_task.train_stacked)
+    if toy2d:
+        from msgan_eval.train import toy2d_run
+
+        return toy2d_run.config_from_run, toy2d_run.Toy2DConfig, toy2d_run.train_toy2d
     if paired:
         from msgan_eval.train import pix2pix
 
@@ -201,6 +250,12 @@ def sample(ctx, run_dir, out, per_class, seed, grid, inputs, per_input, captions
     from msgan_eval.train.sampler import sample_run
 
     config = read_run_config(run_dir)
+    if config.get("task") in ("toy2d", "stacked"):
+        from msgan_eval.errors import UserError
+
+        raise UserError(f"--run {run_dir}: a mode-counting run ({config['task']}); its samples "
+                        "are written when training ends (points.npy of each trial, or the counted "
+                        "modes.json); count them with `msgan-eval modes`")
     _refuse_other_tasks_options(ctx, config.get("task"), run_dir)
     check_writable(out, "--out", folder=True)
     if grid:

@@ -8,11 +8,15 @@ Defaults live in ``msgan_eval.defaults`` (TRAIN_*, P2P_*, DRIT_*); this module s
 PAIRED_DATASETS = ("fashion-mnist-edges", "paired-folder")   # the image-to-image trainer's
 UNPAIRED_DATASETS = ("fashion-mnist-tints", "unpaired-folder")   # DRIT's (--model drit)
 CAPTION_DATASETS = ("fashion-mnist-captions", "cub")            # StackGAN's (--model stackgan)
+TOY2D_DATASETS = ("ring", "grid")                            # PacGAN's 2D trainer (toy2d)
+STACKED_DATASETS = ("stacked-fashion-mnist", "stacked-mnist")   # PacGAN Table 2's DCGAN
 DATASETS = ("fashion-mnist", "mnist", "cifar10", "folder") + PAIRED_DATASETS + UNPAIRED_DATASETS \
-    + CAPTION_DATASETS
+    + CAPTION_DATASETS + TOY2D_DATASETS + STACKED_DATASETS
 IMAGE_TO_IMAGE = "image-to-image"   # config.json "task" of an image-to-image run
 UNPAIRED = "unpaired"               # config.json "task" of an unpaired (DRIT) run
 TEXT_TO_IMAGE = "text-to-image"     # config.json "task" of a text-to-image (StackGAN) run
+TOY2D = "toy2d"                     # config.json "task" of a 2D run
+STACKED = "stacked"                 # config.json "task" of a stacked-digits run
 MODELS = ("drit", "stackgan")       # train --model: the models a dataset does not imply
 MODEL_DATA = {"drit": (UNPAIRED, UNPAIRED_DATASETS), "stackgan": (TEXT_TO_IMAGE, CAPTION_DATASETS)}
 
