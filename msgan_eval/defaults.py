@@ -101,6 +101,8 @@ P2P_PER_INPUT = 10         # sample --per-input: samples per input (the paper: 1
 P2P_DEMO_STEPS = 1500
 P2P_DEMO_WIDTH = 0.25
 P2P_DEMO_REF_PER_CLASS = 50
+P2P_DEMO_MS_WEIGHT = 1.0        # the MSGAN arm's --ms-weight
+P2P_DEMO_TRAINER = {}           # Pix2PixConfig settings of both arms (docs/image-to-image.md)
 DEMO_SEEDS = 1                  # --seeds: training runs per arm (seed, seed + 1, ...)
 
 # Vendi score and duplicates (#14)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -30,10 +30,21 @@ def _strip(paths: Sequence[Path]) -> np.ndarray:
     return strip
 
 
+def _arm_label(row_label: str, judged: Optional[dict]) -> str:
+    if not judged:
+        return html.escape(row_label)
+    d = judged.get("degenerate_fraction")
+    degenerate = "n/a" if d is None else f"{100 * d:.1f}%"
+    return (f"{html.escape(row_label)}<br><small>keeps the item: "
+            f"{100 * judged['class_agreement']:.1f}%<br>blank/noise: {degenerate}</small>")
+
+
 def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], names: Sequence[str],
-               per_row: int = 8) -> str:
+               per_row: int = 8, judges: Optional[Dict[str, dict]] = None) -> str:
     """A table: one block per input name; ``samples`` maps a row label to its samples folder
-    (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...}."""
+    (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...}; ``judges`` maps a row label
+    to its arm's ``class_agreement`` and ``degenerate_fraction`` (shown beside each row)."""
+    judges = judges or {}
     rows: List[str] = []
     for name in names:
         label = html.escape(name)
@@ -44,8 +55,13 @@ def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], na
                     f"</td><td rowspan='{len(samples)}'>"
                     f"{_img(decode_image(targets_dir / f'{name}.png'), 'target')}</td>") if first else ""
             rows.append(f"<tr>{f'<td rowspan={len(samples)}>{label}</td>' if first else ''}{lead}"
-                        f"<td>{html.escape(row_label)}</td><td>{_img(_strip(files), row_label)}</td></tr>")
+                        f"<td>{_arm_label(row_label, judges.get(row_label))}</td>"
+                        f"<td>{_img(_strip(files), row_label)}</td></tr>")
             first = False
-    return ("<h2>Inputs, targets and samples</h2><table><tr><th>input name</th><th>input</th>"
+    summary = "".join(f"<li>{_arm_label(k, v).replace('<br>', ', ')}</li>" for k, v in judges.items())
+    return ("<h2>Inputs, targets and samples</h2>"
+            + (f"<p>Per arm, over all its samples (the bundled classifier names the input's class; "
+               f"inspect's blank / saturated / noise flags):</p><ul>{summary}</ul>" if judges else "")
+            + "<table><tr><th>input name</th><th>input</th>"
             "<th>target</th><th>run</th><th>samples (different z)</th></tr>" + "".join(rows)
             + "</table>")

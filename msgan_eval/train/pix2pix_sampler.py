@@ -8,14 +8,17 @@
 ``OUT/samples`` is what ``msgan-eval lpips|ndb|fid|compare`` read (each input a condition, so
 LPIPS diversity is measured among the samples of one input, the paper's protocol); the inputs
 and targets lie beside it, never inside a condition folder. ``OUT/targets`` is the real test
-set FID compares against. The inputs are the first ``inputs`` pairs of the dataset's test split;
-the latent codes of input ``i`` are keyed by (seed, i), as the DCGAN sampler keys classes.
+set FID compares against. The inputs are drawn from the dataset's test split balanced over its
+classes (:func:`choose_inputs`), never from the indices the caller excludes (the demo's FID
+reference); the latent codes of test item ``i`` are keyed by (seed, i), as the DCGAN sampler keys
+classes, so each seed samples with its own noise.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +31,7 @@ from msgan_eval.images import write_png
 from msgan_eval.progress import progress
 
 from .data import batch_to_tensor
-from .paired_data import load_paired_data
+from .paired_data import PairedData, load_paired_data
 from .pix2pix_models import UnetGenerator
 from .runs import load_checkpoint
 from .sampler import class_noise, to_uint8
@@ -41,7 +44,7 @@ def load_pix2pix_generator(run_dir: "str | os.PathLike[str]", device: torch.devi
     checkpoint = load_checkpoint(Path(run_dir), map_location=device)
     run = checkpoint["run"]
     G = UnetGenerator(run["input_channels"], run["output_channels"], run["image_size"],
-                      run["width"], run["z_dim"])
+                      run["width"], run["z_dim"], run.get("upsample", "basic"))
     G.load_state_dict(checkpoint["generator"])
     return G.to(device).eval(), run
 
@@ -54,23 +57,52 @@ def generate_for_input(G: UnetGenerator, image: np.ndarray, z: torch.Tensor,
     return to_uint8(G(a, z.to(device)))
 
 
+def choose_inputs(test: PairedData, inputs: int, seed: int,
+                  exclude: Sequence[int] = ()) -> np.ndarray:
+    """Test indices of the ``inputs`` inputs, never one in ``exclude`` (e.g. the FID reference).
+
+    With classes (fashion-mnist-edges): round-robin over the classes, each class's items in a
+    seeded order, so 10 k inputs hold k of each class. Without (paired-folder): the first ones.
+    """
+    banned = set(int(i) for i in exclude)
+    pool = [i for i in range(len(test)) if i not in banned]
+    if inputs > len(pool):
+        raise UserError(f"--inputs {inputs}: the test split has {len(pool)} pairs to draw from; "
+                        "ask for fewer")
+    if test.labels is None:
+        return np.asarray(pool[:inputs], dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    labels = test.labels[pool]
+    queues = [list(rng.permutation(np.asarray(pool)[labels == c])) for c in np.unique(labels)]
+    chosen: List[int] = []
+    while len(chosen) < inputs:
+        for queue in queues:
+            if queue and len(chosen) < inputs:
+                chosen.append(int(queue.pop(0)))
+    return np.asarray(chosen, dtype=np.int64)
+
+
 def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]",
                        inputs: int = defaults.P2P_INPUTS, per_input: int = defaults.P2P_PER_INPUT,
                        seed: int = defaults.SEED, device: str = defaults.DEVICE,
-                       quiet: bool = False) -> Path:
-    """Write ``per_input`` samples for each of the first ``inputs`` test inputs; returns ``out_dir``."""
+                       quiet: bool = False, input_seed: Optional[int] = None,
+                       exclude: Sequence[int] = ()) -> Path:
+    """Write ``per_input`` samples for each of ``inputs`` test inputs; returns ``out_dir``.
+
+    The inputs are :func:`choose_inputs` with ``input_seed`` (default ``seed``); the latent codes
+    of test item ``i`` are keyed by (``seed``, ``i``).
+    """
     out_dir = Path(out_dir)
     require_new_or_empty(out_dir)
     dev = resolve_device(device)
     G, run = load_pix2pix_generator(run_dir, dev)
     test = load_paired_data(run["dataset"], run.get("data_root"), split="test")
-    if inputs > len(test):
-        raise UserError(f"--inputs {inputs}: the test split has {len(test)} pairs; ask for fewer")
+    chosen = choose_inputs(test, inputs, seed if input_seed is None else input_seed, exclude)
     # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
     with atomic_dir(out_dir) as tmp:
-        for i in progress(range(inputs), desc="sample", quiet=quiet, unit="input"):
+        for i in progress(chosen, desc="sample", quiet=quiet, unit="input"):
             name = test.names[i]
-            images = generate_for_input(G, test.inputs[i], class_noise(seed, i, per_input,
+            images = generate_for_input(G, test.inputs[i], class_noise(seed, int(i), per_input,
                                                                        run["z_dim"]), dev)
             for k, img in enumerate(images):
                 write_png(tmp / SAMPLES / name / f"{k:03d}.png", img)
@@ -78,6 +110,10 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
             write_png(tmp / TARGETS / f"{name}.png", test.targets[i].transpose(1, 2, 0))
         manifest = {"version": __version__, "run": str(run_dir), "dataset": run["dataset"],
                     "split": "test", "inputs": inputs, "per_input": per_input, "seed": seed,
-                    "names": list(test.names[:inputs])}
+                    "input_seed": seed if input_seed is None else input_seed,
+                    "excluded": len(set(int(i) for i in exclude)),
+                    "indices": [int(i) for i in chosen],
+                    "labels": None if test.labels is None else [int(test.labels[i]) for i in chosen],
+                    "names": [test.names[i] for i in chosen]}
         (tmp / "sample.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return out_dir
