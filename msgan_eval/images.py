@@ -373,11 +373,18 @@ def write_png(path: "str | os.PathLike[str]", image: np.ndarray) -> None:
 
 
 def write_image_folder(out_dir: "str | os.PathLike[str]", images: np.ndarray, labels: Sequence[int],
-                       class_names: Sequence[str], start: int = 0, progress_quiet: bool = True) -> None:
-    """Write ``out_dir/<class name>/<index>.png``, the layout every command reads as conditions."""
+                       class_names: Sequence[str], start: int = 0, progress_quiet: bool = True,
+                       names_source: "str | os.PathLike[str] | None" = None) -> None:
+    """Write ``out_dir/<class name>/<index>.png``, the layout every command reads as conditions.
+
+    Each class name must be a plain folder name (``names.path_component``); a UserError names
+    ``names_source``, the file the names came from (default ``out_dir``), before anything is written.
+    """
+    from .names import path_components
     from .progress import progress
 
     out_dir = Path(out_dir)
+    class_names = path_components(class_names, out_dir if names_source is None else names_source)
     counters: Dict[int, int] = {}
     for img, lab in progress(zip(images, labels), total=len(images), desc=f"writing {out_dir.name}",
                              quiet=progress_quiet, unit="img"):

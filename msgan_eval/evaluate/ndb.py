@@ -75,7 +75,8 @@ def _cached_fit(train: ImageSet, *, k: int, seed: int, kmeans: str, quiet: bool,
     """Bins of ``train`` from our cache when the same file list was binned before."""
     import hashlib
 
-    from msgan_eval.cache import touch
+    from msgan_eval.cache import store, touch
+    from msgan_eval.cache_manifest import adopt
     from msgan_eval.paths import cache_dir
 
     # Keyed with modification times too, like the FID statistics cache: a file rewritten in
@@ -88,6 +89,7 @@ def _cached_fit(train: ImageSet, *, k: int, seed: int, kmeans: str, quiet: bool,
             if not mismatch_templates(bins, stored, train, {"k": k, "seed": seed}):
                 log(f"reference bins from the cache ({path})")
                 touch(path)           # least recently used entries are evicted first
+                adopt(path, "ndb-bins")   # written by a version before the cache's manifest
                 return bins
         except UserError as exc:
             log(f"ignoring cached bins: {exc}")
@@ -95,6 +97,7 @@ def _cached_fit(train: ImageSet, *, k: int, seed: int, kmeans: str, quiet: bool,
                 log=log)
     try:
         save_bins(path, bins, bins_info_for(train))
+        store(path, "ndb-bins")
     except OSError as exc:     # a read-only cache must not fail the evaluation
         log(f"could not cache the bins ({exc})")
     return bins

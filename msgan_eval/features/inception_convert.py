@@ -22,6 +22,7 @@ from typing import Dict, Optional
 import torch
 
 from msgan_eval import __version__
+from msgan_eval.cache import own_weights
 from msgan_eval.fileio import atomic_path, write_json_atomic
 from msgan_eval.paths import cache_dir
 from msgan_eval.progress import warn
@@ -164,10 +165,13 @@ def converted_inception_weights(spec: WeightSpec = INCEPTION) -> Optional[Path]:
     if target.is_file():
         problem = cached_conversion_problem(source, target)
         if problem is None:
+            own_weights(target, adopt=True)
             return target
         warn(f"{target}: {problem}; converting again")
     try:
-        return convert_fid_helper(source, target)
+        convert_fid_helper(source, target)
+        own_weights(target)        # listed in the cache's manifest: `cache clear` may delete it
+        return target
     except OSError as exc:      # an unwritable cache must not fail the command: convert aside
         import atexit
         import shutil

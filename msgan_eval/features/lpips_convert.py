@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from msgan_eval import __version__
+from msgan_eval.cache import own_weights
 from msgan_eval.errors import UserError, first_line
 from msgan_eval.fileio import atomic_path, write_json_atomic
 from msgan_eval.paths import cache_dir
@@ -264,6 +265,7 @@ def converted_backbone(spec: WeightSpec) -> Optional[Path]:
     if target.is_file():
         problem = cached_conversion_problem(net, target)
         if problem is None:
+            own_weights(target, adopt=True)
             return target
         warn(f"{target}: {problem}; converting again")
     archive, named = find_archive()
@@ -273,7 +275,9 @@ def converted_backbone(spec: WeightSpec) -> Optional[Path]:
         raise UserError(f"{archive} (from ${ARCHIVE_ENV}): no such file; fix the path or unset it")
     try:
         try:
-            return convert_archive(archive, net, target)
+            convert_archive(archive, net, target)
+            own_weights(target)    # listed in the cache's manifest: `cache clear` may delete it
+            return target
         except OSError as exc:     # read-only or full cache: convert for this run only
             fallback = Path(tempfile.gettempdir()) / f"msgan-eval-{os.getuid()}" / target.name
             print(f"msgan-eval: warning: cannot write {target} ({exc.strerror or exc}); "

@@ -28,7 +28,8 @@ from typing import Optional
 import numpy as np
 
 from msgan_eval import __version__, defaults
-from msgan_eval.cache import evict, touch
+from msgan_eval.cache import store, touch
+from msgan_eval.cache_manifest import adopt
 from msgan_eval.errors import UserError
 from msgan_eval.fileio import save_npz_atomic
 from msgan_eval.paths import cache_dir
@@ -173,6 +174,7 @@ def read_cached_stats(key: str, source: str, dims: Optional[int] = None,
         warn(f"ignoring cached statistics: {exc}")
         return None
     touch(path)
+    adopt(path, "fid-stats")        # written by a version before the cache's manifest
     stats.source, stats.cached = source, True
     stats.preset = preset or stats.preset
     return stats
@@ -184,6 +186,6 @@ def write_cached_stats(key: str, stats: FidStats) -> None:
     path = cache_path(key)
     try:
         save_fid_stats(path, stats)
-        evict(keep=path)
+        store(path, "fid-stats")
     except (OSError, UserError) as exc:
         warn(f"could not cache statistics ({exc})")

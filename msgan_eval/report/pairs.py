@@ -44,9 +44,12 @@ def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], na
     """A table: one block per input name; ``samples`` maps a row label to its samples folder
     (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...}; ``judges`` maps a row label
     to its arm's ``class_agreement`` and ``degenerate_fraction`` (shown beside each row)."""
+    from msgan_eval.names import path_component
+
     judges = judges or {}
     rows: List[str] = []
     for name in names:
+        path_component(name, inputs_dir, what="input name")   # read from folders: stay inside them
         label = html.escape(name)
         first = True
         for row_label, folder in samples.items():

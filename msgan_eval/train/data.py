@@ -20,6 +20,7 @@ from msgan_eval.datasets import (
 )
 from msgan_eval.errors import UserError, first_line
 from msgan_eval.images import ROOT_CONDITION, scan_images
+from msgan_eval.names import path_components
 from msgan_eval.paths import cache_dir
 from msgan_eval.weights import offline
 
@@ -150,7 +151,8 @@ def _folder(data_root: Optional[str]):
     if (h, w) not in ((28, 28), (IMAGE_SIZE, IMAGE_SIZE)):
         raise UserError(f"--data-root {data_root}: images are {w}x{h}; the trainer needs 28x28 "
                         "or 32x32 images (resize them first)")
-    names = tuple(groups)
+    # Class names become folder names when the run is sampled: check them before training.
+    names = path_components(groups, data_root)
     images = np.stack([image_set[i] for i in range(len(image_set))])
     labels = np.array([names.index(r.condition) for r in image_set.refs], dtype=np.int64)
     # scan_images decodes to RGB; keep one channel when every image is gray (R == G == B).

@@ -22,6 +22,7 @@ from msgan_eval import defaults
 from msgan_eval.datasets import FASHION_MNIST_CLASSES, balanced_subset, load_fashion_mnist
 from msgan_eval.errors import UserError
 from msgan_eval.images import ROOT_CONDITION, ImageSet, scan_images
+from msgan_eval.names import path_components
 
 from . import PAIRED_DATASETS
 from .data import to_training_layout
@@ -117,6 +118,8 @@ def read_paired_folder(folder: Path) -> PairedData:
         raise UserError(f"--data-root {folder}: expected side-by-side AB images or A/ and B/ "
                         f"folders, found {found}; use one of pix2pix's two layouts")
     _check_size(folder, a.shape[1:3])
+    # Each name becomes a samples sub-folder when the run is sampled: check before training.
+    names = path_components(names, folder, what="input name")
     return PairedData(_channels_first(a), _channels_first(b), names)
 
 

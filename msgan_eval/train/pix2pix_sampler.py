@@ -28,6 +28,7 @@ from msgan_eval.device import resolve_device
 from msgan_eval.errors import UserError
 from msgan_eval.fileio import atomic_dir, require_new_or_empty
 from msgan_eval.images import write_png
+from msgan_eval.names import path_components
 from msgan_eval.progress import progress
 
 from .data import batch_to_tensor
@@ -98,10 +99,12 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
     G, run = load_pix2pix_generator(run_dir, dev)
     test = load_paired_data(run["dataset"], run.get("data_root"), split="test")
     chosen = choose_inputs(test, inputs, seed if input_seed is None else input_seed, exclude)
+    # Input names (file names of the test split) become folder and file names under --out.
+    names = path_components([test.names[i] for i in chosen], run.get("data_root") or run["dataset"],
+                            what="input name")
     # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
     with atomic_dir(out_dir) as tmp:
-        for i in progress(chosen, desc="sample", quiet=quiet, unit="input"):
-            name = test.names[i]
+        for name, i in progress(list(zip(names, chosen)), desc="sample", quiet=quiet, unit="input"):
             images = generate_for_input(G, test.inputs[i], class_noise(seed, int(i), per_input,
                                                                        run["z_dim"]), dev)
             for k, img in enumerate(images):
@@ -114,6 +117,6 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
                     "excluded": len(set(int(i) for i in exclude)),
                     "indices": [int(i) for i in chosen],
                     "labels": None if test.labels is None else [int(test.labels[i]) for i in chosen],
-                    "names": [test.names[i] for i in chosen]}
+                    "names": list(names)}
         (tmp / "sample.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return out_dir

@@ -12,6 +12,7 @@ from typing import Dict, Iterable, Optional
 
 from msgan_eval.errors import UserError, first_line
 from msgan_eval.fileio import atomic_path, write_json_atomic, write_text_atomic
+from msgan_eval.names import path_components
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.jsonl"
@@ -43,6 +44,7 @@ def read_run_config(run_dir: Path, option: str = "--run") -> dict:
     names = stored.get("class_names")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise damaged_config(path, "class_names is not a list of class names")
+    path_components(names, path)          # they become folder names under sample's --out
     return stored
 
 

@@ -17,6 +17,7 @@ from msgan_eval import defaults
 from msgan_eval.device import resolve_device
 from msgan_eval.fileio import atomic_dir, require_new_or_empty
 from msgan_eval.images import write_image_folder, write_png
+from msgan_eval.names import path_components
 from msgan_eval.progress import progress
 
 from .models import Generator, one_hot
@@ -37,6 +38,10 @@ def load_generator(run_dir: "str | os.PathLike[str]", device: torch.device):
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise damaged_checkpoint(path, f"its run description is unusable ({type(exc).__name__}: "
                                        f"{exc})") from None
+    # The class names become folder names under --out: never a path that climbs out of it.
+    if not isinstance(run.get("class_names"), list):
+        raise damaged_checkpoint(path, "its class names are not a list")
+    path_components(run["class_names"], path)
     load_state(path, G, checkpoint["generator"], "generator")
     return G.to(device).eval(), run
 
@@ -87,7 +92,8 @@ def sample_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
     with atomic_dir(out_dir) as tmp:
         for c in progress(range(len(names)), desc="sample", quiet=quiet, unit="class"):
             images = generate_class(G, c, class_noise(seed, c, per_class, run["z_dim"]), dev)
-            write_image_folder(tmp, images, [c] * len(images), names)
+            write_image_folder(tmp, images, [c] * len(images), names,
+                               names_source=Path(run_dir) / CHECKPOINT_FILE)
             per_class_images.append(images)
     if grid is not None:
         write_png(grid, make_grid(per_class_images))
