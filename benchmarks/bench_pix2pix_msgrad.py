@@ -7,7 +7,7 @@ L1 term and W * the mode-seeking term (each taken alone on the same batch, befor
 The MS gradient is -W / (lz + eps)^2 * d lz: it grows as 1 / lz^2 while G still ignores z.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_pix2pix_msgrad.py [--ms-weight 1] [--steps 300]
-        [--upsample basic] [--at 0,10,50,100,200,299] [--ms-cap TAU] [--ms-warmup K]
+        [--upsample basic] [--at 0,10,50,100,200,299] [--ms-cap TAU] [--ms-eps EPS] [--ms-warmup K]
 """
 import argparse
 import sys
@@ -38,8 +38,8 @@ def probe(gan, real_a, real_b, z1, z2, weight, config) -> dict:
                 + lsgan_loss(gan.D(torch.cat([real_a, fake2], 1)), True))
     l1 = torch.nn.functional.l1_loss(fake1, real_b) * config.lambda_l1
     ms = mode_seeking_loss(fake1, fake2, z1, z2, config.ms_eps, config.ms_cap)
-    lz = float(torch.mean(torch.abs(fake2 - fake1)) / torch.mean(torch.abs(z2 - z1)))
-    return {"lz": lz, "ms": float(ms), "g_gan": grad_norm(gan_term, params),
+    lz = (torch.mean(torch.abs(fake2 - fake1)) / torch.mean(torch.abs(z2 - z1))).item()
+    return {"lz": lz, "ms": ms.item(), "g_gan": grad_norm(gan_term, params),
             "g_l1": grad_norm(l1, params),
             "g_ms": weight * grad_norm(ms, params) if weight else 0.0,
             "g_ms_unit": grad_norm(ms, params)}
@@ -59,13 +59,15 @@ def main() -> None:
     parser.add_argument("--width", type=float, default=0.25)
     parser.add_argument("--upsample", default="basic")
     parser.add_argument("--ms-cap", type=float, default=None)
+    parser.add_argument("--ms-eps", type=float, default=1e-5)
     parser.add_argument("--ms-warmup", type=int, default=0)
     parser.add_argument("--ms-ramp", type=int, default=0)
     parser.add_argument("--at", default="0,10,50,100,200,299")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = Pix2PixConfig(ms_weight=args.ms_weight, steps=args.steps, width=args.width,
-                           upsample=args.upsample, ms_cap=args.ms_cap, ms_warmup=args.ms_warmup,
+                           upsample=args.upsample, ms_cap=args.ms_cap, ms_eps=args.ms_eps,
+                           ms_warmup=args.ms_warmup,
                            ms_ramp=args.ms_ramp)
     data = load_paired_data(config.dataset, None, "train")
     gan = build_pix2pix(config, 1, 1, 32, torch.device("cpu"))

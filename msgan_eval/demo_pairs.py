@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -43,7 +43,22 @@ class PairsDemoConfig:
     device: str = defaults.DEVICE
     # The MSGAN arm's term and both arms' training schedule (docs/image-to-image.md: the ablation)
     ms_weight: float = defaults.P2P_DEMO_MS_WEIGHT
-    trainer: Dict[str, object] = field(default_factory=lambda: dict(defaults.P2P_DEMO_TRAINER))
+    ms_eps: float = defaults.P2P_DEMO_MS_EPS
+    ms_cap: Optional[float] = defaults.P2P_DEMO_MS_CAP
+    upsample: str = defaults.P2P_DEMO_UPSAMPLE
+
+    def describe_term(self) -> str:
+        t = self.trainer_settings()
+        cap = "" if self.ms_cap is None else f", capped at lz {self.ms_cap:g}"
+        return (f"ms-weight {self.ms_weight:g} on 1 / (lz + {self.ms_eps:g}){cap}, off for "
+                f"{t['ms_warmup']} steps then ramped over {t['ms_ramp']}")
+
+    def trainer_settings(self) -> Dict[str, object]:
+        """Pix2PixConfig settings both arms share (the schedules scale with ``steps``)."""
+        return {"upsample": self.upsample, "ms_eps": self.ms_eps, "ms_cap": self.ms_cap,
+                "lr_decay_steps": int(self.steps * defaults.P2P_DEMO_LR_DECAY_FRACTION),
+                "ms_warmup": int(self.steps * defaults.P2P_DEMO_MS_WARMUP_FRACTION),
+                "ms_ramp": int(self.steps * defaults.P2P_DEMO_MS_RAMP_FRACTION)}
 
 
 def demo_reference_indices(config: PairsDemoConfig):
@@ -65,7 +80,7 @@ def _train_and_sample(out: Path, config: PairsDemoConfig, arm: str, ms_weight: f
     train_config = Pix2PixConfig(dataset="fashion-mnist-edges", data_root=config.data_root,
                                  ms_weight=ms_weight, steps=config.steps, width=config.width,
                                  batch_size=config.batch_size, seed=seed,
-                                 checkpoint_every=config.steps, **config.trainer)
+                                 checkpoint_every=config.steps, **config.trainer_settings())
     # Small convolutions: one thread per process beats two on 2 busy cores (as for the DCGAN).
     with torch_threads(1):
         train_pix2pix(train_config, out / "runs" / run, quiet=quiet, device=config.device)
@@ -122,7 +137,8 @@ def _demo_details(config: PairsDemoConfig, folders: Dict[str, list], judges: Dic
             "training_seeds": list(range(config.seed, config.seed + config.seeds)),
             "sampling_seeds": [json.loads((f / "sample.json").read_text())["seed"]
                                for f in folders["msgan"]],
-            "input_seed": config.seed, "ms_weight": config.ms_weight, "trainer": dict(config.trainer),
+            "input_seed": config.seed, "ms_weight": config.ms_weight,
+            "trainer": config.trainer_settings(),
             "ref_per_class": config.ref_per_class, "judges": judges, "seconds": seconds}
 
 
