@@ -85,7 +85,8 @@ def read_samples(folder: Path):
 
     manifest = json.loads((folder / "sample.json").read_text())
     images, labels, which = [], [], []
-    for k, (name, label) in enumerate(zip(manifest["names"], manifest["labels"])):
+    classes = manifest.get("classes") or manifest["labels"]   # older folders: ints in "labels"
+    for k, (name, label) in enumerate(zip(manifest["names"], classes)):
         for png in sorted((folder / "samples" / name).glob("*.png")):
             images.append(np.asarray(Image.open(png).convert("L")))
             labels.append(label)

@@ -7,7 +7,7 @@ its peak RSS above the features already in memory is its own. Issue 14 targets: 
 than prdc at 10k x 10k, memory flat as n grows.
 
 ``small-n``: KID, precision/recall and density/coverage of two disjoint real Fashion-MNIST sets
-(test split) at several n, on the real FID Inception (pool3), for the README's table.
+(test split) at several n, on the real FID Inception (pool3), for the table in docs/metrics/kid.md.
 
     .venv/bin/python benchmarks/bench_prdc.py speed [--n 2000 5000 10000] [--kid-subsets 100]
         [--kid-n 2000 5000 10000] [--no-prdc]

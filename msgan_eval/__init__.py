@@ -13,6 +13,10 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.vendi("fake/").per_condition
     msgan_eval.kid("real/", "fake/").kid
     msgan_eval.prdc("real/", "fake/", k=5).recall
+    t = msgan_eval.Tracker(ref="real/", metrics=["fid", "ndb"]); t.update(1000, G_sample)
+    msgan_eval.inspect("fake/", ref="real/").degenerate
+    msgan_eval.fid("real/", "fake/", features="dinov2-vit-l14").fid      # FD_DINOv2
+    msgan_eval.cmmd("real/", "fake/").cmmd                               # CLIP ViT-L/14@336px
 
 Top-level names are imported lazily so ``import msgan_eval`` and ``msgan-eval --help`` do not pay
 for torch.
@@ -30,13 +34,20 @@ _EXPORTS = {
     "VendiResult": "msgan_eval.evaluate.vendi",
     "kid": "msgan_eval.evaluate.kid",
     "prdc": "msgan_eval.evaluate.prdc",
+    "inspect": "msgan_eval.evaluate.inspect",
+    "InspectResult": "msgan_eval.evaluate.inspect",
     "KidResult": "msgan_eval.evaluate.kid",
     "PrdcResult": "msgan_eval.evaluate.prdc",
+    "cmmd": "msgan_eval.evaluate.cmmd",
+    "CmmdResult": "msgan_eval.evaluate.cmmd",
+    "FeatureSource": "msgan_eval.evaluate.features",
+    "feature_source": "msgan_eval.evaluate.features",
     "FidResult": "msgan_eval.evaluate.fid",
     "FidStats": "msgan_eval.evaluate.fid",
     "LpipsResult": "msgan_eval.evaluate.lpips",
     "NdbResult": "msgan_eval.evaluate.ndb",
     "Report": "msgan_eval.evaluate.compare",
+    "Tracker": "msgan_eval.evaluate.track",
     "as_image_set": "msgan_eval.evaluate.inputs",
     # lower layers
     "scan_images": "msgan_eval.images",

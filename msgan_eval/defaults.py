@@ -60,6 +60,10 @@ SAMPLES_PER_CLASS = 50
 MAX_SAMPLES_PER_CLASS = 100_000  # `sample` holds a class in memory: 100k 32x32 RGB = 0.3 GB
 TRAIN_WIDTH = 1.0               # channel multiplier: 1.0 = the official 512/256/128 channels
 TRAIN_CHECKPOINT_EVERY = 1000   # steps between checkpoints (one is always written at the end)
+# Generator snapshots kept under RUN/checkpoints/ (the newest N; --keep-checkpoints all keeps
+# every one): enough for a curve over a run, bounded on disk (a snapshot holds the generator only:
+# 13.5 MB at width 1, 1.5 MB at the demo width 0.25; checkpoint.pt with D and Adam: 71 / 6.4 MB).
+TRAIN_KEEP_CHECKPOINTS = 10
 
 # Cache of reference statistics and bins: a size cap (least recently used entries go first) and
 # whether generated sets are cached too (each set's 2048-d statistics take 33.5 MB).
@@ -84,7 +88,13 @@ DEMO_MAX_REF_PER_CLASS = 1000    # Fashion-MNIST's test split holds 1000 images 
 DEMO_NDB_BINS = 20
 
 # The metric families `compare` runs when --metrics is not given; the others are asked for by name.
-COMPARE_METRICS = ("fid", "lpips", "ndb")
+COMPARE_METRICS = ("fid", "lpips", "ndb", "degenerate", "lpips-gated")
+
+# track / Tracker / train --eval-every (#26): the same families as compare by default; a generator
+# callable is sampled TRACK_GENERATOR_SAMPLES images per step, TRACK_SAMPLE_BATCH per call.
+TRACK_METRICS = COMPARE_METRICS
+TRACK_GENERATOR_SAMPLES = 1000
+TRACK_SAMPLE_BATCH = 100
 
 # Image-to-image trainer (pix2pix with noise / its MSGAN twin; official Pix2Pix-Mode-Seeking options)
 P2P_NZ = 8                 # --nz
@@ -97,7 +107,7 @@ P2P_WIDTH = 1.0            # ngf = ndf = 64 * width
 P2P_EDGE_THRESHOLD = 16    # fashion-mnist-edges: silhouette = pixels >= this grey level
 P2P_INPUTS = 20            # sample --inputs: test inputs (conditions)
 P2P_PER_INPUT = 10         # sample --per-input: samples per input (the paper: 10 for LPIPS)
-# image-to-image demo: sized for <= 10 minutes on 2 CPU cores, evaluation included (README)
+# image-to-image demo: sized for <= 10 minutes on 2 CPU cores, evaluation included (docs/demos.md)
 P2P_DEMO_STEPS = 1500
 P2P_DEMO_WIDTH = 0.25
 P2P_DEMO_REF_PER_CLASS = 50
@@ -138,6 +148,42 @@ KID_WEIGHT_PRODUCT_COST = 1.5
 PRDC_K = 5
 PRDC_FEATURES = "inception-pool3"
 PRDC_FEATURES_CHOICES = ("inception-pool3", "vgg16-fc2")
+# Feature spaces (#25): the FID Inception (default), DINOv2 and OpenAI CLIP vision towers
+# (msgan_eval/features/networks.py), VGG16 fc2. "inception-pool3" is accepted for "inception".
+FEATURES = "inception"
+FEATURES_CHOICES = ("inception", "dinov2-vit-s14", "dinov2-vit-b14", "dinov2-vit-l14",
+                    "dinov2-vit-g14", "clip-vit-b32", "clip-vit-l14", "clip-vit-l14-336", "vgg16-fc2")
+# CMMD (Jayasumana et al. 2024, sayakpaul/cmmd-pytorch distance.py): Gaussian RBF sigma, x1000
+CMMD_FEATURES = "clip-vit-l14-336"
+CMMD_SIGMA = 10.0
+CMMD_SCALE = 1000.0
+# Rows of the CMMD kernel matrices computed at once (float64): memory flat in n
+CMMD_BLOCK_ROWS = 2048
+# A DINOv2 / CLIP tower on a CPU runs each batch in slices of this many images, whose activations
+# stay in cache (CPU time on one core, 2026-12-05, loaded machine: ViT-S/14 5.7 img/s in one pass
+# of 32, 6.8 in slices of 8; CLIP ViT-B/32 8.9 and 9.7); the features are the same to 1e-6.
+CPU_VIT_SLICE = 8
 # Pairwise distances are computed in row blocks of at most this many entries (about 100 MB of
 # float32/float64 working arrays per block), so 50k x 50k sets never hold a full distance matrix.
 PRDC_BLOCK_ENTRIES = 1 << 22
+
+# Degenerate-sample inspector and realism (#22). The realism score of Kynkaanniemi et al. 2019
+# gates "realistic" samples (score >= 1): over every reference ball, k = PRDC_K, so a sample passes
+# exactly where k-NN precision counts it (unrealistic_fraction = 1 - precision). The paper's pruned
+# score (max over the balls no larger than the median radius, the official code's
+# clamp_to_percentile=50, and its k = 3) is there for ranking samples (prune_percentile=50, k=3),
+# but as a gate it rejects 50-59% of held-out Fashion-MNIST items at any reference size, against
+# 7-16% with every ball at k = 5 (docs/inspect.md).
+REALISM_K = PRDC_K
+REALISM_PRUNE_PERCENTILE = None
+# A flag fires outside what the reference set shows: below its 0.1th / above its 99.9th percentile
+# of the flag's statistic (msgan_eval/metrics/flags.py documents each).
+FLAG_LOW_PERCENTILE = 0.1
+FLAG_HIGH_PERCENTILE = 99.9
+# ... moved away from the median by this fraction of the percentile's distance to it: held-out
+# Fashion-MNIST false positives (any pixel flag) 0.26% at 200 reference images, 0.9% at 100,
+# instead of 1.5% and 3.0% without (docs/inspect.md).
+FLAG_MARGIN = 0.25
+# Fewer reference images than this cannot place a 0.1 / 99.9 percentile anywhere but at the
+# extreme image: flags are not calibrated (an error naming --ref).
+INSPECT_MIN_REFERENCE = 50

@@ -23,7 +23,7 @@ def read_arm_samples(sample_dir: Path):
     from .images import scan_images
 
     manifest = json.loads((sample_dir / "sample.json").read_text(encoding="utf-8"))
-    label_of = dict(zip(manifest["names"], manifest["labels"]))
+    label_of = dict(zip(manifest["names"], manifest["classes"]))
     images = scan_images(sample_dir / "samples")
     grey = np.stack([images[i][..., 0] for i in range(len(images))])
     names = [r.condition for r in images.refs]

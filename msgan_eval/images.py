@@ -175,8 +175,10 @@ def _check_pixels(path: Path, im: Image.Image) -> None:
                   "decompression bomb; downscale it"))
 
 
-def decode_image(path: Path) -> np.ndarray:
-    """Decode one image file to RGB uint8, or raise a UserError naming it."""
+def decode_image(path: Path, keep_alpha: bool = False) -> np.ndarray:
+    """Decode one image file to RGB uint8, or raise a UserError naming it. ``keep_alpha``: an
+    RGBA or LA file comes back as RGBA uint8 (H, W, 4) instead (OpenAI CLIP's ``_transform``
+    resizes such images before it drops their alpha: features/preprocess.py)."""
     _check_regular_file(path)
     try:
         with warnings.catch_warnings():
@@ -184,6 +186,8 @@ def decode_image(path: Path) -> np.ndarray:
             with Image.open(path) as im:
                 _check_pixels(path, im)     # before load(): the header gives the size
                 im.load()
+                if keep_alpha and im.mode in ("RGBA", "LA"):
+                    return np.asarray(im.convert("RGBA"), dtype=np.uint8)
                 return pil_to_rgb(im)
     except UserError:
         raise

@@ -53,3 +53,32 @@ def plot_ndb_bins(path: "str | os.PathLike[str]", result, title: str = "") -> No
     with atomic_path(path, suffix=suffix) as tmp:
         fig.savefig(tmp, dpi=120, format=suffix.lstrip(".") or "png")
     plt.close(fig)
+
+
+def metric_curve_png(steps, values, lows, highs, best_step: "int | None", label: str,
+                     higher_is_better: bool) -> bytes:
+    """One metric over training steps: the line, its bootstrap interval as a band, the best step
+    marked; PNG bytes (``track.html`` embeds them)."""
+    import io
+
+    plt = _pyplot()
+    x = np.asarray(steps, dtype=float)
+    fig, ax = plt.subplots(figsize=(6.0, 3.0))
+    ax.fill_between(x, np.asarray(lows, dtype=float), np.asarray(highs, dtype=float),
+                    color="tab:blue", alpha=0.2, lw=0, label="95% interval")
+    ax.plot(x, np.asarray(values, dtype=float), "o-", ms=3, color="tab:blue", label=label)
+    if best_step is not None:
+        at = list(steps).index(best_step)
+        ax.plot([x[at]], [values[at]], "*", ms=14, color="tab:red",
+                label=f"best (step {best_step})")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))      # steps are integers
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"{label} ({'higher' if higher_is_better else 'lower'} is better)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=100, format="png")
+    plt.close(fig)
+    return buf.getvalue()

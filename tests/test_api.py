@@ -17,6 +17,7 @@ from msgan_eval.cli import main
 from msgan_eval.errors import ParameterError, ParameterTypeError
 from msgan_eval.evaluate.inputs import as_image_set
 from msgan_eval.images import scan_images, write_image_folder
+from msgan_eval.metrics.registry import OVERALL_VERDICTS
 
 from _fid_fixtures import install_in_hub_cache
 
@@ -324,11 +325,13 @@ def test_compare_equals_the_cli(tmp_path, random_weights, alex, one_torch_thread
                   "--ndb-bins", 3, "--bootstrap", 20,
                   "--json", "--quiet")
     got = jsonable(api.to_dict())
-    for key in ("metrics", "runs", "deltas", "verdicts", "skipped", "inputs", "bootstrap", "details"):
+    for key in ("metrics", "runs", "deltas", "verdicts", "overall", "skipped", "inputs", "bootstrap",
+                "details"):
         if key == "details":
             got[key].pop("seconds"), cli[key].pop("seconds")
         assert got[key] == cli[key], key
     assert api.verdicts == cli["verdicts"] and set(api.runs["baseline"]) == {"fid", "lpips", "ndb", "jsd"}
+    assert api.overall == cli["overall"] and api.overall["verdict"] in OVERALL_VERDICTS
     in_memory = msgan_eval.compare(sets["base"], sets["cand"], sets["ref"], **args)
     assert in_memory.runs == api.runs and in_memory.verdicts == api.verdicts
 

@@ -104,6 +104,37 @@ def test_lpips_interval_covers_the_true_score_about_95_percent_of_the_time():
     assert covered >= 176      # percentile intervals run a little short with 50 pairs
 
 
+def test_flagged_fraction_resamples_within_conditions():
+    from msgan_eval.metrics.bootstrap_classes import bootstrap_flagged_fraction
+
+    flagged = np.array([1, 0, 0, 0, 1, 1, 0, 0, 0, 1], dtype=bool)
+    groups = {"b": np.array([0, 2, 4, 6, 8, 9]), "a": np.array([1, 3, 5, 7])}
+    est, per = bootstrap_flagged_fraction(flagged, groups, rng=np.random.default_rng(3), n_boot=40)
+    assert est.value == 0.4 and per == {"a": 0.25, "b": 0.5}
+    # Written out: conditions in sorted order, each resampled with its own indices, counted over all.
+    again = np.random.default_rng(3)
+    ia, ib = again.integers(0, 4, size=(40, 4)), again.integers(0, 6, size=(40, 6))
+    want = (flagged[groups["a"]][ia].sum(1) + flagged[groups["b"]][ib].sum(1)) / 10
+    np.testing.assert_allclose(est.replicates, want)
+    none, _ = bootstrap_flagged_fraction(np.zeros(10, bool), groups, rng=np.random.default_rng(3))
+    assert (none.value, none.low, none.high) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="cover every sample"):
+        bootstrap_flagged_fraction(flagged, {"a": groups["a"]}, rng=np.random.default_rng(3))
+
+
+def test_flagged_fraction_interval_covers_the_true_share_about_95_percent_of_the_time():
+    from msgan_eval.metrics.bootstrap_classes import bootstrap_flagged_fraction
+
+    rng = np.random.default_rng(4)
+    groups = {f"c{i}": np.arange(i * 50, (i + 1) * 50) for i in range(4)}
+    covered = 0
+    for _ in range(200):
+        flagged = rng.uniform(size=200) < 0.2
+        est, _ = bootstrap_flagged_fraction(flagged, groups, rng=rng, n_boot=200)
+        covered += est.low <= 0.2 <= est.high
+    assert covered >= 180
+
+
 def test_ndb_replicates_are_ndb_from_counts_of_resampled_assignments():
     rng = np.random.default_rng(10)
     bins = fit_bins(rng.uniform(size=(300, 3)), k=8, seed=0)

@@ -370,6 +370,21 @@ def test_check_on_a_deeply_nested_report(tmp_path):
     assert_refused(run("check", report, "--expect", expect), report)
 
 
+@pytest.mark.parametrize("rules, needles", [
+    ('[overall]\nwinner = "candidate-better"\n', ("[overall] unknown key 'winner'", "use verdict")),
+    ('[overall]\nverdict = "candidate-wins"\n', ("[overall] verdict = 'candidate-wins'",
+                                                 "use one of candidate-better, baseline-better, trade-off")),
+    ('[overall]\nverdict = ["trade-off", 3]\n', ("[overall] verdict = ['trade-off', 3]",)),
+    ("[candidate.degenerate]\nmax = \"2%\"\n", ("[candidate.degenerate]", "max must be a finite number")),
+])
+def test_check_refuses_bad_overall_and_degenerate_rules(tmp_path, rules, needles):
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    expect = tmp_path / "expect.toml"
+    expect.write_text(rules)
+    assert_refused(run("check", report, "--expect", expect), expect, *needles)
+
+
 def test_check_never_passes_a_max_rule_on_minus_infinity(tmp_path):
     from msgan_eval.report.check import Rule, evaluate_rule
 

@@ -243,7 +243,9 @@ def no_extraction(monkeypatch):
     for target in ("msgan_eval.evaluate.features.inception_features",
                    "msgan_eval.features.extract.image_set_statistics",
                    "msgan_eval.evaluate.ndb.fit_or_load_bins",
-                   "msgan_eval.evaluate.lpips.sharded_pair_distances"):
+                   "msgan_eval.evaluate.lpips.sharded_pair_distances",
+                   "msgan_eval.evaluate.inspect.inspect",
+                   "msgan_eval.evaluate.gate.realism_gate_of"):
         monkeypatch.setattr(target, no_work)
 
 
@@ -262,6 +264,27 @@ def test_compare_checks_lpips_sizes_before_fid(tmp_path, sets, no_extraction, ra
                  "--lpips-backbone", alex_file, "--quiet", "--out", tmp_path / "rep")
     assert_refused(result, "--lpips-resize N", "mixes image sizes")
     assert not (tmp_path / "rep").exists()
+
+
+def test_compare_checks_gated_lpips_sizes_before_any_work(tmp_path, sets, no_extraction, alex_file):
+    base = mixed_sizes(tmp_path / "mixed")
+    ref = write_random_pngs(tmp_path / "bigref" / "a", 60, size=(32, 32), seed=8).parent
+    result = run("compare", "--baseline", base, "--candidate", sets["cand"], "--ref", ref,
+                 "--metrics", "degenerate,lpips-gated", "--lpips-backbone", alex_file, "--quiet",
+                 "--out", tmp_path / "rep")
+    assert_refused(result, "--lpips-resize N", "mixes image sizes")
+    assert not (tmp_path / "rep").exists()
+
+
+def test_compare_with_too_few_reference_images_skips_the_inspect_metrics(tmp_path, sets):
+    result = compare(sets, "--metrics", "ndb,degenerate,lpips-gated", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["metrics"] == ["ndb", "jsd"]
+    for metric in ("degenerate", "lpips_gated"):
+        assert report["skipped"][metric].startswith("--ref has 12 images; ")
+        assert "needs at least 50" in report["skipped"][metric]
+    assert report["overall"]["reasons"][-1].endswith("Degenerate fraction, Gated LPIPS")
 
 
 def test_compare_checks_ndb_reference_before_any_work(tmp_path, sets, no_extraction):
@@ -378,3 +401,10 @@ def test_compare_kid_and_prdc_settings_refused_before_any_work(sets, tmp_path, e
 def test_unknown_preset_is_refused(sets, command):
     paths = [sets["base"]] if command == "vendi" else [sets["ref"], sets["base"]]
     assert_refused(run(command, *paths, "--preset", "bogus", "--quiet"), "--preset")
+
+
+def test_compare_checks_the_realism_k_before_any_work(tmp_path, sets, no_extraction):
+    ref = write_random_pngs(tmp_path / "ref60" / "a", 60, size=(32, 32), seed=9).parent
+    result = run("compare", "--baseline", sets["base"], "--candidate", sets["cand"], "--ref", ref,
+                 "--metrics", "degenerate", "--prdc-k", 60, "--quiet")
+    assert_refused(result, "--ref", "60 images for --prdc-k 60 nearest neighbours")

@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from msgan_eval.cli import main
 from msgan_eval.report.check import evaluate_rules, load_rules
+from msgan_eval.report.compare import overall_json
 from msgan_eval.report.schema import SCHEMA_ID, validate_report
 
 SHA = "0" * 64
@@ -19,7 +20,7 @@ def synthetic_report() -> dict:
     def inp(path):
         return {"path": path, "n_images": 100, "conditions": 10, "skipped_files": 0,
                 "fingerprint": SHA}
-    return {
+    report = {
         "schema": SCHEMA_ID, "version": "0.1.0", "metrics": ["fid", "ndb", "jsd"],
         "runs": {"baseline": {"fid": est(50.0, 45.0, 55.0), "ndb": est(30, 25, 35),
                               "jsd": est(0.2, 0.15, 0.25)},
@@ -35,6 +36,9 @@ def synthetic_report() -> dict:
         "parameters": {}, "provenance": {"tool": {"name": "msgan-eval", "version": "0.1.0"},
                                          "packages": {}, "weights": {}, "command": []},
     }
+    report["overall"] = overall_json(report["verdicts"], report["deltas"], report["runs"], {},
+                                     report["skipped"])
+    return report
 
 
 def _write(tmp_path, report=None, rules=""):
@@ -64,6 +68,9 @@ def test_synthetic_report_is_valid():
     ("[verdicts]\nndb = \"candidate-better\"", True),
     ("[verdicts]\nfid = \"baseline-better\"", False),
     ("[verdicts]\nfid = [\"candidate-better\", \"no-significant-difference\"]", True),
+    ("[overall]\nverdict = \"candidate-better\"", True),
+    ("[overall]\nverdict = \"trade-off\"", False),
+    ("[overall]\nverdict = [\"trade-off\", \"candidate-better\"]", True),
 ])
 def test_each_rule_kind(tmp_path, rules, passes):
     rpath, epath = _write(tmp_path, rules=rules)
@@ -80,6 +87,26 @@ def test_lines_name_rule_value_bound_and_interval(tmp_path):
     assert lines[0] == "FAIL  candidate.fid <= 30: 35 (95% CI 31 .. 39)"
     assert lines[1] == "PASS  verdicts.ndb in candidate-better: candidate-better"
     assert "1 of 2 rules failed" in lines[2]
+
+
+def test_overall_rule_line_and_json(tmp_path):
+    rpath, epath = _write(tmp_path, rules="[overall]\nverdict = \"candidate-better\"")
+    result = _check(rpath, "--expect", epath)
+    assert result.output.splitlines()[0] == (
+        "PASS  overall.verdict in candidate-better: candidate-better (candidate better on fidelity: "
+        "FID -15.00; diversity: NDB -18.0, JSD -0.1500; worse on none of the 3 metrics measured)")
+    out = json.loads(_check(rpath, "--expect", epath, "--json").stdout)
+    assert out["rules"][0]["rule"] == "overall.verdict.verdict"
+    assert out["rules"][0]["bound"] == ["candidate-better"] and out["rules"][0]["passed"] is True
+
+
+def test_overall_rule_on_a_report_without_it_fails_with_the_reason(tmp_path):
+    report = synthetic_report()
+    del report["overall"]                        # a report written before the joint verdict
+    rpath, epath = _write(tmp_path, report=report, rules="[overall]\nverdict = \"candidate-better\"")
+    result = _check(rpath, "--expect", epath)
+    assert result.exit_code == 1
+    assert "no overall verdict (written by an older msgan-eval); re-run compare" in result.output
 
 
 def test_rule_on_skipped_metric_fails_with_the_reason(tmp_path):
@@ -114,6 +141,13 @@ def test_report_folder_is_accepted(tmp_path):
     ("[verdicts]\nlpipz = \"candidate-better\"", "unknown metric 'lpipz'"),
     ("[candidate.fid\nmax = 1", "not valid TOML"),
     ("", "no rules"),
+    ("[overall]\nverdikt = \"candidate-better\"", "[overall] unknown key 'verdikt'; use verdict"),
+    ("[overall]\nverdict = \"better\"", "[overall] verdict = 'better': use one of candidate-better, "
+                                        "baseline-better, trade-off, no-significant-difference"),
+    ("[overall]\nverdict = []", "[overall] verdict = []: use one of"),
+    ("[overall]\nverdict = 1", "[overall] verdict = 1: use one of"),
+    ("[overall]\n", "[overall] is empty"),
+    ("overall = 1", "[overall] must be a table"),
 ])
 def test_bad_rules_file_exits_2_naming_it(tmp_path, rules, needle):
     rpath, epath = _write(tmp_path, rules=rules)
@@ -135,6 +169,8 @@ def _broken(change):
     (_broken(lambda r: r["runs"]["candidate"]["fid"].update(ci=[1.0])), "runs.candidate.fid.ci: 1 items"),
     (_broken(lambda r: r["runs"]["candidate"]["fid"].update(value="35")), "runs.candidate.fid.value: expected number"),
     (_broken(lambda r: r["verdicts"].update(fid="better")), "verdicts.fid: 'better' is not one of"),
+    (_broken(lambda r: r["overall"].update(verdict="better")), "overall.verdict: 'better' is not one of"),
+    (_broken(lambda r: r["overall"].pop("reasons")), "overall.reasons: missing"),
     (_broken(lambda r: r["runs"]["candidate"].update(fidelity={"value": 1, "ci": [0, 2]})), "runs.candidate.fidelity: unknown field"),
     ([1, 2], "expected object"),
 ])

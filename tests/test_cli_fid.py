@@ -98,7 +98,9 @@ def test_weights_command_reports_each_file(tmp_path, random_weights, monkeypatch
     monkeypatch.setattr(inception_convert, "fid_helper_torchscript", lambda: None)
     out = run_json("weights")
     keys = [w["key"] for w in out["weights"]]
-    assert keys == ["inception", "lpips-alex", "lpips-vgg", "lpips-squeeze", "vgg16-fc2"]
+    assert keys == ["inception", "lpips-alex", "lpips-vgg", "lpips-squeeze", "vgg16-fc2",
+                    "dinov2-vit-s14", "dinov2-vit-b14", "dinov2-vit-l14", "dinov2-vit-g14",
+                    "clip-vit-b32", "clip-vit-l14", "clip-vit-l14-336"]      # #25's networks
     assert out["weights"][0]["status"] == "missing"
     ok = run_json("weights", "--inception-weights", random_weights)
     assert ok["weights"][0]["status"] == "ok" and ok["weights"][0]["sha256"]

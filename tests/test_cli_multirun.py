@@ -70,3 +70,33 @@ def test_text_output_lists_the_runs_and_a_bad_glob_is_one_line(arms):
     bad = _run("compare", "--baseline", str(arms["root"] / "nothing*"), "--candidate",
                arms["cand"][0], "--ref", arms["ref"], "--metrics", "ndb", "--quiet")
     assert bad.exit_code == 2 and "matches nothing" in bad.output and "Traceback" not in bad.output
+
+
+def test_overall_verdict_and_degenerate_pool_over_runs(arms, tmp_path):
+    """Candidate runs: two of real items, one of static. The degenerate fraction pools like every
+    metric (mean of the runs' shares, one per run in the details), the overall verdict is taken
+    over the pooled verdicts, and the picture draws a point per run."""
+    import re
+
+    from msgan_eval.images import write_image_folder
+    from msgan_eval.metrics.overall import overall_verdict
+
+    static = np.random.default_rng(5).integers(0, 256, (9, 32, 32), dtype=np.uint8)
+    noisy = tmp_path / "static"
+    write_image_folder(noisy, static, np.repeat([0, 1, 2], 3), ["a", "b", "c"])
+    ref = _fashion(tmp_path / "ref60", 6, 4)                       # 60 images: enough to calibrate
+    result = _run("compare", "--baseline", *arms["base"], "--candidate", *arms["cand"][:2], noisy,
+                  "--ref", ref, "--metrics", "lpips,degenerate", "--bootstrap", 50,
+                  "--lpips-backbone", arms["alex"], "--lpips-num-pairs", 5, "--json", "--quiet",
+                  "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    values = report["details"]["multirun"]["metrics"]["degenerate"]["candidate"]["values"]
+    assert values[2] == 1.0 and max(values[:2]) <= 0.12
+    assert report["runs"]["candidate"]["degenerate"]["value"] == pytest.approx(np.mean(values))
+    want = overall_verdict(report["verdicts"], {m: d["value"] for m, d in report["deltas"].items()})
+    assert (report["overall"]["verdict"], report["overall"]["worse"]) == (want.verdict, list(want.worse))
+    assert not any("noise" in r for r in report["overall"]["reasons"])   # flags are the first run's
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert len(re.findall(r"<title>candidate run \d", html)) == 3
+    assert len(re.findall(r"<title>baseline run \d", html)) == 2

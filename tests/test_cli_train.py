@@ -68,8 +68,11 @@ def test_train_then_sample_end_to_end(tmp_path, ms_weight):
     assert all(len(v) == 3 for v in image_set.groups().values())
     first = Image.open(samples / "t-shirt" / "00000.png")
     assert first.mode == "L" and first.size == (32, 32)
-    with Image.open(grid) as g:
-        assert g.mode == "L" and g.size == (2 + 3 * 34, 2 + 10 * 34)   # rows = classes
+    with Image.open(grid) as g:                      # rows = classes, each headed by its name
+        assert g.mode == "L" and g.size[1] == 2 + 10 * 34
+        labels = np.asarray(g)[:, :g.size[0] - (2 + 3 * 34)]
+    assert all((labels[2 + r * 34:34 + r * 34] > 128).any() for r in range(10))
+    assert payload["grid"] == str(grid)
 
 
 def test_samples_are_the_rounded_generator_output(tmp_path, trained_run):

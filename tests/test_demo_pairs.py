@@ -71,7 +71,7 @@ def test_inputs_are_balanced_and_outside_the_reference(tmp_path, weights):
                    "--ref-per-class", 5)
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "samples" / "msgan" / "sample.json").read_text())
-    assert manifest["labels"] == list(range(10)) and manifest["excluded"] == 50
+    assert manifest["classes"] == list(range(10)) and manifest["excluded"] == 50
     ref = list((out / "reference").rglob("*.png"))
     assert len(ref) == 50
     _, labels = load_fashion_mnist("test")

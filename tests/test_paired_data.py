@@ -145,13 +145,14 @@ def test_train_resume_and_sample_layout(tmp_path):
 
     samples = tmp_path / "samples"
     result = run("sample", "--run", out, "--out", samples, "--inputs", 3, "--per-input", 4,
-                 "--json", "--quiet")
+                 "--grid", tmp_path / "grid.png", "--json", "--quiet")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in samples.iterdir()) == ["inputs", "sample.json", "samples", "targets"]
     test = load_paired_data("fashion-mnist-edges", split="test")
     manifest = json.loads((samples / "sample.json").read_text())
     idx = manifest["indices"]
-    assert manifest["labels"] == [0, 1, 2] == [int(test.labels[i]) for i in idx]   # one per class
+    assert manifest["classes"] == [0, 1, 2] == [int(test.labels[i]) for i in idx]   # one per class
+    _assert_rows_carry_input_labels(samples, tmp_path / "grid.png", test, idx)
     names = sorted(test.names[i] for i in idx)
     assert sorted(p.name for p in (samples / "samples").iterdir()) == names
     assert sorted(p.name for p in (samples / "inputs").iterdir()) == [n + ".png" for n in names]
@@ -207,3 +208,22 @@ def test_image_to_image_options_are_recorded_and_refused_elsewhere(tmp_path):
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "--ms-cap is an option of the image-to-image trainer" in result.output
     assert not (tmp_path / "dcgan").exists()
+
+
+def _assert_rows_carry_input_labels(samples, grid_path, test, idx):
+    """Each input's label (its Fashion-MNIST class) heads its row, in the grid PNG and the HTML."""
+    from msgan_eval.datasets import FASHION_MNIST_CLASSES
+    from msgan_eval.report.pairs import pairs_html
+
+    labels = [FASHION_MNIST_CLASSES[int(test.labels[i])] for i in idx]
+    assert json.loads((samples / "sample.json").read_text())["labels"] == labels
+    grid = np.asarray(Image.open(grid_path).convert("L"))
+    images_width = 2 + 6 * 34                     # input, target and 4 samples of 32 px per row
+    assert grid.shape[0] == 2 + 3 * 34 and grid.shape[1] > images_width
+    np.testing.assert_array_equal(grid[2:34, -images_width + 2:-images_width + 34],
+                                  test.inputs[idx[0], 0])
+    label_cells = grid[:, :grid.shape[1] - images_width]
+    assert all((label_cells[2 + r * 34:34 + r * 34] > 128).any() for r in range(3))
+    html = pairs_html(samples / "inputs", samples / "targets", {"run": samples / "samples"},
+                      [test.names[i] for i in idx])
+    assert all(f"{test.names[i]}<br><b>{label}</b>" in html for i, label in zip(idx, labels))

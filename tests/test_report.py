@@ -140,6 +140,26 @@ def test_table_and_markdown_show_every_metric_with_interval_and_verdict(sets):
     assert "> note: a note" in md
 
 
+def test_overall_verdict_under_the_metrics_in_every_rendering(sets):
+    report = _report(sets)
+    overall = report["overall"]
+    assert overall["verdict"] == "candidate-better" and overall["better"] == ["fid", "ndb", "jsd"]
+    reasons = overall["reasons"]
+    assert reasons[0].startswith("candidate better on fidelity: FID -")
+    assert reasons[-1] == "not measured (skipped, see the reasons in the report): LPIPS diversity"
+    table = render_table(report).splitlines()
+    at = table.index("overall: candidate-better")
+    assert table[at + 1:] == [f"  - {r}" for r in reasons]
+    assert at > max(i for i, line in enumerate(table) if line.startswith(("FID", "NDB", "JSD")))
+    md = render_markdown(report)
+    assert "**Overall: candidate-better**" in md and f"- {reasons[0]}" in md
+    assert md.index("**Overall") < md.index("### Inputs")
+    html = render_html(report, {})
+    assert "<h2>Overall: <span class='candidate-better'>candidate-better</span></h2>" in html
+    assert f"<li>{html_escape(reasons[0])}</li>" in html
+    assert html.index("Overall:") < html.index("Quality and diversity")
+
+
 def _decode_pngs(html):
     return [np.asarray(Image.open(io.BytesIO(base64.b64decode(b))).convert("RGB"))
             for b in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
@@ -156,7 +176,7 @@ def test_written_report_files(sets, tmp_path):
     assert len(grids) == 2
     np.testing.assert_array_equal(grids[0], sample_grid(sets["baseline"]))
     np.testing.assert_array_equal(grids[1], sample_grid(sets["candidate"]))
-    assert html.count("<svg") == 4      # FID, NDB, JSD bar charts + the NDB bin plot
+    assert html.count("<svg") == 5      # FID, NDB, JSD bar charts, the NDB bin plot, FID vs NDB
     assert "NDB bins" in html and "<table>" in html and "candidate-better" in html
     assert "lpips-alex weights not found" in html
     assert not re.search(r"(src|href)=['\"]?https?:", html)     # self-contained
@@ -197,7 +217,7 @@ def test_long_skip_reason_is_short_in_the_tables_and_whole_below(sets, tmp_path)
     table = render_table(report).splitlines()
     row = next(line for line in table if line.startswith("LPIPS diversity"))
     assert row.endswith(cell) and "four ways" not in row
-    assert table[-1] == f"LPIPS diversity skipped: {reason}"
+    assert table[table.index("overall: candidate-better") - 1] == f"LPIPS diversity skipped: {reason}"
 
     md = render_markdown(report)
     assert f"| {cell} |" in md
@@ -218,7 +238,7 @@ def test_short_skip_reason_needs_no_note(sets):
     report = _report(sets)
     assert skipped_reasons(report) == []
     table = render_table(report).splitlines()
-    assert table[-1].startswith("JSD")                  # nothing under the table
+    assert table[table.index("overall: candidate-better") - 1].startswith("JSD")   # no note between
     assert next(line for line in table if line.startswith("LPIPS")).endswith(
         "skipped: lpips-alex weights not found")
     assert "Skipped:" not in render_markdown(report) and "Skipped:" not in render_html(report, {})
@@ -236,11 +256,43 @@ def test_sample_grid_rows_are_conditions_in_sorted_order(sets):
     s = sets["candidate"]
     grid = sample_grid(s, per_condition=3, pad=1)
     h, w = s.sizes[0]
-    assert grid.shape == (3 * (h + 1) + 1, 3 * (w + 1) + 1, 3)
+    label_width = grid.shape[1] - (3 * (w + 1) + 1)      # the class names' column, on the left
+    assert grid.shape[0] == 3 * (h + 1) + 1 and label_width > 0 and grid.shape[2] == 3
     for r, (_, idx) in enumerate(s.groups().items()):
         for c in range(3):
-            y, x = 1 + r * (h + 1), 1 + c * (w + 1)
+            y, x = 1 + r * (h + 1), label_width + 1 + c * (w + 1)
             np.testing.assert_array_equal(grid[y:y + h, x:x + w], s[idx[c]])
+
+
+def _ink_columns(cell: np.ndarray, background: int) -> np.ndarray:
+    return np.nonzero((np.abs(cell.astype(int) - background) > 100).any(axis=(0, 2)))[0]
+
+
+@pytest.mark.parametrize("background", [255, 0])
+def test_grid_rows_carry_their_labels(background):
+    from msgan_eval.report.render import LABEL_MAX_WIDTH, image_grid
+
+    rows = [[np.full((32, 32, 3), 128, np.uint8)] * 2 for _ in range(3)]
+    labels = ["T", "Ankle boot", "an unreasonably long class name, cut to fit the column " * 3]
+    grid = image_grid(rows, background=background, row_labels=labels)
+    width = grid.shape[1] - (2 * 34 + 2)
+    ends = []
+    for r in range(3):          # each row's label is drawn in its own row, in the contrasting ink
+        cell = grid[2 + r * 34:2 + r * 34 + 32, :width]
+        ink = _ink_columns(cell, background)
+        assert ink.size, f"row {r} has no label"
+        ends.append(ink.max())
+    assert ends[0] < ends[1] < ends[2] <= LABEL_MAX_WIDTH + 4       # longer names, wider ink; cut
+    gaps = np.concatenate([grid[r * 34:r * 34 + 2, :width] for r in range(4)])
+    assert (gaps == background).all()                                # no label spills into a gap
+    assert image_grid(rows, background=background).shape[1] == 2 * 34 + 2   # no labels: no column
+
+
+def test_flat_folder_grid_has_no_label_column(tmp_path):
+    s = _image_folder(tmp_path / "flat", ["x"], 3, 0)
+    flat = scan_images(tmp_path / "flat" / "x")        # images directly in the folder: condition "."
+    assert flat.conditions == ["."]
+    assert sample_grid(flat, per_condition=3, pad=1).shape[1] == 3 * (s.sizes[0][1] + 1) + 1
 
 
 def test_ndb_plot_marks_different_bins(sets):
@@ -250,3 +302,23 @@ def test_ndb_plot_marks_different_bins(sets):
     # baseline: 4 different bins drawn filled in its colour; candidate: none
     assert svg.count('fill="#4c72b0" stroke="#4c72b0"') == 4
     assert svg.count('fill="#dd8452" stroke="#dd8452"') == 0
+
+
+def test_flagged_samples_are_shown_per_run_and_flag(sets):
+    from msgan_eval.report.flagged import flagged_html
+    from msgan_eval.report.render import image_grid
+
+    entry = {"n": 12, "fraction": 0.25, "counts": {"blank": 1, "saturated": 0, "noise": 2},
+             "flagged": [{"index": 3, "path": "x", "flags": ["noise"]},
+                         {"index": 7, "path": "y", "flags": ["blank", "noise"]},
+                         {"index": 99, "path": "gone", "flags": ["noise"]}]}   # not in the set: left out
+    report = {"details": {"degenerate": {"flags": ["blank", "saturated", "noise"], "candidate": entry}}}
+    html = flagged_html(report, {"candidate": sets["candidate"], "baseline": sets["baseline"]})
+    assert "<b>candidate</b>: 25.0% of 12 samples flagged (blank 1, saturated 0, noise 2)" in html
+    assert "<b>baseline</b>" not in html                # no details for it
+    grids = _decode_pngs(html)
+    assert len(grids) == 2                               # blank and noise rows; saturated has none
+    s = sets["candidate"]
+    want = image_grid([[s[3], s[7]]], size=s.sizes[3], background=150)
+    np.testing.assert_array_equal(grids[1], want[..., :grids[1].shape[2]])
+    assert flagged_html({"details": {}}, {"candidate": s}) == ""

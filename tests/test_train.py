@@ -290,7 +290,9 @@ def test_torchrun_two_processes_gloo_write_one_checkpoint(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     payloads = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert len(payloads) == 1 and payloads[0]["step"] == 3      # only rank 0 reports
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "config.json", "log.jsonl"]
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "checkpoints", "config.json",
+                                                    "log.jsonl"]
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000003.pt"]
     config = json.loads((run / "config.json").read_text())
     assert config["world_size"] == 2 and config["steps_per_epoch"] == 2   # 40 images / 2 / 8
     assert _weights(run)["step"] == 3 and len(read_log(run)) == 3

@@ -37,6 +37,9 @@ COMMANDS = {
     "vendi": ("msgan_eval.cli.vendi", "vendi", "Vendi score (diversity) within each condition."),
     "kid": ("msgan_eval.cli.kid", "kid", "KID between two image sets (torch-fidelity's)."),
     "prdc": ("msgan_eval.cli.prdc", "prdc", "Precision, recall, density and coverage vs real images."),
+    "track": ("msgan_eval.cli.track", "track", "Metric curves over a run's checkpoints; the best step."),
+    "inspect": ("msgan_eval.cli.inspect", "inspect", "Flag degenerate, duplicate, copied and unrealistic samples."),
+    "cmmd": ("msgan_eval.cli.cmmd", "cmmd", "CMMD (CLIP embeddings, RBF MMD) between two image sets."),
 }
 REPORT_URL = "https://github.com/msgan-eval/msgan-eval/issues"
 _JSON_META = "msgan_eval.json"

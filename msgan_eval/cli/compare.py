@@ -13,6 +13,8 @@ from .options import (
     device_option,
     dims_option,
     emit,
+    feature_weights_option,
+    features_option,
     inception_weights_option,
     json_option,
     lpips_backbone_option,
@@ -55,7 +57,9 @@ def human_summary(report: dict, files) -> str:
               help="Reference (real) images; a FID statistics .npz works for FID only.")
 @click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
               help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd), fid-per-class, "
-                   "vendi, kid, prdc (precision, recall, density and coverage).")
+                   "vendi, kid, prdc (precision, recall, density and coverage), degenerate (share "
+                   "of blank, saturated or noise samples, flagged by inspect), lpips-gated (LPIPS "
+                   "among samples that pass the realism gate) and cmmd.")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
               default=defaults.BOOTSTRAP, show_default=True,
               help="Bootstrap resamples per run and metric.")
@@ -63,8 +67,15 @@ def human_summary(report: dict, files) -> str:
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
               help="Write report.json, report.md and report.html here.")
 @dims_option
+@features_option()
 @preset_option
 @inception_weights_option
+@feature_weights_option
+@click.option("--cmmd-features", type=click.Choice([n for n in defaults.FEATURES_CHOICES]),
+              default=defaults.CMMD_FEATURES, show_default=True,
+              help="CMMD: the embedding network (cmmd-pytorch's preprocessing for CLIP).")
+@click.option("--cmmd-weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="CMMD: the --cmmd-features network's file (else the hub cache).")
 @click.option("--lpips-net", type=click.Choice(defaults.LPIPS_NET_CHOICES), default=defaults.LPIPS_NET,
               show_default=True)
 @click.option("--lpips-pairs", type=click.Choice(defaults.LPIPS_PAIRS_CHOICES),
@@ -97,15 +108,17 @@ def human_summary(report: dict, files) -> str:
 @skip_bad_option
 @json_option
 @quiet_option
-def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, inception_weights,
-            lpips_net, lpips_pairs, lpips_num_pairs, lpips_resize, lpips_backbone, ndb_bins,
+def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, features, preset,
+            inception_weights, feature_weights, cmmd_features, cmmd_weights, lpips_net, lpips_pairs, lpips_num_pairs, lpips_resize, lpips_backbone, ndb_bins,
             ndb_alpha, kid_subsets, kid_subset_size, prdc_k, protocol, skip_missing, device,
             batch_size, num_workers, skip_bad, as_json, quiet):
     """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
 
     Each metric gets a 95% interval per run and a verdict (candidate-better, baseline-better or
-    no-significant-difference) from the bootstrap of candidate - baseline. A metric that cannot
-    run (e.g. weights missing offline) is reported as skipped, with the reason.
+    no-significant-difference) from the bootstrap of candidate - baseline; the overall verdict
+    joins them (candidate-better: better somewhere, worse nowhere; trade-off: better on some,
+    worse on others). A metric that cannot run (e.g. weights missing offline) is reported as
+    skipped, with the reason.
     """
     from msgan_eval import distributed
     from msgan_eval.evaluate.compare import compare as evaluate_compare
@@ -124,7 +137,8 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, 
         kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, prdc_k=prdc_k, device=device,
         batch_size=batch_size, num_workers=num_workers, out=out, skip_bad=skip_bad, quiet=quiet,
         log=stderr_log(quiet), command=[Path(sys.argv[0]).name, *sys.argv[1:]],
-        protocol=protocol, skip_missing=skip_missing)
+        protocol=protocol, skip_missing=skip_missing, features=features,
+        feature_weights=feature_weights, cmmd_features=cmmd_features, cmmd_weights=cmmd_weights)
     if result is not None:         # another torchrun rank: rank 0 writes and prints the report
         emit(result.to_dict(), as_json, human_summary(result.report, result.files))
     distributed.close_distributed()
@@ -134,7 +148,7 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, preset, 
 @click.argument("report", type=click.Path())
 @click.option("--expect", "-e", required=True, type=click.Path(), metavar="EXPECT.toml",
               help="Rules, e.g. [candidate.fid] max = 40, [delta.fid] max = 0.5, "
-                   "[verdicts] ndb = \"candidate-better\".")
+                   "[verdicts] ndb = \"candidate-better\", [overall] verdict = \"candidate-better\".")
 @json_option
 @quiet_option
 def check(report, expect, as_json, quiet):

@@ -7,9 +7,11 @@ from .options import (
     batch_size_option,
     device_option,
     emit,
+    inception_weights_option,
     json_option,
     lpips_backbone_option,
     quiet_option,
+    real_images_named,
     seed_option,
     skip_bad_option,
 )
@@ -34,12 +36,26 @@ def _human(result, path: str, skipped: int) -> str:
                      "image of their condition pixel for pixel: duplicates raise LPIPS diversity")
     if result.protocol:
         lines.append("  protocol: msgan (50 samples and 50 random pairs per condition)")
+    lines += _gated_lines(result.gated)
     lines.append(f"  backbone {result.backbone.path} ({result.backbone.source}, "
                  f"sha256 {result.backbone.sha256[:12]}, {result.backbone.status})")
     if result.backbone.status != "verified":
         lines.append("  note: unverified backbone (neither torchvision's published file nor our "
                      "conversion): these are not standard LPIPS numbers")
     return "\n".join(lines)
+
+
+def _gated_lines(gated) -> list:
+    if gated is None:
+        return []
+    gate = gated["gate"]
+    if gated["kept_fraction"] is None:
+        return [f"  lpips_gated not computed: {gate['reason']}"]
+    value = gated["lpips_gated"]
+    lines = [f"  lpips_gated {'n/a' if value is None else f'{value:.6f}'}  (kept "
+             f"{gated['kept_fraction']:.1%} of the samples: {gate['rule']})"]
+    lines += [f"    {c}: not computed: {why}" for c, why in gate["not_computed"].items()]
+    return lines
 
 
 @click.command()
@@ -64,16 +80,23 @@ def _human(result, path: str, skipped: int) -> str:
 @click.option("--protocol", type=click.Choice(("msgan",)), default=None,
               help="msgan: 50 samples (seeded random) and 50 random pairs per condition, as the "
                    "MSGAN paper's appendix. Our defaults stay the reference code's.")
+@click.option("--real", type=click.Path(), default=None, metavar="REF",
+              help="Real images (at least 50): also report lpips_gated, LPIPS over the samples "
+                   "whose realism score against them is >= 1, and kept_fraction.")
+@click.option("--realism-k", type=click.IntRange(min=1), default=defaults.REALISM_K,
+              show_default=True, help="Nearest neighbours of the realism gate's radii.")
+@inception_weights_option
 @skip_bad_option
 @json_option
 @quiet_option
 def lpips(path, pairs, num_pairs, seed, net, device, batch_size, resize, backbone, protocol,
-          skip_bad, as_json, quiet):
+          real, realism_k, inception_weights, skip_bad, as_json, quiet):
     """LPIPS diversity of the images at PATH, per condition (sub-folder), as the lpips package."""
     from msgan_eval.evaluate.lpips import lpips_diversity
 
-    result = lpips_diversity(path, net=net, pairs=pairs, num_pairs=num_pairs, seed=seed,
-                             device=device, batch_size=batch_size, resize=resize,
-                             backbone_weights=backbone, skip_bad=skip_bad, quiet=quiet,
-                             protocol=protocol)
+    result = real_images_named(lambda: lpips_diversity(
+        path, net=net, pairs=pairs, num_pairs=num_pairs, seed=seed, device=device,
+        batch_size=batch_size, resize=resize, backbone_weights=backbone, skip_bad=skip_bad,
+        quiet=quiet, protocol=protocol, real=real, realism_k=realism_k,
+        inception_weights=inception_weights))
     emit(result.to_dict(), as_json, _human(result, path, result.skipped))

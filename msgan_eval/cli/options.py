@@ -48,12 +48,35 @@ def dims_option(f):
                         help="Inception features: 64, 192, 768 or 2048 (pool3, standard FID).")(f)
 
 
+PRESET_CHOICES = (*defaults.FID_PRESET_CHOICES, "dgm-eval", "openai-clip", "cmmd")
+
+
 def preset_option(f):
-    return click.option("--preset", type=click.Choice(defaults.FID_PRESET_CHOICES),
-                        default=defaults.FID_PRESET, show_default=True,
-                        help="Whose FID preprocessing (resize, scaling): pytorch-fid, torch-fidelity, "
-                             "clean-fid (its clean mode) or clean-fid-legacy-tensorflow; recorded "
-                             "in outputs, statistics files of another preset are refused.")(f)
+    return click.option("--preset", type=click.Choice(PRESET_CHOICES), default=None,
+                        help="Whose preprocessing (resize, scaling). Inception: pytorch-fid "
+                             "(default), torch-fidelity, clean-fid (its clean mode) or "
+                             "clean-fid-legacy-tensorflow; DINOv2: dgm-eval (default) or "
+                             "torch-fidelity; CLIP: openai-clip (default), cmmd or torch-fidelity. "
+                             "Recorded in outputs; statistics files of another preset are "
+                             "refused.")(f)
+
+
+def features_option(default: str = defaults.FEATURES, choices=defaults.FEATURES_CHOICES):
+    names = tuple(choices) + (("inception-pool3",) if "inception" in choices else ())
+    return click.option("--features", type=click.Choice(names), default=default,
+                        show_default=True,
+                        help="Feature network: inception (the FID Inception; inception-pool3 is "
+                             "the same), dinov2-vit-s14/b14/l14/g14, clip-vit-b32/l14/l14-336 "
+                             "(weights: --feature-weights or $TORCH_HOME/hub/checkpoints/<official "
+                             "file>; see msgan-eval weights), vgg16-fc2.")
+
+
+def feature_weights_option(f):
+    return click.option("--feature-weights", type=click.Path(dir_okay=False), default=None,
+                        metavar="FILE",
+                        help="Weights of the --features network when not Inception: the "
+                             "official file (dinov2_vitl14_pretrain.pth, ViT-L-14-336px.pt...) or "
+                             "a state dict in its layout (else the hub cache).")(f)
 
 
 def inception_weights_option(f):
@@ -75,9 +98,9 @@ def inception_run_options(f):
     """The options of a command that runs the FID Inception over images and prints a result
     (``kid``, ``prdc``, ``vendi``): preprocessing preset, weights, device, batching, bad files,
     output."""
-    for option in reversed((preset_option, inception_weights_option, device_option,
-                            batch_size_option(), num_workers_option, skip_bad_option, json_option,
-                            quiet_option)):
+    for option in reversed((preset_option, inception_weights_option, feature_weights_option,
+                            device_option, batch_size_option(), num_workers_option,
+                            skip_bad_option, json_option, quiet_option)):
         f = option(f)
     return f
 
@@ -186,12 +209,27 @@ PARAMETER_FLAGS = {
     "b": "B",
     "real": "REAL",                # prdc's positional arguments
     "gen": "GEN",
+    "images": "DIR",               # inspect's positional argument
+    "real_images": "--real",       # lpips / vendi --real (real_images_named renames `real`)
     "k": "--bins",
     "bins": "--bins-file",
     "reference": "--ref",
     "backbone_weights": "--lpips-backbone",
     "use_cache": "--no-cache",
 }
+
+
+def real_images_named(call):
+    """Run ``call()``; a ParameterError about ``real`` names ``--real`` (lpips and vendi's
+    option), not prdc's positional REAL."""
+    from msgan_eval.errors import ParameterError
+
+    try:
+        return call()
+    except ParameterError as exc:
+        if "real" not in exc.params:
+            raise
+        raise exc.renamed({"real": "real_images"}) from None
 
 
 def flag_of(param: str) -> str:

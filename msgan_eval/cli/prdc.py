@@ -5,6 +5,7 @@ from msgan_eval import defaults
 
 from .options import (
     emit,
+    features_option,
     inception_run_options,
     vgg16_weights_option,
 )
@@ -26,20 +27,17 @@ def _human(result) -> str:
 @click.argument("gen", type=click.Path())
 @click.option("--k", "k", type=click.IntRange(min=1), default=defaults.PRDC_K, show_default=True,
               help="Nearest neighbours of the radii (3: Kynkaanniemi et al.; 5: Naeem et al.).")
-@click.option("--features", type=click.Choice(defaults.PRDC_FEATURES_CHOICES),
-              default=defaults.PRDC_FEATURES, show_default=True,
-              help="Embedding: the FID Inception's pool3, or the papers' VGG16 fc2 (needs "
-                   "--vgg16-weights or torchvision's cached vgg16-397923af.pth).")
+@features_option(default=defaults.PRDC_FEATURES)
 @vgg16_weights_option
 @inception_run_options
-def prdc(real, gen, k, features, vgg16_weights, preset, inception_weights, device, batch_size,
-         num_workers, skip_bad, as_json, quiet):
+def prdc(real, gen, k, features, vgg16_weights, preset, inception_weights, feature_weights, device,
+         batch_size, num_workers, skip_bad, as_json, quiet):
     """Precision and recall (Kynkaanniemi et al. 2019), density and coverage (Naeem et al. 2020)
     of the images at GEN against the real images at REAL (prdc's compute_prdc)."""
     from msgan_eval.evaluate.prdc import prdc as evaluate_prdc
 
     result = evaluate_prdc(real, gen, k=k, features=features, preset=preset,
-                           inception_weights=inception_weights,
+                           inception_weights=inception_weights, feature_weights=feature_weights,
                            vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
                            num_workers=num_workers, skip_bad=skip_bad, quiet=quiet)
     emit(result.to_dict(), as_json, _human(result))

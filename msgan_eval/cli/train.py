@@ -10,6 +10,7 @@ from msgan_eval.fileio import check_writable
 from msgan_eval.train import DATASETS
 
 from .options import FiniteFloat, device_option, emit, json_option, quiet_option
+from .train_loop import loop_options, resolve_loop
 
 # Options a resumed run takes from its config.json unless given again on the command line.
 _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batch_size", "width",
@@ -71,12 +72,13 @@ def paired_options(f):
               show_default=True, help="Steps between checkpoints (one is written at the end).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @paired_options
+@loop_options
 @device_option
 @quiet_option
 @json_option
 @click.pass_context
 def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, width,
-          subset_per_class, seed, checkpoint_every, resume, device, quiet, as_json, **paired):
+          subset_per_class, seed, checkpoint_every, resume, device, quiet, as_json, **more):
     """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT.
 
     With --dataset fashion-mnist-edges or paired-folder: pix2pix with noise (--ms-weight 0) or
@@ -90,7 +92,7 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
         raise click.UsageError("give --steps or --epochs, not both")
     check_writable(out, "--out", folder=True)
     config_from_run, new_config, run_training = _trainer(out if resume else None, dataset)
-    given.update({name: value for name, value in paired.items() if value is not None})
+    given.update({name: more[name] for name in _PAIRED_OPTIONS if more.get(name) is not None})
     known = {f.name for f in dataclasses.fields(new_config)}
     stray = [name for name in _PAIRED_OPTIONS if name in given and name not in known]
     if stray:
@@ -104,9 +106,10 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
         config = new_config()
     for name, value in given.items():
         setattr(config, name, value)
+    loop = resolve_loop(ctx, out if resume else None)
     start = checkpoint_step(out) if resume else 0
     t0 = time.perf_counter()
-    run_training(config, out, resume=resume, quiet=quiet, device=device)
+    run_training(config, out, resume=resume, quiet=quiet, device=device, loop=loop)
     seconds = time.perf_counter() - t0
     if not is_main_process():   # under torchrun only rank 0 prints
         return
@@ -118,10 +121,21 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
                "batch_size": config.batch_size, "start_step": start, "step": done,
                "seconds": round(seconds, 3),
                "steps_per_second": round((done - start) / seconds, 3) if done > start else None,
-               "losses": last}
+               "losses": last, **_track_summary(out, loop)}
     losses = ", ".join(f"{k} {v:.3f}" for k, v in last.items())
     emit(payload, as_json, f"trained {out} to step {done} (ms-weight {config.ms_weight}) in "
                            f"{seconds:.1f}s; {losses}")
+
+
+def _track_summary(out: str, loop) -> dict:
+    """The curve's file and best step of a run trained with --eval-every (for --json)."""
+    import json
+    from pathlib import Path
+
+    path = Path(out) / "track.json"
+    if loop.evaluation is None or not path.is_file():
+        return {}
+    return {"track": str(path), "best": json.loads(path.read_text()).get("best")}
 
 
 def _trainer(resume_dir, dataset: str):
@@ -153,15 +167,18 @@ def _trainer(resume_dir, dataset: str):
               show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=defaults.SEED, show_default=True)
 @click.option("--grid", type=click.Path(dir_okay=False), default=None,
-              help="Also write a PNG grid (one row per class).")
+              help="Also write a PNG grid: one row per class (image-to-image runs: per input, with "
+                   "its input and target), headed by the class or the input's label.")
 @click.option("--inputs", type=click.IntRange(min=1), default=defaults.P2P_INPUTS, show_default=True,
               help="Image-to-image runs: this many test inputs (one condition each).")
 @click.option("--per-input", type=click.IntRange(min=1), default=defaults.P2P_PER_INPUT,
               show_default=True, help="Image-to-image runs: samples per input.")
+@click.option("--step", type=click.IntRange(min=0), default=None,
+              help="Sample the checkpoint of this step (OUT/checkpoints/step-N.pt) [default: the last].")
 @device_option
 @quiet_option
 @json_option
-def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet, as_json):
+def sample(run_dir, out, per_class, seed, grid, inputs, per_input, step, device, quiet, as_json):
     """Write PER_CLASS samples of each class of a trained run as image folders.
 
     Image-to-image runs: OUT/samples/<input>/ holds PER_INPUT samples of each of INPUTS test
@@ -180,15 +197,19 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, device, quiet
         from msgan_eval.train.pix2pix_sampler import sample_pix2pix_run
 
         sample_pix2pix_run(run_dir, out, inputs=inputs, per_input=per_input, seed=seed,
-                           device=device, quiet=quiet)
+                           device=device, quiet=quiet, step=step, grid=grid)
         payload = {"version": __version__, "run": run_dir, "out": out, "inputs": inputs,
-                   "per_input": per_input, "seed": seed, "n": inputs * per_input}
+                   "per_input": per_input, "seed": seed, "step": step, "n": inputs * per_input,
+                   "grid": grid}
         emit(payload, as_json, f"wrote {per_input} samples for each of {inputs} test inputs to "
-                               f"{out}/samples (inputs and targets beside it)")
+                               f"{out}/samples (inputs and targets beside it)"
+                               + (f" and a grid to {grid}" if grid else ""))
         return
     classes = config["class_names"]
-    sample_run(run_dir, out, per_class=per_class, seed=seed, grid=grid, device=device, quiet=quiet)
+    sample_run(run_dir, out, per_class=per_class, seed=seed, grid=grid, device=device, quiet=quiet,
+               step=step)
     payload = {"version": __version__, "run": run_dir, "out": out, "per_class": per_class,
-               "seed": seed, "classes": classes, "n": per_class * len(classes), "grid": grid}
+               "seed": seed, "step": step, "classes": classes, "n": per_class * len(classes),
+               "grid": grid}
     emit(payload, as_json, f"wrote {per_class} samples for each of {len(classes)} classes to {out}"
                            + (f" and a grid to {grid}" if grid else ""))

@@ -35,15 +35,17 @@ from .inputs import ImagesLike, as_image_set, is_stats_path
 from .runners import RUNNERS, SIZE_FREE, cannot_run, weights_named
 
 MAIN_PROCESS_ONLY = ("ndb",)    # families with no sharded work: rank 0 runs them alone
-FEATURE_FAMILIES = ("fid", "fid-per-class", "vendi")   # families that extract Inception features
+FEATURE_FAMILIES = ("fid", "fid-per-class", "vendi")   # families that extract --features features
 def _check_config(config: CompareConfig) -> None:
     unknown = [m for m in config.metrics if m not in FAMILIES]
     if unknown or not config.metrics:
         raise ParameterError(f"{{metrics}} {','.join(config.metrics)}: use a comma-separated subset "
                              f"of {', '.join(FAMILIES)}", "metrics")
-    if config.preset not in defaults.FID_PRESET_CHOICES:
-        raise ParameterError(f"{{preset}} {config.preset!r} is not a FID preset; choose one of "
-                             f"{', '.join(defaults.FID_PRESET_CHOICES)}", "preset")
+    from .features import check_features, resolve_preset
+
+    config.features = check_features(config.features)
+    config.preset = resolve_preset(config.features, config.preset)
+    check_features(config.cmmd_features, param="cmmd_features")
     if not 0 <= config.seed < 2 ** 32:
         raise ParameterError(f"{{seed}} {config.seed}: use a seed from 0 to {2 ** 32 - 1}", "seed")
     if not 1 <= config.bootstrap <= defaults.MAX_BOOTSTRAP or not 0 < config.confidence < 1:
@@ -140,6 +142,11 @@ class Report:
         return self.report["deltas"]
 
     @property
+    def overall(self) -> dict:
+        """The joint verdict: ``{"verdict", "reasons", "better", "worse"}`` (``metrics.overall``)."""
+        return self.report["overall"]
+
+    @property
     def runs(self) -> Dict[str, Dict[str, dict]]:
         return self.report["runs"]
 
@@ -181,6 +188,11 @@ def _inputs(baseline, candidate, reference, skip_bad: bool,
     return sets, _reference(reference, skip_bad, quiet)
 
 
+def _path_text(path) -> Optional[str]:
+    """A file option as the report records it (JSON has no paths)."""
+    return None if path is None else os.fspath(path)
+
+
 def _several(arm) -> list:
     """An arm's runs: a list or tuple holds several runs (training seeds), anything else is one."""
     return list(arm) if isinstance(arm, (list, tuple)) else [arm]
@@ -209,7 +221,7 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
             metrics: Sequence[str] = defaults.COMPARE_METRICS, bootstrap: int = defaults.BOOTSTRAP,
             seed: int = defaults.SEED, confidence: float = defaults.CONFIDENCE,
             dims: int = defaults.FID_DIMS, inception_weights: Optional[str] = None,
-            preset: str = defaults.FID_PRESET, lpips_net: str = defaults.LPIPS_NET, lpips_pairs: str = defaults.LPIPS_PAIRS,
+            preset: Optional[str] = None, lpips_net: str = defaults.LPIPS_NET, lpips_pairs: str = defaults.LPIPS_PAIRS,
             lpips_num_pairs: int = defaults.LPIPS_NUM_PAIRS, lpips_resize: Optional[int] = None,
             lpips_backbone: Optional[str] = None, ndb_bins: int = defaults.NDB_BINS,
             ndb_alpha: float = defaults.NDB_ALPHA, kid_subsets: int = defaults.KID_SUBSETS,
@@ -219,16 +231,26 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
             out: "str | os.PathLike[str] | None" = None, skip_bad: bool = False,
             quiet: bool = True, log: Optional[Log] = None,
             command: Optional[List[str]] = None, skip_missing: bool = False,
-            protocol: Optional[str] = None) -> Optional[Report]:
-    """Baseline vs candidate on FID, LPIPS diversity and NDB/JSD, with bootstrap intervals.
+            protocol: Optional[str] = None, features: str = defaults.FEATURES,
+            feature_weights: Optional[str] = None, cmmd_features: str = defaults.CMMD_FEATURES,
+            cmmd_weights: Optional[str] = None) -> Optional[Report]:
+    """Baseline vs candidate on FID, LPIPS diversity, NDB/JSD and the degenerate fraction, with
+    bootstrap intervals, a verdict per metric and an overall verdict (``metrics.overall``).
 
     Args:
         baseline, candidate: generated images (path, ImageSet, uint8 array, tensor, or mapping
             condition -> array/tensor; see ``msgan_eval.evaluate.inputs``); a list or tuple of
             those is several training runs of one arm, pooled by ``evaluate.multirun``.
         reference: real images, or a FID statistics ``.npz`` (then NDB/JSD are skipped).
-        metrics: a subset of ``fid``, ``lpips``, ``ndb`` (``ndb`` also gives ``jsd``), ``kid`` and
-            ``prdc`` (precision, recall, density, coverage; on Inception pool3).
+        metrics: a subset of ``fid``, ``lpips``, ``ndb`` (``ndb`` also gives ``jsd``), ``kid``,
+            ``prdc`` (precision, recall, density, coverage), ``degenerate``
+            (share of samples ``inspect`` flags blank, saturated or noise) and ``lpips-gated``
+            (LPIPS among the samples that pass the realism gate); both need >= 50 reference
+            images and are skipped with the reason otherwise; ``fid-per-class``, ``vendi`` and
+            ``cmmd`` (CLIP embeddings, cmmd-pytorch's computation).
+        features, feature_weights: the feature space of fid, fid-per-class, vendi, kid and prdc
+            (``inception`` default; ``dinov2-vit-l14``, ``clip-vit-l14``...) and its file.
+        cmmd_features, cmmd_weights: CMMD's network (``clip-vit-l14-336`` default) and its file.
         bootstrap, seed, confidence: resamples per run and metric, their seed, the interval level.
         dims, inception_weights, preset: as for :func:`msgan_eval.fid` (the preset applies to
             every Inception-feature metric).
@@ -246,7 +268,8 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
         command: recorded in the report's provenance (the CLI passes its argv).
 
     Returns:
-        Report: ``.verdicts``, ``.deltas``, ``.runs`` (estimates with intervals), ``.skipped``;
+        Report: ``.verdicts``, ``.overall`` (the joint verdict and its reasons), ``.deltas``,
+        ``.runs`` (estimates with intervals), ``.skipped``;
         ``to_dict()`` is ``msgan-eval compare --json``. None on torchrun ranks other than 0.
 
     Example:
@@ -262,7 +285,9 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
                            ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, kid_subsets=int(kid_subsets),
                            kid_subset_size=int(kid_subset_size), prdc_k=int(prdc_k), device=device,
                            batch_size=batch_size, num_workers=num_workers,
-                           skip_missing=skip_missing, protocol=protocol)
+                           skip_missing=skip_missing, protocol=protocol, features=features,
+                           feature_weights=_path_text(feature_weights),
+                           cmmd_features=cmmd_features, cmmd_weights=_path_text(cmmd_weights))
     if protocol is not None:
         from .protocol import MSGAN_LPIPS, MSGAN_NDB, settle
 

@@ -10,11 +10,10 @@ from typing import Dict, Optional
 from msgan_eval import defaults
 from msgan_eval.errors import ParameterError
 from msgan_eval.images import ImageSet
-from msgan_eval.metrics.registry import family_needs
 from msgan_eval.report.compare import CompareConfig, Reference
 
 from .inputs import check_output
-from .runners import SIZE_FREE, cannot_run, weights_named
+from .runners import SIZE_FREE, cannot_run, named_weights
 
 
 def check_out(out) -> None:
@@ -83,6 +82,26 @@ def _preflight_prdc(runs: Dict[str, ImageSet], ref: Reference, config: CompareCo
             raise exc.renamed({"real": "reference", "gen": run}) from None
 
 
+def _preflight_degenerate(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    """Every image of each run is resampled (``runners.SIZE_FREE``): its draws bounded too."""
+    _check_realism_k(ref, config)
+    for images in runs.values():
+        _check_bootstrap_draws(config.bootstrap, len(images), "images")
+
+
+def _preflight_lpips_gated(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    _check_realism_k(ref, config)
+    _preflight_lpips(runs, ref, config)       # the gate keeps a subset of what LPIPS measures
+
+
+def _check_realism_k(ref: Reference, config: CompareConfig) -> None:
+    """inspect's realism balls (the unrealistic flag, the gate) use {prdc_k} neighbours."""
+    if len(ref.images) <= config.prdc_k:
+        raise ParameterError(f"{{reference}} has {len(ref.images)} images for {{prdc_k}} "
+                             f"{config.prdc_k} nearest neighbours of the realism balls; lower "
+                             "{prdc_k} or give more reference images", "reference", "prdc_k")
+
+
 def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
     """The bootstrap draws (n_boot, n) int64 indices at once: bounded (--bootstrap 1e8 asked for
     tens of GB)."""
@@ -92,8 +111,18 @@ def _check_bootstrap_draws(n_boot: int, n: int, what: str) -> None:
                              "bootstrap")
 
 
+def _preflight_cmmd(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    from .features import check_features
+
+    check_features(config.cmmd_features, param="cmmd_features")
+    for param, images in [*runs.items(), ("reference", ref.images)]:
+        if len(images) < 1:
+            raise ParameterError(f"{{{param}}} {images.source}: CMMD needs images", param)
+
+
 PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb,
-             "kid": _preflight_kid, "prdc": _preflight_prdc}
+             "kid": _preflight_kid, "prdc": _preflight_prdc, "degenerate": _preflight_degenerate,
+             "lpips-gated": _preflight_lpips_gated, "cmmd": _preflight_cmmd}
 
 
 def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,
@@ -109,17 +138,24 @@ def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,
         if cannot_run(family, ref) is None and family in PREFLIGHT:
             PREFLIGHT[family](full if full is not None and family in SIZE_FREE else runs, ref, config)
     for family in config.metrics:            # inputs first: they are cheaper to check
-        if weights_named(family, config):    # a file the user named must work: say so now
-            _resolve_named_weights(family, config)
+        for need in named_weights(family, config):   # a file the user named must work: say so now
+            _resolve_named_weights(need, config)
 
 
-def _resolve_named_weights(family: str, config: CompareConfig) -> None:
-    needs = family_needs(family)
-    if "inception_weights" in needs:
+def _resolve_named_weights(need: str, config: CompareConfig) -> None:
+    if need == "cmmd_weights":
+        from .runners import cmmd_space
+
+        cmmd_space(config)
+    if need == "inception_weights" and config.features != "inception":
+        from .runners import feature_space
+
+        feature_space(config)
+    elif need == "inception_weights":
         from msgan_eval.features.inception import resolve_inception_weights
 
         resolve_inception_weights(config.inception_weights)
-    if "lpips_backbone" in needs:
+    if need == "lpips_backbone":
         from msgan_eval.features.lpips_net import resolve_lpips_backbone
 
         resolve_lpips_backbone(config.lpips_net, config.lpips_backbone)

@@ -85,7 +85,9 @@ def duplicates_outcome(runs: Dict[str, ImageSet], config: CompareConfig, quiet: 
     table = {}
     for run, images in runs.items():
         feats = None
-        if features_ready:
+        # The 0.99 cosine rule is calibrated on Inception pool3 (non-negative features): with
+        # another --features space the near duplicates are not measured.
+        if features_ready and config.features == "inception":
             from msgan_eval.features.inception import resolve_inception_weights
 
             from .features import inception_features

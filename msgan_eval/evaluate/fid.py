@@ -45,12 +45,14 @@ class FidResult:
     preset: str = defaults.FID_PRESET
     version: str = __version__
     skipped_files: List[Tuple[str, str]] = field(default_factory=list, repr=False)
+    features: str = defaults.FEATURES   # the feature network (FD on DINOv2 / CLIP features)
     per_class: Optional[Dict[str, float]] = None      # condition -> FID (per_class=True only)
     fid_per_class_mean: Optional[float] = None
     missing_classes: Optional[Dict[str, List[str]]] = None   # side -> conditions left out
 
     def to_dict(self) -> dict:
-        out = {"fid": self.fid, "n": self.n, "dims": self.dims, "preset": self.preset,
+        out = {"fid": self.fid, "n": self.n, "dims": self.dims, "features": self.features,
+               "preset": self.preset,
                "weights_sha256": self.weights_sha256, "weights": self.weights,
                "version": self.version, "inputs": self.inputs, "cached": self.cached,
                "skipped": self.skipped, "device": self.device, "batch_size": self.batch_size,
@@ -74,22 +76,34 @@ class FidStats(_StoredStats):
     skipped_files: List[Tuple[str, str]] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
-        return {"out": self.out, "n": self.n, "dims": self.dims, "preset": self.preset,
+        return {"out": self.out, "n": self.n, "dims": self.dims,
+                "features": self.features or defaults.FEATURES, "preset": self.preset,
                 "weights_sha256": self.weights_sha256, "weights": self.weights,
                 "version": __version__, "input": self.input, "cached": self.cached,
                 "skipped": self.skipped, "processes": self.processes}
 
 
-def resolve_weights_for(inputs: Sequence[ImagesLike], inception_weights, device: str):
-    """The Inception weights, resolved before any long work, or None when every input is a
+def resolve_weights_for(inputs: Sequence[ImagesLike], inception_weights, device: str,
+                        features: str = defaults.FEATURES, feature_weights=None):
+    """The network's weights, resolved before any long work, or None when every input is a
     statistics file (then no network runs). The device is checked first: it is cheaper."""
     if all(is_stats_path(x) for x in inputs):
         return None
     from msgan_eval.device import resolve_device
-    from msgan_eval.features.inception import resolve_inception_weights
+
+    from .features import resolve_feature_weights
 
     resolve_device(device)
-    return resolve_inception_weights(inception_weights)
+    return resolve_feature_weights(features, inception_weights=inception_weights,
+                                   feature_weights=feature_weights)
+
+
+def feature_space(features: str, preset: Optional[str], dims: int) -> Tuple[str, Optional[str], int]:
+    """(canonical features, preset, feature size) checked: unknown names list the valid ones."""
+    from .features import check_features, feature_dims, resolve_preset
+
+    features = check_features(features)
+    return features, resolve_preset(features, preset), feature_dims(features, dims)
 
 
 def check_preset(preset: str) -> str:
@@ -102,7 +116,7 @@ def check_preset(preset: str) -> str:
 
 def load_statistics(path, *, param: str, dims: int,
                     weights: Optional[ResolvedWeights] = None,
-                    preset: Optional[str] = None) -> _StoredStats:
+                    preset: Optional[str] = None, features: str = defaults.FEATURES) -> _StoredStats:
     """A statistics file, refused when its dims, Inception weights or preset differ from the run's.
 
     Statistics of other weights give a FID of nothing in particular, so this is an error (in
@@ -113,6 +127,12 @@ def load_statistics(path, *, param: str, dims: int,
     from msgan_eval.features.stats_cache import load_fid_stats
 
     stats = load_fid_stats(path)
+    theirs = stats.features or defaults.FEATURES
+    if theirs != features:
+        raise ParameterError(
+            f"{{{param}}} {path}: statistics of {theirs} features, but this run uses {features}; "
+            f"pass {{features}} {theirs} or recompute them with {{features}} {features}",
+            param, "features")
     if preset is not None and stats.preset and stats.preset != preset:
         raise ParameterError(
             f"{{{param}}} {path}: statistics made with the {stats.preset} preset, but this run "
@@ -123,20 +143,35 @@ def load_statistics(path, *, param: str, dims: int,
                              f"pass {{dims}} {stats.dims} or re-create the file", "dims")
     if weights is not None and stats.weights_sha256 and stats.weights_sha256 != weights.sha256:
         raise ParameterError(
-            f"{{{param}}} {path}: computed with Inception weights sha256 {stats.weights_sha256}, "
+            f"{{{param}}} {path}: computed with {_label(features)} weights sha256 {stats.weights_sha256}, "
             f"but this run uses {weights.sha256} ({weights.path}); recompute the statistics with "
-            "these weights, or pass the weights they were made with as {inception_weights}",
-            param, "inception_weights")
+            f"these weights, or pass the weights they were made with as {{{_weights_param(features)}}}",
+            param, _weights_param(features))
     return stats
+
+
+def _label(features: str) -> str:
+    return "Inception" if features == "inception" else features
+
+
+def _weights_param(features: str) -> str:
+    return "inception_weights" if features == "inception" else "feature_weights"
 
 
 def _agree(stats: Sequence[_StoredStats], params: Sequence[str]) -> None:
     """Two statistics files made with different weights (no network run to compare them with)."""
+    spaces = [s.features or defaults.FEATURES for s in stats]
+    if len(stats) == 2 and spaces[0] != spaces[1]:
+        (pa, a), (pb, b) = zip(params, stats)
+        raise ParameterError(f"{{{pa}}} {a.source} holds {spaces[0]} statistics and {{{pb}}} "
+                             f"{b.source} {spaces[1]} statistics: the two feature spaces cannot be "
+                             "compared; recompute one with the other's {features}", pa, pb,
+                             "features")
     known = [(p, s) for p, s in zip(params, stats) if s.weights_sha256]
     if len(known) == 2 and known[0][1].weights_sha256 != known[1][1].weights_sha256:
         (pa, a), (pb, b) = known
         raise ParameterError(f"{{{pa}}} {a.source} and {{{pb}}} {b.source} were computed with "
-                             f"different Inception weights (sha256 {a.weights_sha256} and "
+                             f"different {_label(spaces[0])} weights (sha256 {a.weights_sha256} and "
                              f"{b.weights_sha256}); recompute one with the other's weights", pa, pb)
     named = [(p, s) for p, s in zip(params, stats) if s.preset]
     if len(named) == 2 and named[0][1].preset != named[1][1].preset:
@@ -148,24 +183,26 @@ def _agree(stats: Sequence[_StoredStats], params: Sequence[str]) -> None:
 
 def _image_statistics(x: ImagesLike, *, param: str, weights: ResolvedWeights, dims: int,
                       device: str, batch_size: int, num_workers: int, use_cache: bool,
-                      skip_bad: bool, quiet: bool, preset: str) -> FidStats:
-    from msgan_eval.features.extract import image_set_statistics
+                      skip_bad: bool, quiet: bool, preset, features: str = defaults.FEATURES) -> FidStats:
+    from .features import set_statistics
 
     image_set = as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
-    s = image_set_statistics(image_set, weights=weights, dims=dims, device=device,
-                             batch_size=batch_size, num_workers=num_workers, quiet=quiet,
-                             use_cache=use_cache, preset=preset)
+    s = set_statistics(image_set, weights=weights, dims=dims, device=device,
+                        batch_size=batch_size, num_workers=num_workers, use_cache=use_cache,
+                        quiet=quiet, preset=preset, features=features)
     return FidStats(s.mu, s.sigma, s.n, s.dims, s.weights_sha256, describe(x), s.cached, preset,
-                    weights=weights.as_dict(), input=describe(x), skipped=len(image_set.skipped),
-                    processes=distributed.world_size(), skipped_files=list(image_set.skipped))
+                    features, weights=weights.as_dict(), input=describe(x),
+                    skipped=len(image_set.skipped), processes=distributed.world_size(),
+                    skipped_files=list(image_set.skipped))
 
 
 def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
                dims: int = defaults.FID_DIMS, device: str = defaults.DEVICE,
                batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
                inception_weights: "str | os.PathLike[str] | None" = None, use_cache: bool = True,
-               skip_bad: bool = False, quiet: bool = True,
-               preset: str = defaults.FID_PRESET) -> FidStats:
+               skip_bad: bool = False, quiet: bool = True, preset: Optional[str] = None,
+               features: str = defaults.FEATURES,
+               feature_weights: "str | os.PathLike[str] | None" = None) -> FidStats:
     """FID statistics (mu, sigma) of the images ``x``, written to ``out`` when given.
 
     Args:
@@ -175,8 +212,13 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
         dims: 64, 192, 768 or 2048 (pool3, standard FID).
         inception_weights: the FID Inception state dict; None resolves it as ``msgan-eval`` does.
         use_cache: read and write the statistics cache (keyed by file list or pixels).
-        preset: whose preprocessing: ``pytorch-fid`` (default), ``torch-fidelity``,
-            ``clean-fid`` or ``clean-fid-legacy-tensorflow``; recorded in ``out``.
+        preset: whose preprocessing: ``pytorch-fid`` (Inception's default), ``torch-fidelity``,
+            ``clean-fid`` or ``clean-fid-legacy-tensorflow``; for DINOv2 ``dgm-eval`` (default)
+            or ``torch-fidelity``; for CLIP ``openai-clip`` (default), ``cmmd`` or
+            ``torch-fidelity``; recorded in ``out``. None: the feature space's default.
+        features: ``inception`` (default), ``dinov2-vit-s14``/``b14``/``l14``/``g14``,
+            ``clip-vit-b32``/``l14``/``l14-336`` or ``vgg16-fc2``; recorded in ``out``.
+        feature_weights: the non-Inception network's file (else the hub cache's official name).
 
     Returns:
         FidStats: ``.mu``, ``.sigma``, ``.n``, ``.dims``, ``.weights_sha256``; ``to_dict()`` is
@@ -186,21 +228,22 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
         >>> s = msgan_eval.statistics("real/", out="real.npz", dims=2048)   # doctest: +SKIP
         >>> s.n, s.mu.shape                                                 # doctest: +SKIP
     """
-    dims, preset = int(dims), check_preset(preset)
+    features, preset, dims = feature_space(features, preset, dims)
     if out is not None and not os.fspath(out).lower().endswith(".npz"):
         raise ParameterError(f"{{out}} {os.fspath(out)}: must end with .npz (pytorch-fid only "
                              "reads .npz statistics)", "out")
     check_output(out, "out")          # before the extraction, not after it
-    weights = resolve_weights_for([x], inception_weights, device)
+    weights = resolve_weights_for([x], inception_weights, device, features, feature_weights)
     if weights is None:
-        s = load_statistics(x, param="x", dims=dims, preset=preset)
+        s = load_statistics(x, param="x", dims=dims, preset=preset, features=features)
         stats = FidStats(s.mu, s.sigma, s.n, s.dims, s.weights_sha256, s.source, s.cached,
-                         s.preset or preset, input=describe(x), processes=distributed.world_size())
+                         s.preset or preset, features, input=describe(x),
+                         processes=distributed.world_size())
     else:
         stats = _image_statistics(x, param="x", weights=weights, dims=dims, device=device,
                                   batch_size=batch_size, num_workers=num_workers,
                                   use_cache=use_cache, skip_bad=skip_bad, quiet=quiet,
-                                  preset=preset)
+                                  preset=preset, features=features)
     if out is not None:
         from msgan_eval.features.stats_cache import save_fid_stats
 
@@ -213,7 +256,7 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
 def _rank_deficiency_notes(stats_list) -> List[str]:
     return [f"{s.source}: {s.n} images for {s.dims} dimensions: the covariance is rank-deficient, "
             "so the FID is biased and noisy (use more images than dimensions"
-            + (", or a smaller --dims)" if s.dims > 64 else ")")
+            + (", or a smaller --dims)" if s.dims > 64 and s.features in (None, "inception") else ")")
             for s in stats_list if s.n is not None and s.n <= s.dims]
 
 
@@ -238,8 +281,9 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         num_workers: int = defaults.NUM_WORKERS,
         inception_weights: "str | os.PathLike[str] | None" = None, use_cache: bool = True,
         cache_generated: bool = defaults.CACHE_GENERATED, skip_bad: bool = False,
-        quiet: bool = True, preset: str = defaults.FID_PRESET, per_class: bool = False,
-        skip_missing: bool = False) -> FidResult:
+        quiet: bool = True, preset: Optional[str] = None, per_class: bool = False,
+        skip_missing: bool = False, features: str = defaults.FEATURES,
+        feature_weights: "str | os.PathLike[str] | None" = None) -> FidResult:
     """FID between ``a`` and ``b``, the number pytorch-fid (or the preset's tool) gives.
 
     Args:
@@ -255,7 +299,11 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
             folder would add 33.5 MB that is never read again.
         preset: whose FID: ``pytorch-fid`` (default), ``torch-fidelity``, ``clean-fid`` (its
             ``clean`` mode) or ``clean-fid-legacy-tensorflow``; a statistics file of another
-            preset is refused.
+            preset is refused. None: the feature space's default (DINOv2: ``dgm-eval``; CLIP:
+            ``openai-clip``; see :func:`statistics`).
+        features: the feature space (``inception`` default; ``dinov2-vit-l14`` gives
+            FD_DINOv2, ``clip-vit-l14`` CLIP-FD...); statistics of another space are refused.
+        feature_weights: the non-Inception network's file (else the hub cache's official name).
         per_class: also the FID of each condition of ``a`` against ``b``'s condition of the same
             name (``.per_class``) and their mean (``.fid_per_class_mean``); images on both sides.
         skip_missing: leave out conditions one side lacks (listed in ``.missing_classes``)
@@ -269,29 +317,37 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         >>> msgan_eval.fid("real/", "fake/").fid                     # doctest: +SKIP
         12.3
     """
-    dims, params, preset = int(dims), ("a", "b"), check_preset(preset)
+    params = ("a", "b")
+    features, preset, dims = feature_space(features, preset, dims)
     if per_class:
         return _fid_per_class(a, b, dims=dims, device=device, batch_size=batch_size,
                               num_workers=num_workers, inception_weights=inception_weights,
                               skip_bad=skip_bad, skip_missing=skip_missing, quiet=quiet,
-                              preset=preset)
-    weights = resolve_weights_for([a, b], inception_weights, device)
+                              preset=preset, features=features, feature_weights=feature_weights)
+    for param, x in zip(params, (a, b)):      # a statistics file of another space: say so first
+        if is_stats_path(x):
+            load_statistics(x, param=param, dims=dims, preset=preset, features=features)
+    weights = resolve_weights_for([a, b], inception_weights, device, features, feature_weights)
     stats = []
     for param, x in zip(params, (a, b)):
         if is_stats_path(x):
             stats.append(load_statistics(x, param=param, dims=dims, weights=weights,
-                                         preset=preset))
+                                         preset=preset, features=features))
         else:
             cache = use_cache and should_cache(param == "a", cache_generated=cache_generated)
             stats.append(_image_statistics(x, param=param, weights=weights, dims=dims,
                                            device=device, batch_size=batch_size,
                                            num_workers=num_workers, use_cache=cache,
-                                           skip_bad=skip_bad, quiet=quiet, preset=preset))
+                                           skip_bad=skip_bad, quiet=quiet, preset=preset,
+                                           features=features))
     _agree(stats, params)
     value, notes = frechet_with_notes(*stats)
     notes += [f"{s.source}: records no FID preset (a file of pytorch-fid or an older msgan-eval: "
               f"pytorch-fid's preprocessing); this run uses {preset}"
               for s in stats if not s.preset and preset != defaults.FID_PRESET]
+    if weights is not None and weights.status != "verified" and features not in ("inception", "vgg16-fc2"):
+        notes.append(f"UNVERIFIED {features} weights {weights.path} (SHA-256 "
+                     f"{weights.sha256[:16]}...): not the published file")
     sha = weights.sha256 if weights else next((s.weights_sha256 for s in stats if s.weights_sha256), None)
     return FidResult(fid=value, n=[s.n for s in stats], dims=dims, weights_sha256=sha,
                      weights=weights.as_dict() if weights else None,
@@ -299,29 +355,31 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
                      skipped=[getattr(s, "skipped", 0) for s in stats], device=device,
                      batch_size=batch_size, num_workers=num_workers,
                      processes=distributed.world_size(), warnings=notes, preset=preset,
+                     features=features,
                      skipped_files=[f for s in stats for f in getattr(s, "skipped_files", [])])
 
 
 def _fid_per_class(a: ImagesLike, b: ImagesLike, *, dims: int, device: str, batch_size: int,
                    num_workers: int, inception_weights, skip_bad: bool, skip_missing: bool,
-                   quiet: bool, preset: str) -> FidResult:
+                   quiet: bool, preset, features: str, feature_weights) -> FidResult:
     """``fid(per_class=True)``: one feature extraction per set gives the pooled FID and each class's."""
     from msgan_eval.metrics.fid import feature_statistics
 
-    from .features import inception_features
+    from .features import FeatureSource
     from .per_class import pair_conditions, per_class_fid
 
     for param, x in (("a", a), ("b", b)):
         if is_stats_path(x):
             raise ParameterError(f"{{{param}}} {x} is a statistics file; {{per_class}} needs images "
                                  "(class sub-folders) on both sides", param, "per_class")
-    weights = resolve_weights_for([a, b], inception_weights, device)
+    weights = resolve_weights_for([a, b], inception_weights, device, features, feature_weights)
     sets = [as_image_set(x, param=p, skip_bad=skip_bad, quiet=quiet) for p, x in (("a", a), ("b", b))]
     pairing = pair_conditions(*sets, skip_missing=skip_missing)
-    feats = [inception_features(s, weights=weights, dims=dims, device=device, batch_size=batch_size,
-                                num_workers=num_workers, quiet=quiet, preset=preset) for s in sets]
+    source = FeatureSource(features, weights, device, batch_size, num_workers, preset, dims)
+    feats = [source.of(s, quiet=quiet) for s in sets]
     stats = [_StoredStats(*feature_statistics(np.asarray(f, dtype=np.float64)), len(f), dims,
-                          weights.sha256, describe(x), False, preset) for f, x in zip(feats, (a, b))]
+                          weights.sha256, describe(x), False, preset, features)
+             for f, x in zip(feats, (a, b))]
     value, notes = frechet_with_notes(*stats)
     per, class_notes = per_class_fid(sets[0], feats[0], sets[1], feats[1], pairing.shared)
     return FidResult(fid=value, n=[len(s) for s in sets], dims=dims, weights_sha256=weights.sha256,
@@ -331,4 +389,4 @@ def _fid_per_class(a: ImagesLike, b: ImagesLike, *, dims: int, device: str, batc
                      processes=distributed.world_size(), warnings=notes + class_notes,
                      skipped_files=[f for s in sets for f in s.skipped], per_class=per,
                      fid_per_class_mean=float(np.mean(list(per.values()))),
-                     missing_classes=pairing.as_dict(), preset=preset)
+                     missing_classes=pairing.as_dict(), preset=preset, features=features)

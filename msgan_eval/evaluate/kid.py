@@ -1,7 +1,8 @@
 """KID of two image sets: images in, a typed result out (``msgan-eval kid``).
 
 Inception pool3 features (the FID network and weights, shared with FID through the per-process
-memo), then :func:`msgan_eval.metrics.kid.kid`: torch-fidelity's KID on the same features.
+memo) or another feature space (``features=``: DINOv2, CLIP, VGG16 fc2), then
+:func:`msgan_eval.metrics.kid.kid`: torch-fidelity's KID on the same features.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class KidResult:
     inputs: List[str]
     weights: Optional[dict]
     warnings: List[str]
-    preset: str = defaults.FID_PRESET     # whose FID preprocessing fed the Inception
+    preset: Optional[str] = defaults.FID_PRESET     # whose preprocessing fed the network
     version: str = __version__
 
     def to_dict(self) -> dict:
@@ -61,8 +62,9 @@ def check_kid_params(subsets: int, subset_size: int, seed: int) -> None:
 
 def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
         subset_size: int = defaults.KID_SUBSET_SIZE, seed: int = defaults.SEED,
-        preset: str = defaults.FID_PRESET,
-        inception_weights: "str | os.PathLike[str] | None" = None, device: str = defaults.DEVICE,
+        preset: Optional[str] = None, features: str = defaults.FEATURES,
+        inception_weights: "str | os.PathLike[str] | None" = None,
+        feature_weights: "str | os.PathLike[str] | None" = None, device: str = defaults.DEVICE,
         batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
         skip_bad: bool = False, quiet: bool = True) -> KidResult:
     """Kernel Inception Distance between ``a`` and ``b``, as torch-fidelity computes it.
@@ -73,9 +75,12 @@ def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
         subsets, subset_size, seed: torch-fidelity's ``kid_subsets`` (100), ``kid_subset_size``
             (1000) and ``rng_seed``. A set smaller than ``subset_size`` is not an error: the
             largest size that fits is used, recorded in ``subset_size`` and ``warnings``.
-        preset: whose FID preprocessing feeds the Inception: ``pytorch-fid`` (default),
-            ``torch-fidelity`` (the features its KID is computed on), ``clean-fid``... as
-            :func:`msgan_eval.fid`'s.
+        preset: whose preprocessing feeds the network (None: the feature space's default):
+            ``pytorch-fid`` (Inception's default), ``torch-fidelity`` (the features its KID is
+            computed on), ``clean-fid``... as :func:`msgan_eval.fid`'s.
+        features: ``inception`` (default), ``dinov2-vit-s14``/``b14``/``l14``/``g14``,
+            ``clip-vit-b32``/``l14``/``l14-336`` or ``vgg16-fc2``; ``feature_weights`` names the
+            non-Inception network's file (else ``$TORCH_HOME/hub/checkpoints/<official name>``).
 
     Returns:
         KidResult: ``.kid`` (mean over subsets), ``.kid_std``, ``.subset_size``...;
@@ -88,8 +93,9 @@ def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
 
     subsets, subset_size, seed = int(subsets), int(subset_size), int(seed)
     check_kid_params(subsets, subset_size, seed)
-    source = feature_source("inception-pool3", preset=preset, inception_weights=inception_weights,
-                            device=device, batch_size=batch_size, num_workers=num_workers)
+    source = feature_source(features, preset=preset, inception_weights=inception_weights,
+                            feature_weights=feature_weights, device=device,
+                            batch_size=batch_size, num_workers=num_workers)
     sets = [load_set(x, param=p, metric="KID", skip_bad=skip_bad, quiet=quiet)
             for p, x in (("a", a), ("b", b))]
     for param, s in zip(("a", "b"), sets):
@@ -100,6 +106,7 @@ def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
     n = [len(s) for s in sets]
     return KidResult(kid=est.kid, kid_std=est.kid_std, subsets=subsets,
                      subset_size=est.subset_size, requested_subset_size=subset_size, n=n,
-                     features="inception-pool3", seed=seed, inputs=[describe(a), describe(b)],
+                     features=source.recorded_name, seed=seed, inputs=[describe(a), describe(b)],
                      weights=source.weights.as_dict(),
-                     warnings=subset_note(n[0], n[1], subset_size, est.subset_size), preset=preset)
+                     warnings=source.notes + subset_note(n[0], n[1], subset_size, est.subset_size),
+                     preset=source.preset)

@@ -58,6 +58,15 @@ class LpipsResult:
     batch_size: int = defaults.BATCH_SIZE
     protocol: Optional[dict] = None        # a named protocol (``--protocol msgan``) and what it set
     duplicates: Optional[dict] = None      # exact duplicates per condition (#14)
+    gated: Optional[dict] = None           # with ``real``: lpips_gated, kept_fraction... (#22)
+
+    @property
+    def lpips_gated(self) -> Optional[float]:
+        return None if self.gated is None else self.gated["lpips_gated"]
+
+    @property
+    def kept_fraction(self) -> Optional[float]:
+        return None if self.gated is None else self.gated["kept_fraction"]
 
     @property
     def lpips(self) -> float:
@@ -65,8 +74,10 @@ class LpipsResult:
 
     def to_dict(self) -> dict:
         """``msgan-eval lpips --json``'s object (without the per-pair arrays)."""
-        return {"metric": "lpips", "path": self.path, **self.summary(), "skipped": self.skipped,
-                "batch_size": self.batch_size, "version": __version__}
+        gated = self.gated or {"lpips_gated": None, "kept_fraction": None, "groups_gated": None,
+                               "kept_fraction_per_group": None, "gate": None}
+        return {"metric": "lpips", "path": self.path, **self.summary(), **gated,
+                "skipped": self.skipped, "batch_size": self.batch_size, "version": __version__}
 
     def summary(self) -> dict:
         return {"lpips": self.score, "std": self.std, "std_over_conditions": self.std_over_conditions,
@@ -247,7 +258,10 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
                     batch_size: int = defaults.BATCH_SIZE, resize: Optional[int] = None,
                     backbone_weights: "str | os.PathLike[str] | None" = None,
                     skip_bad: bool = False, quiet: bool = True,
-                    protocol: Optional[str] = None) -> LpipsResult:
+                    protocol: Optional[str] = None, real: Optional[ImagesLike] = None,
+                    realism_k: int = defaults.REALISM_K,
+                    gate_features: str = defaults.PRDC_FEATURES,
+                    inception_weights: "str | os.PathLike[str] | None" = None) -> LpipsResult:
     """LPIPS diversity per condition of ``x``: the mean ``lpips.LPIPS`` distance of pairs.
 
     Args:
@@ -264,10 +278,16 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
         protocol: ``"msgan"``: 50 samples per condition (a seeded random 50 where there are
             more) and 50 random pairs of them, as the MSGAN paper's appendix; other ``pairs`` /
             ``num_pairs`` are refused (see ``msgan_eval.evaluate.protocol``).
+        real: real images (>= 50): also report ``lpips_gated``, the same LPIPS over the samples
+            whose realism score against them is >= 1 (``realism_k`` neighbours, features
+            ``gate_features``, weights ``inception_weights``), and ``kept_fraction``, per
+            condition and overall (``msgan_eval.evaluate.gate``). Without the feature weights
+            the gated numbers are None with the reason; plain LPIPS still runs.
 
     Returns:
         LpipsResult: ``.lpips`` (mean over conditions), ``.groups`` (per condition),
-        ``.pair_distances``...; ``to_dict()`` is ``msgan-eval lpips --json``.
+        ``.pair_distances``, ``.lpips_gated``, ``.kept_fraction``...; ``to_dict()`` is
+        ``msgan-eval lpips --json``.
 
     Example:
         >>> r = msgan_eval.lpips_diversity({"cat": cats, "dog": dogs}, pairs="all")  # doctest: +SKIP
@@ -289,8 +309,18 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
     check_lpips_inputs(image_set, groups, net, resize)
     check_pair_budget(groups, pairs, num_pairs, str(image_set.source))
     plans = {c: plan_pairs(len(idx), pairs, num_pairs, condition_rng(seed, c)) for c, idx in groups.items()}
+    if real is not None:
+        from .gate import load_real
 
+        real = load_real(real, realism_k, skip_bad=skip_bad, quiet=quiet)
     backbone = resolve_lpips_backbone(net, backbone_weights)
+    gate = None
+    if real is not None:
+        from .gate import realism_gate_of
+
+        gate = realism_gate_of(image_set, real, k=realism_k, features=gate_features,
+                               inception_weights=inception_weights, device=device,
+                               batch_size=batch_size, skip_bad=skip_bad, quiet=quiet)
     dev = resolve_device(device)
     model = load_lpips_net(net, backbone, dev)
     # Only images that appear in a pair go through the backbone (random pairs on a big condition
@@ -303,6 +333,13 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
             distances[cond] = condition_distances(model, image_set, idx, plans[cond].pairs, resize=resize,
                                                   device=dev, batch_size=batch_size, bar=bar)
             check_finite_distances(distances[cond], backbone, cond)
+        gated = None
+        if gate is not None:
+            from .gate import gated_lpips
+
+            gated = gated_lpips(model, image_set, gate, pairs=pairs, num_pairs=num_pairs, seed=seed,
+                                resize=resize, device=dev, batch_size=batch_size,
+                                plain={c: float(d.mean()) for c, d in distances.items()})
     summary = summarize(distances)
     return LpipsResult(
         score=summary.score, std=summary.std, n_pairs=summary.n_pairs, groups=summary.groups,
@@ -314,7 +351,7 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
         heads_sha256=heads_sha256(net), n_images=len(image_set), device=str(dev),
         path=describe(x), skipped=len(image_set.skipped), batch_size=batch_size,
         protocol=record(protocol, **MSGAN_LPIPS) if protocol else None,
-        duplicates=duplicate_table(image_set, None))
+        duplicates=duplicate_table(image_set, None), gated=gated)
 
 
 def sharded_pair_distances(image_set: ImageSet, *, net: str = defaults.LPIPS_NET,

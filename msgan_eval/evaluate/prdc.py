@@ -3,20 +3,22 @@ typed result out (``msgan-eval prdc``).
 
 Features are Inception pool3 (2048-d, the FID network, shared with FID through the per-process
 memo) unless ``features="vgg16-fc2"`` asks for the papers' VGG16 embedding, which needs a full
-torchvision VGG16 file. Every result says which (``features``): the two give different numbers.
+torchvision VGG16 file, or a DINOv2 / CLIP tower (``dinov2-vit-l14``, ``clip-vit-l14``...;
+:mod:`msgan_eval.features.networks`). Every result says which (``features``): they give different
+numbers.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional
-
-import numpy as np
 
 from msgan_eval import __version__, defaults
 from msgan_eval.errors import ParameterError
 from msgan_eval.images import ImageSet
 
+from .features import FeatureSource
+from .features import feature_source as _feature_source
 from .inputs import ImagesLike, as_image_set, describe, is_stats_path
 
 
@@ -34,7 +36,7 @@ class PrdcResult:
     inputs: List[str]
     weights: Optional[dict]
     warnings: List[str]
-    preset: Optional[str] = defaults.FID_PRESET   # the Inception preprocessing; None for vgg16-fc2
+    preset: Optional[str] = defaults.FID_PRESET   # whose preprocessing; None for vgg16-fc2
     version: str = __version__
 
     def to_dict(self) -> dict:
@@ -52,63 +54,15 @@ def load_set(x: ImagesLike, *, param: str, metric: str, skip_bad: bool, quiet: b
     return as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
 
 
-@dataclass
-class FeatureSource:
-    """Which network embeds the images, resolved once before any long work."""
-
-    name: str                               # inception-pool3 | vgg16-fc2
-    weights: object                         # ResolvedWeights
-    device: str = defaults.DEVICE
-    batch_size: int = defaults.BATCH_SIZE
-    num_workers: int = defaults.NUM_WORKERS
-    preset: Optional[str] = defaults.FID_PRESET    # Inception only: whose FID preprocessing
-    notes: List[str] = field(default_factory=list)
-
-    def of(self, images: ImageSet, quiet: bool = True) -> np.ndarray:
-        if self.name == "vgg16-fc2":
-            from msgan_eval.features.vgg16 import vgg16_fc2_features
-
-            return vgg16_fc2_features(images, weights=self.weights, device=self.device,
-                                      batch_size=self.batch_size, num_workers=self.num_workers,
-                                      quiet=quiet)
-        from .features import inception_features
-
-        return inception_features(images, weights=self.weights, dims=defaults.FID_DIMS,
-                                  device=self.device, batch_size=self.batch_size,
-                                  num_workers=self.num_workers, quiet=quiet, preset=self.preset)
-
-
-def feature_source(features: str, *, preset: str = defaults.FID_PRESET, inception_weights=None,
-                   vgg16_weights=None, device: str = defaults.DEVICE,
+def feature_source(features: str, *, preset: Optional[str] = None, inception_weights=None,
+                   vgg16_weights=None, feature_weights=None, device: str = defaults.DEVICE,
                    batch_size: int = defaults.BATCH_SIZE,
                    num_workers: int = defaults.NUM_WORKERS) -> FeatureSource:
     """The options checked, the device too, and the weights of ``features`` resolved (exit 3
-    when missing)."""
-    from msgan_eval.device import resolve_device
-
-    from .fid import check_preset
-
-    if features not in defaults.PRDC_FEATURES_CHOICES:
-        raise ParameterError(f"{{features}} {features}: use one of "
-                             f"{', '.join(defaults.PRDC_FEATURES_CHOICES)}", "features")
-    check_preset(preset)
-    if features == "vgg16-fc2" and preset != defaults.FID_PRESET:
-        # The presets are the FID tools' Inception preprocessing; VGG16 fc2 has its own
-        # (224 x 224 bilinear, ImageNet mean/std: features/vgg16.py), so a preset would be ignored.
-        raise ParameterError(f"{{preset}} {preset} is an Inception preprocessing and does not "
-                             "apply to {features} vgg16-fc2; drop {preset} or use "
-                             "{features} inception-pool3", "preset", "features")
-    resolve_device(device)
-    if features == "vgg16-fc2":
-        from msgan_eval.features.vgg16 import resolve_vgg16_weights
-
-        weights = resolve_vgg16_weights(vgg16_weights)
-    else:
-        from msgan_eval.features.inception import resolve_inception_weights
-
-        weights = resolve_inception_weights(inception_weights)
-    return FeatureSource(features, weights, device, batch_size, num_workers,
-                         preset if features == "inception-pool3" else None)
+    when missing): :func:`msgan_eval.evaluate.features.feature_source` on pool3 for Inception."""
+    return _feature_source(features, preset=preset, inception_weights=inception_weights,
+                           vgg16_weights=vgg16_weights, feature_weights=feature_weights,
+                           device=device, batch_size=batch_size, num_workers=num_workers)
 
 
 def check_k(n_real: int, n_gen: int, k: int, k_param: "str | None" = None) -> None:
@@ -123,9 +77,10 @@ def check_k(n_real: int, n_gen: int, k: int, k_param: "str | None" = None) -> No
 
 
 def prdc(real: ImagesLike, gen: ImagesLike, *, k: int = defaults.PRDC_K,
-         features: str = defaults.PRDC_FEATURES, preset: str = defaults.FID_PRESET,
+         features: str = defaults.PRDC_FEATURES, preset: Optional[str] = None,
          inception_weights: "str | os.PathLike[str] | None" = None,
-         vgg16_weights: "str | os.PathLike[str] | None" = None, device: str = defaults.DEVICE,
+         vgg16_weights: "str | os.PathLike[str] | None" = None,
+         feature_weights: "str | os.PathLike[str] | None" = None, device: str = defaults.DEVICE,
          batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
          skip_bad: bool = False, quiet: bool = True) -> PrdcResult:
     """Precision, recall (Kynkaanniemi 2019), density and coverage (Naeem 2020) of ``gen``
@@ -136,10 +91,11 @@ def prdc(real: ImagesLike, gen: ImagesLike, *, k: int = defaults.PRDC_K,
         gen: the generated images. Conditions do not matter: all images are pooled.
         k: nearest neighbours of the radii, one k for all four (3 is Kynkaanniemi's setting, 5
             Naeem's and the default).
-        features: ``inception-pool3`` (default, the FID network) or ``vgg16-fc2`` (the papers'
-            embedding; needs ``vgg16_weights`` or torchvision's cached vgg16-397923af.pth).
-        preset: whose FID preprocessing feeds the Inception (as :func:`msgan_eval.fid`'s);
-            ``inception-pool3`` only (refused with ``vgg16-fc2`` unless the default).
+        features: ``inception-pool3`` (default, the FID network; ``inception`` is the same),
+            ``vgg16-fc2`` (the papers' embedding; needs ``vgg16_weights`` or torchvision's cached
+            vgg16-397923af.pth), or a DINOv2 / CLIP tower (``dinov2-vit-l14``, ``clip-vit-b32``...;
+            weights from ``feature_weights`` or the hub cache).
+        preset: whose preprocessing (None: the feature space's default; as :func:`msgan_eval.fid`).
 
     Returns:
         PrdcResult: ``.precision``, ``.recall``, ``.density``, ``.coverage``, ``.n`` [real, gen];
@@ -155,16 +111,17 @@ def prdc(real: ImagesLike, gen: ImagesLike, *, k: int = defaults.PRDC_K,
     if k < 1:
         raise ParameterError(f"k = {k}: use at least 1 nearest neighbour", "real")
     source = feature_source(features, preset=preset, inception_weights=inception_weights,
-                            vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
-                            num_workers=num_workers)
+                            vgg16_weights=vgg16_weights, feature_weights=feature_weights,
+                            device=device, batch_size=batch_size, num_workers=num_workers)
     sets = [load_set(x, param=p, metric="PRDC", skip_bad=skip_bad, quiet=quiet)
             for p, x in (("real", real), ("gen", gen))]
     check_k(len(sets[0]), len(sets[1]), k)
     feats = [source.of(s, quiet=quiet) for s in sets]
     counts = prdc_counts(feats[0], feats[1], k=k)
-    return PrdcResult(**counts.as_dict(), k=k, features=features, n=[len(s) for s in sets],
-                      inputs=[describe(real), describe(gen)], weights=source.weights.as_dict(),
-                      warnings=small_sample_notes(len(sets[0]), len(sets[1]), k),
+    return PrdcResult(**counts.as_dict(), k=k, features=source.recorded_name,
+                      n=[len(s) for s in sets], inputs=[describe(real), describe(gen)],
+                      weights=source.weights.as_dict(),
+                      warnings=source.notes + small_sample_notes(len(sets[0]), len(sets[1]), k),
                       preset=source.preset)
 
 

@@ -19,44 +19,61 @@ from msgan_eval.metrics import bootstrap as bs
 from msgan_eval.metrics.registry import FAMILIES, family_needs
 from msgan_eval.report.compare import CompareConfig, Log, MetricOutcome, Reference, run_rng
 
-# LPIPS diversity is a mean over pairs within a condition: its expectation does not depend on n,
-# so it uses every image even when runs of unequal size are cut to a common n for the others.
-SIZE_FREE = ("lpips",)
+from .runners_inspect import run_degenerate, run_lpips_gated
+
+# LPIPS diversity (plain and gated) is a mean over pairs within a condition, the degenerate fraction
+# a share of the samples: their expectations do not depend on n, so they use every image even when runs of
+# unequal size are cut to a common n for the others.
+SIZE_FREE = ("lpips", "degenerate", "lpips-gated")
 # lpips_diversity's parameters under the names compare gives them
 LPIPS_NAMES = {"resize": "lpips_resize", "net": "lpips_net", "pairs": "lpips_pairs",
                "num_pairs": "lpips_num_pairs", "backbone_weights": "lpips_backbone"}
 NDB_NAMES = {"train": "reference", "k": "ndb_bins"}
 
 
+def feature_space(cfg: CompareConfig):
+    """The comparison's feature space (``--features``, Inception by default), resolved."""
+    from .features import feature_source
+
+    return feature_source(cfg.features, preset=cfg.preset, dims=cfg.dims,
+                          inception_weights=cfg.inception_weights,
+                          feature_weights=cfg.feature_weights, device=cfg.device,
+                          batch_size=cfg.batch_size, num_workers=cfg.num_workers)
+
+
+def _outcome(source) -> MetricOutcome:
+    out = MetricOutcome(weights={source.name: source.weights.as_dict()})
+    out.notes += source.notes
+    return out
+
+
 def _fid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
          log: Log) -> MetricOutcome:
-    from msgan_eval.features.extract import image_set_statistics
-    from msgan_eval.features.inception import resolve_inception_weights
     from msgan_eval.metrics.fid import RankDeficientCovarianceWarning
 
-    from .features import inception_features
+    from .features import set_statistics
     from .fid import load_statistics
 
-    weights = resolve_inception_weights(cfg.inception_weights)
-    out = MetricOutcome(weights={"inception": weights.as_dict()})
+    source = feature_space(cfg)
+    weights, dims = source.weights, source.dims
+    out = _outcome(source)
     if ref.stats_path is not None:
-        stats = load_statistics(ref.stats_path, param="reference", dims=cfg.dims, weights=weights,
-                                preset=cfg.preset)
+        stats = load_statistics(ref.stats_path, param="reference", dims=dims, weights=weights,
+                                preset=source.preset, features=source.name)
     else:
         log("fid: reference statistics (cached after the first run)")
-        stats = image_set_statistics(ref.images, weights=weights, dims=cfg.dims, device=cfg.device,
-                                     batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                                     quiet=quiet, preset=cfg.preset)
+        stats = set_statistics(ref.images, weights=weights, dims=dims, device=cfg.device,
+                                batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                                use_cache=True, quiet=quiet, preset=source.preset,
+                                features=source.name)
     est = {}
     for run, images in runs.items():
         log(f"fid: {run} features ({len(images)} images)")
-        feats = inception_features(images, weights=weights, dims=cfg.dims, device=cfg.device,
-                                   batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                                   quiet=quiet, preset=cfg.preset)
+        feats = source.of(images, quiet=quiet)
         if not distributed.is_main_process():
             continue                      # rank 0 alone bootstraps
-        if len(feats) <= cfg.dims:
-            out.notes.append(f"fid: {run} has {len(feats)} images for {cfg.dims} feature dimensions; "
+        if len(feats) <= dims:
+            out.notes.append(f"fid: {run} has {len(feats)} images for {dims} feature dimensions; "
                              "its FID is biased upwards (compare runs of equal size only)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
@@ -96,6 +113,9 @@ def _lpips(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
         if distributed.is_main_process():     # rank 0 alone bootstraps
             est[run] = bs.bootstrap_lpips(distances, rng=run_rng(cfg.seed, run, "lpips"),
                                           n_boot=cfg.bootstrap, confidence=cfg.confidence)
+            # each condition's mean: the report's per-condition quality-diversity scatter
+            out.details.setdefault("lpips", {})[run] = {
+                "per_condition": {c: float(np.mean(d)) for c, d in sorted(distances.items())}}
     out.estimates["lpips"] = est
     return out
 
@@ -130,28 +150,19 @@ def _ndb(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
     return out
 
 
-def _run_features(images: ImageSet, cfg: CompareConfig, quiet: bool, weights) -> "object":
-    from .features import inception_features
-
-    return inception_features(images, weights=weights, dims=cfg.dims, device=cfg.device,
-                              batch_size=cfg.batch_size, num_workers=cfg.num_workers, quiet=quiet,
-                              preset=cfg.preset)
-
-
 def _fid_per_class(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
                    log: Log) -> MetricOutcome:
-    from msgan_eval.features.inception import resolve_inception_weights
     from msgan_eval.metrics.bootstrap_classes import bootstrap_per_class_fid
 
     from .per_class import class_indices, class_statistics, pair_conditions
 
-    weights = resolve_inception_weights(cfg.inception_weights)
-    out = MetricOutcome(weights={"inception": weights.as_dict()})
+    source = feature_space(cfg)
+    out = _outcome(source)
     log("fid-per-class: reference features (shared with fid)")
-    ref_feats = _run_features(ref.images, cfg, quiet, weights)
+    ref_feats = source.of(ref.images, quiet=quiet)
     est, table, missing = {}, {}, {}
     for run, images in runs.items():
-        feats = _run_features(images, cfg, quiet, weights)
+        feats = source.of(images, quiet=quiet)
         if not distributed.is_main_process():
             continue
         pairing = pair_conditions(images, ref.images, params=(run, "reference"),
@@ -162,10 +173,10 @@ def _fid_per_class(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig
             rng=run_rng(cfg.seed, run, "fid-per-class"), n_boot=cfg.bootstrap,
             confidence=cfg.confidence)
         missing[run] = pairing.as_dict()
-        small = [c for c, idx in images.groups().items() if c in table[run] and len(idx) <= cfg.dims]
+        small = [c for c, idx in images.groups().items() if c in table[run] and len(idx) <= source.dims]
         if small:
             out.notes.append(f"fid-per-class: {run} has {len(small)} classes with no more images than "
-                             f"the {cfg.dims} feature dimensions; their FIDs are biased upwards")
+                             f"the {source.dims} feature dimensions; their FIDs are biased upwards")
     out.estimates["fid_per_class"] = est
     out.details["fid_per_class"] = {"per_class": table, "missing": missing}
     return out
@@ -173,45 +184,45 @@ def _fid_per_class(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig
 
 def _vendi(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
            log: Log) -> MetricOutcome:
-    from msgan_eval.features.inception import resolve_inception_weights
     from msgan_eval.metrics.bootstrap_classes import bootstrap_vendi
 
-    weights = resolve_inception_weights(cfg.inception_weights)
-    out = MetricOutcome(weights={"inception": weights.as_dict()})
+    source = feature_space(cfg)
+    out = _outcome(source)
     est, table = {}, {}
     for run, images in runs.items():
-        log(f"vendi: {run} ({len(images)} images, cosine kernel on Inception features)")
-        feats = _run_features(images, cfg, quiet, weights)
+        log(f"vendi: {run} ({len(images)} images, cosine kernel on {source.name} features)")
+        feats = source.of(images, quiet=quiet)
         if not distributed.is_main_process():
             continue
         groups = {c: np.asarray(idx) for c, idx in images.groups().items()}
         est[run], table[run] = bootstrap_vendi(feats, groups, rng=run_rng(cfg.seed, run, "vendi"),
                                                n_boot=cfg.bootstrap, confidence=cfg.confidence)
     out.estimates["vendi"] = est
-    out.details["vendi"] = {"per_condition": table, "kernel": "cosine", "features": "inception-pool3"}
+    out.details["vendi"] = {"per_condition": table, "kernel": "cosine",
+                            "features": source.recorded_name}
     return out
 
 
 
 def _feature_rows(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
-                  log: Log, family: str):
-    """(weights, reference features, run -> features) from the shared Inception memo: FID, KID
-    and PRDC of one comparison extract each set once. Every torchrun rank must call this."""
-    from msgan_eval.features.inception import resolve_inception_weights
+                  log: Log, family: str, source=None):
+    """(source, reference features, run -> features) from the shared feature memo: FID, KID
+    and PRDC of one comparison extract each set once. KID and PRDC read Inception's pool3 (the
+    2048-d block whatever ``--dims`` says). Every torchrun rank must call this."""
+    from .features import feature_source
 
-    from .features import inception_features
-
-    weights = resolve_inception_weights(cfg.inception_weights)
-    kw = dict(weights=weights, dims=defaults.FID_DIMS, device=cfg.device,
-              batch_size=cfg.batch_size, num_workers=cfg.num_workers, quiet=quiet,
-              preset=cfg.preset)
+    if source is None:
+        source = feature_source(cfg.features, preset=cfg.preset, dims=defaults.FID_DIMS,
+                                inception_weights=cfg.inception_weights,
+                                feature_weights=cfg.feature_weights, device=cfg.device,
+                                batch_size=cfg.batch_size, num_workers=cfg.num_workers)
     log(f"{family}: reference features ({len(ref.images)} images)")
-    ref_feats = inception_features(ref.images, **kw)
+    ref_feats = source.of(ref.images, quiet=quiet)
     feats = {}
     for run, images in runs.items():
         log(f"{family}: {run} features ({len(images)} images)")
-        feats[run] = inception_features(images, **kw)
-    return weights, ref_feats, feats
+        feats[run] = source.of(images, quiet=quiet)
+    return source, ref_feats, feats
 
 
 def _kid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
@@ -220,10 +231,10 @@ def _kid(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: b
 
     from .kid import subset_note
 
-    weights, ref_feats, feats = _feature_rows(runs, ref, cfg, quiet, log, "kid")
-    out = MetricOutcome(weights={"inception": weights.as_dict()})
+    source, ref_feats, feats = _feature_rows(runs, ref, cfg, quiet, log, "kid")
+    out = _outcome(source)
     out.details["kid"] = {"subsets": cfg.kid_subsets, "requested_subset_size": cfg.kid_subset_size,
-                          "features": "inception-pool3"}
+                          "features": source.recorded_name}
     est = {}
     for run, f in feats.items():
         if not distributed.is_main_process():
@@ -250,9 +261,9 @@ def _prdc(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: 
 
     from .prdc import check_k, small_sample_notes
 
-    weights, ref_feats, feats = _feature_rows(runs, ref, cfg, quiet, log, "prdc")
-    out = MetricOutcome(weights={"inception": weights.as_dict()})
-    out.details["prdc"] = {"k": cfg.prdc_k, "features": "inception-pool3"}
+    source, ref_feats, feats = _feature_rows(runs, ref, cfg, quiet, log, "prdc")
+    out = _outcome(source)
+    out.details["prdc"] = {"k": cfg.prdc_k, "features": source.recorded_name}
     est: Dict[str, Dict[str, bs.BootstrapEstimate]] = {m: {} for m in PRDC_METRICS}
     for run, f in feats.items():
         if not distributed.is_main_process():
@@ -271,26 +282,72 @@ def _prdc(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: 
     return out
 
 
+def cmmd_space(cfg: CompareConfig):
+    """CMMD's feature space: ``--cmmd-features`` with its CMMD preprocessing (features/cmmd)."""
+    from .cmmd import cmmd_source
+
+    return cmmd_source(cfg.cmmd_features, feature_weights=cfg.cmmd_weights, device=cfg.device,
+                       batch_size=cfg.batch_size, num_workers=cfg.num_workers, param="cmmd_features")
+
+
+def _cmmd(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,
+          log: Log) -> MetricOutcome:
+    from msgan_eval.metrics.cmmd import bootstrap_cmmd, cmmd
+
+    source, ref_feats, feats = _feature_rows(runs, ref, cfg, quiet, log, "cmmd", cmmd_space(cfg))
+    out = _outcome(source)
+    out.details["cmmd"] = {"features": source.name, "preset": source.preset,
+                           "sigma": defaults.CMMD_SIGMA, "scale": defaults.CMMD_SCALE}
+    est = {}
+    for run, f in feats.items():
+        if distributed.is_main_process():
+            est[run] = bootstrap_cmmd(f, ref_feats, cmmd(f, ref_feats),
+                                      rng=run_rng(cfg.seed, run, "cmmd"), n_boot=cfg.bootstrap,
+                                      confidence=cfg.confidence)
+    out.estimates["cmmd"] = est
+    return out
+
+
 RUNNERS = {"fid": _fid, "lpips": _lpips, "ndb": _ndb, "fid-per-class": _fid_per_class,
-           "vendi": _vendi, "kid": _kid, "prdc": _prdc}
+           "vendi": _vendi, "kid": _kid, "prdc": _prdc, "degenerate": run_degenerate,
+           "lpips-gated": run_lpips_gated, "cmmd": _cmmd}
 assert set(RUNNERS) == set(FAMILIES), "every metric family of the registry needs a runner"
 
 
 def cannot_run(family: str, reference: Reference) -> Optional[str]:
-    if "reference_images" in family_needs(family) and reference.images is None:
+    needs = family_needs(family)
+    if "reference_images" in needs and reference.images is None:
         return (f"--ref {reference.stats_path} is a FID statistics file; "
                 f"{family.upper()} needs reference images")
+    least = defaults.INSPECT_MIN_REFERENCE
+    if "calibration_images" in needs and len(reference.images) < least:
+        return (f"--ref has {len(reference.images)} images; {family} needs at least {least} "
+                "(inspect calibrates its flags and the realism gate on them); use more real images")
     return None
 
 
-def weights_named(family: str, config: CompareConfig) -> bool:
-    """Whether the user named this family's weights file (option or environment variable)."""
+WEIGHT_NEEDS = ("inception_weights", "lpips_backbone", "cmmd_weights")
+
+
+def named_weights(family: str, config: CompareConfig) -> tuple:
+    """The family's weights whose file the user named (option or environment variable).
+    ``inception_weights`` stands for the ``--features`` network's file when it is not Inception."""
+    from msgan_eval.features.networks import NETWORKS
     from msgan_eval.weights import INCEPTION, LPIPS_BACKBONES
 
-    needs = family_needs(family)
-    if "inception_weights" in needs:
-        return bool(config.inception_weights or os.environ.get(INCEPTION.env_var))
-    if "lpips_backbone" in needs:
-        spec = LPIPS_BACKBONES[config.lpips_net]
-        return bool(config.lpips_backbone or os.environ.get(spec.env_var))
-    return False
+    net, cmmd_net = NETWORKS.get(config.features), NETWORKS.get(config.cmmd_features)
+    features_named = (bool(config.feature_weights or os.environ.get(net.spec.env_var)) if net
+                      else bool(config.inception_weights or os.environ.get(INCEPTION.env_var)))
+    named = {"inception_weights": features_named,
+             "lpips_backbone": bool(config.lpips_backbone
+                                    or os.environ.get(LPIPS_BACKBONES[config.lpips_net].env_var)),
+             "cmmd_weights": bool(config.cmmd_weights
+                                  or (cmmd_net and os.environ.get(cmmd_net.spec.env_var)))}
+    return tuple(n for n in family_needs(family) if named.get(n))
+
+
+def weights_named(family: str, config: CompareConfig) -> bool:
+    """Whether the user named every weights file this family needs: a failure to find them is then
+    an error, not a skip (gated LPIPS with a named Inception file still skips without LPIPS weights)."""
+    wanted = [n for n in family_needs(family) if n in WEIGHT_NEEDS]
+    return bool(wanted) and len(named_weights(family, config)) == len(wanted)

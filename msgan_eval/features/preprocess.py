@@ -183,3 +183,127 @@ class Collate:
             # ToTensor's float() / 255 for pytorch-fid; the others keep [0, 255] floats.
             out.append((positions, x.div(255) if p.pixel_scale != 1 else x))
         return out
+
+
+# ---- DINOv2 and CLIP (features/networks.py): the presets of the tools that embed with them ----
+#
+# ``dgm-eval`` (layer6ai-labs/dgm-eval ``dgm_eval/models/dinov2.py`` ``transform``, default
+#     ``clean_resize=False``; its loader opens ``Image.open(p).convert("RGB")``): PIL bicubic resize
+#     of the 8-bit RGB image to 224 x 224 (PIL rounds back to 8 bits), ToTensor, ImageNet mean/std.
+# ``openai-clip`` (openai/CLIP ``clip/clip.py`` ``_transform`` lines 79-86, on ``Image.open(p)``:
+#     RGBA and LA files keep their alpha through the resize, premultiplied as PIL resizes them,
+#     and lose it at ``convert("RGB")``; clean-fid's ``clip_vit_b_32`` converts to RGB first, the
+#     same on opaque images): PIL bicubic resize of the shorter
+#     side to the input size (the longer to ``int(size * long / short)``, torchvision's
+#     ``_compute_resized_output_size``), centre crop (offset ``int(round((h - size) / 2))``),
+#     ToTensor, CLIP mean/std.
+# ``cmmd`` (sayakpaul/cmmd-pytorch ``io_util.py`` ``_center_crop_and_resize``): centre crop to a
+#     square (offset ``(h - l) // 2``), then PIL bicubic resize to the input size, ``/ 255``, CLIP
+#     mean/std (its ``embedding.py`` bicubic re-interpolation to the same size is the identity).
+# ``torch-fidelity`` (``feature_extractor_dinov2.py`` / ``_clip.py``): uint8 to float32 in
+#     [0, 255], TensorFlow-1.x bilinear to the input size at the network, then mean/std x 255.
+#
+# The normalisation happens at the network (features/vit.py), on the float pixels built here.
+
+
+@dataclass(frozen=True)
+class EmbedPreset:
+    """One tool's preprocessing for a DINOv2 / CLIP tower (see the comment above)."""
+
+    name: str
+    reproduces: str
+    families: Tuple[str, ...]      # the network families it applies to
+    loader_resize: Optional[str]   # square | short-side-crop | crop-square (PIL bicubic, uint8)
+    network_resize: Optional[str]  # tf1-bilinear, at the network's input
+    pixel_scale: float             # 1/255: ToTensor's [0, 1]; 1: [0, 255]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "reproduces": self.reproduces,
+                "loader_resize": self.loader_resize, "network_resize": self.network_resize,
+                "pixel_range": "[0, 1]" if self.pixel_scale != 1 else "[0, 255]"}
+
+
+EMBED_PRESETS: Dict[str, EmbedPreset] = {p.name: p for p in (
+    EmbedPreset("dgm-eval", "dgm_eval DINOv2Encoder.transform (clean_resize=False)", ("dinov2",),
+                "square", None, 1 / 255),
+    EmbedPreset("openai-clip", "clip.load(...)[1] (_transform) on Image.open(path)",
+                ("clip",), "short-side-crop", None, 1 / 255),
+    EmbedPreset("cmmd", "cmmd-pytorch CMMDDataset + ClipEmbeddingModel.embed", ("clip",),
+                "crop-square", None, 1 / 255),
+    EmbedPreset("torch-fidelity", "torch_fidelity feature_extractor_dinov2 / _clip",
+                ("dinov2", "clip"), None, "tf1-bilinear", 1.0),
+)}
+
+
+def embed_presets_for(family: str) -> Tuple[str, ...]:
+    return tuple(name for name, p in EMBED_PRESETS.items() if family in p.families)
+
+
+def pil_resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """dgm-eval's ``TF.Resize((size, size), BICUBIC)`` of an RGB uint8 image (PIL, 8-bit out)."""
+    from PIL import Image
+
+    if image.shape[:2] == (size, size):
+        return image
+    return np.asarray(Image.fromarray(image).resize((size, size), resample=Image.BICUBIC))
+
+
+def short_side_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """OpenAI's ``Resize(size, BICUBIC)``, ``CenterCrop(size)`` and ``convert("RGB")``
+    (torchvision on a PIL image). An RGBA (H, W, 4) image is resized as PIL resizes RGBA, with
+    its colours premultiplied by alpha, before the alpha is dropped, as ``_transform`` does to a
+    file opened with ``Image.open``."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    short, long = (w, h) if w <= h else (h, w)
+    new_long = int(size * long / short)
+    new_w, new_h = (size, new_long) if w <= h else (new_long, size)
+    im = Image.fromarray(image)
+    if (new_h, new_w) != (h, w):
+        im = im.resize((new_w, new_h), resample=Image.BICUBIC)
+    top, left = int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
+    return np.asarray(im.crop((left, top, left + size, top + size)).convert("RGB"))
+
+
+def crop_square_resize(image: np.ndarray, size: int) -> np.ndarray:
+    """cmmd-pytorch's ``_center_crop_and_resize``: the centred square, then PIL bicubic."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    side = min(w, h)
+    top, left = (h - side) // 2, (w - side) // 2
+    im = Image.fromarray(image).crop((left, top, left + side, top + side))
+    return np.asarray(im.resize((size, size), resample=Image.BICUBIC))
+
+
+LOADER_RESIZES = {"square": pil_resize_square, "short-side-crop": short_side_crop,
+                  "crop-square": crop_square_resize}
+
+
+class EmbedCollate:
+    """The DataLoader ``collate_fn`` of an embedding preset: uint8 (H, W, 3) images to float
+    batches stacked per size (one size after a loader resize), as :class:`Collate`."""
+
+    def __init__(self, preset_name: str, size: int):
+        self.preset, self.size = EMBED_PRESETS[preset_name], size
+
+    def __call__(self, images: Sequence[np.ndarray]) -> Batch:
+        resize = LOADER_RESIZES.get(self.preset.loader_resize or "")
+        if resize is not None:
+            images = [resize(img, self.size) for img in images]
+        by_size: Dict[tuple, List[int]] = {}
+        for pos, img in enumerate(images):
+            by_size.setdefault(img.shape, []).append(pos)
+        out = []
+        for positions in by_size.values():
+            x = torch.from_numpy(np.stack([images[p] for p in positions])).permute(0, 3, 1, 2).float()
+            out.append((positions, x.div(255) if self.preset.pixel_scale != 1 else x))
+        return out
+
+
+def embed_network_resize(preset: EmbedPreset, x: torch.Tensor, size: int) -> torch.Tensor:
+    """``x`` at the network's input size, the preset's way (unchanged when the loader did it)."""
+    if preset.network_resize == "tf1-bilinear":
+        return tf1_bilinear(x, size)
+    return x

@@ -3,8 +3,9 @@
 A statistics file holds ``mu`` (d,) and ``sigma`` (d, d) like the ``.npz`` files pytorch-fid reads
 (``compute_statistics_of_path`` opens them with ``np.load`` and takes ``f['mu']``, ``f['sigma']``)
 and writes (``np.savez_compressed(mu=..., sigma=...)``), plus metadata keys ``n``, ``dims``,
-``weights_sha256``, ``preset`` (whose preprocessing, :mod:`msgan_eval.features.preprocess`) and
-``version`` that pytorch-fid ignores. Files without the metadata (pytorch-fid's own) load here too;
+``weights_sha256``, ``preset`` (whose preprocessing, :mod:`msgan_eval.features.preprocess`),
+``features`` (the network: ``inception``, ``dinov2-vit-l14``, ...) and ``version`` that pytorch-fid
+ignores. Files without the metadata (pytorch-fid's own) load here too;
 their ``n``, weights and preset are then unknown.
 
 The cache keeps the statistics of an image set under a key made of ``ImageSet.fingerprint()`` (file
@@ -15,7 +16,7 @@ size with least-recently-used eviction (:mod:`msgan_eval.cache`).
 
 Every file is validated on load and before it is written (:func:`stats_problem`): ``mu`` finite of
 shape (d,), ``sigma`` finite, symmetric and positive semi-definite within rounding, of shape (d, d),
-d one of the Inception feature sizes and equal to the stored ``dims``. A broken ``sigma`` would
+d one of the feature network's sizes (Inception: 64, 192, 768, 2048) and equal to the stored ``dims``. A broken ``sigma`` would
 otherwise give a plausible FID (even 0.0) that every ``max`` gate passes.
 """
 from __future__ import annotations
@@ -48,6 +49,7 @@ class FidStats:
     source: str = ""                  # where the statistics came from (folder or file)
     cached: bool = False
     preset: Optional[str] = None      # whose preprocessing; None when unknown (pytorch-fid's files)
+    features: Optional[str] = None    # the feature network (features/networks.py); None: Inception
 
 
 # Relative tolerances on sigma: asymmetry against its largest entry, negative eigenvalues (seen as
@@ -57,13 +59,24 @@ _SYMMETRY_RTOL = 1e-8
 _PSD_SHIFT = 1e-9
 
 
-def stats_problem(mu: np.ndarray, sigma: np.ndarray, dims: Optional[int] = None) -> Optional[str]:
-    """Why (mu, sigma) are not usable FID statistics, or None when they are."""
+def feature_dims(features: Optional[str]) -> tuple:
+    """The feature sizes a network gives (Inception: its four blocks)."""
+    from .networks import NETWORKS
+
+    net = NETWORKS.get(features or "")
+    if features == "vgg16-fc2":
+        return (4096,)
+    return (net.dims,) if net is not None else defaults.FID_DIMS_CHOICES
+
+
+def stats_problem(mu: np.ndarray, sigma: np.ndarray, dims: Optional[int] = None,
+                  features: Optional[str] = None) -> Optional[str]:
+    """Why (mu, sigma) are not usable FID statistics of ``features``, or None when they are."""
     if mu.ndim != 1 or sigma.shape != (mu.size, mu.size):
         return f"mu has shape {mu.shape} and sigma {sigma.shape}; expected (d,) and (d, d)"
-    if mu.size not in defaults.FID_DIMS_CHOICES:
-        return (f"d = {mu.size}; Inception features have "
-                f"{', '.join(map(str, defaults.FID_DIMS_CHOICES))} dimensions")
+    if mu.size not in feature_dims(features):
+        return (f"d = {mu.size}; {features or 'Inception'} features have "
+                f"{', '.join(map(str, feature_dims(features)))} dimensions")
     if dims is not None and dims != mu.size:
         return f"its dims entry says {dims} but mu has {mu.size} values"
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
@@ -88,7 +101,7 @@ def save_fid_stats(path: "str | Path", stats: FidStats) -> None:
     with a UserError and nothing is written.
     """
     problem = stats_problem(np.asarray(stats.mu, dtype=np.float64),
-                            np.asarray(stats.sigma, dtype=np.float64), stats.dims)
+                            np.asarray(stats.sigma, dtype=np.float64), stats.dims, stats.features)
     if problem is not None:
         raise UserError(f"statistics of {stats.source or 'the images'} are unusable ({problem}); "
                         f"nothing written to {path}; check the Inception weights and the images")
@@ -96,7 +109,8 @@ def save_fid_stats(path: "str | Path", stats: FidStats) -> None:
                     sigma=np.asarray(stats.sigma, dtype=np.float64),
                     n=np.int64(-1 if stats.n is None else stats.n), dims=np.int64(stats.dims),
                     weights_sha256=np.str_(stats.weights_sha256 or ""),
-                    preset=np.str_(stats.preset or ""), version=np.str_(__version__))
+                    preset=np.str_(stats.preset or ""),
+                    features=np.str_(stats.features or "inception"), version=np.str_(__version__))
 
 
 def _bad_stats(path: Path, why: str) -> UserError:
@@ -120,25 +134,29 @@ def load_fid_stats(path: "str | Path") -> FidStats:
             dims = int(data["dims"]) if "dims" in files else None
             sha = str(data["weights_sha256"]) if "weights_sha256" in files else ""
             preset = str(data["preset"]) if "preset" in files else ""
+            features = str(data["features"]) if "features" in files else ""
     except UserError:
         raise
     except Exception as exc:
         raise _bad_stats(path, f"{type(exc).__name__}: {str(exc)[:120]}") from None
-    problem = stats_problem(mu, sigma, dims)
+    features = None if features in ("", "inception") else features
+    problem = stats_problem(mu, sigma, dims, features)
     if problem is None and (n in (0, 1) or n < -1):
         problem = f"it says it was computed from n = {n} images (FID needs at least 2)"
     if problem is not None:
         raise _bad_stats(path, problem)
     return FidStats(mu, sigma, n if n >= 0 else None, int(mu.size), sha or None, str(path),
-                    preset=preset or None)
+                    preset=preset or None, features=features)
 
 
 def cache_key(fingerprint: str, weights_sha256: str, dims: int, fast: bool,
-              preset: str = defaults.FID_PRESET) -> str:
+              preset: str = defaults.FID_PRESET, features: Optional[str] = None) -> str:
     text = f"fid-stats {CACHE_FORMAT}\n{fingerprint}\n{weights_sha256}\n{dims}\n" \
            f"{'folded' if fast else 'reference'}\n"
     if preset != defaults.FID_PRESET:    # the default's keys are those from before presets
         text += f"preset {preset}\n"
+    if features not in (None, "inception"):   # Inception's keys are those from before #25
+        text += f"features {features}\n"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -154,7 +172,8 @@ def should_cache(is_reference: bool, cache_generated: bool = defaults.CACHE_GENE
 
 def read_cached_stats(key: str, source: str, dims: Optional[int] = None,
                       weights_sha256: Optional[str] = None,
-                      preset: Optional[str] = None) -> Optional[FidStats]:
+                      preset: Optional[str] = None,
+                      features: Optional[str] = None) -> Optional[FidStats]:
     """The cached statistics for ``key``, or None (a corrupt or mismatched entry is reported and
     ignored: it is rewritten by this run). ``dims`` and ``weights_sha256``, when given, must be the
     entry's own: the key is a hash of them, so a mismatch means a damaged or foreign file."""
@@ -170,6 +189,9 @@ def read_cached_stats(key: str, source: str, dims: Optional[int] = None,
         # Entries from before presets carry none: they are the default's.
         if preset is not None and (stats.preset or defaults.FID_PRESET) != preset:
             raise _bad_stats(path, f"it was made with the {stats.preset} preset, its key {preset}")
+        if (stats.features or "inception") != (features or "inception"):
+            raise _bad_stats(path, f"it holds {stats.features or 'inception'} features, its key "
+                                   f"{features or 'inception'}")
     except UserError as exc:
         warn(f"ignoring cached statistics: {exc}")
         return None

@@ -1,8 +1,10 @@
-"""Bootstrap intervals of the per-condition metrics: per-class FID and the Vendi score (pure maths).
+"""Bootstrap intervals of the per-condition metrics: per-class FID, the Vendi score and the share of
+flagged samples (pure maths).
 
-Both resample the generated rows *within each condition* (conditions in sorted order, one stream),
-compute the metric per condition and average over conditions, as their point estimates do; the
-interval is re-centred on the estimate like every other (see :mod:`msgan_eval.metrics.bootstrap`).
+Each resamples the generated rows *within each condition* (conditions in sorted order, one stream);
+per-class FID and Vendi compute the metric per condition and average over conditions, as their
+point estimates do, the flagged share counts over all samples. The interval is re-centred on the
+estimate like every other (see :mod:`msgan_eval.metrics.bootstrap`).
 """
 from __future__ import annotations
 
@@ -60,3 +62,25 @@ def bootstrap_vendi(features: np.ndarray, groups: Mapping[str, np.ndarray], *,
         reps.append(np.array([_resampled_vendi(kernel, row) for row in idx]))
     value = float(np.mean(list(per.values())))
     return recentred_interval(value, np.mean(reps, axis=0), confidence, floor=1.0), per
+
+
+def bootstrap_flagged_fraction(flagged: np.ndarray, groups: Mapping[str, np.ndarray], *,
+                               rng: np.random.Generator, n_boot: int = defaults.BOOTSTRAP,
+                               confidence: float = defaults.CONFIDENCE
+                               ) -> Tuple[BootstrapEstimate, Dict[str, float]]:
+    """(share of ``flagged`` samples with its interval, condition -> its share).
+
+    ``flagged``: (n,) bool, one per sample (e.g. ``inspect``'s degenerate mask); ``groups``:
+    condition -> row indices. Each replicate resamples every condition's rows with replacement,
+    so each condition keeps its size and the conditions their weight in the share.
+    """
+    flagged = np.asarray(flagged, dtype=bool)
+    per, total, reps = {}, 0, np.zeros(n_boot)
+    for c in sorted(groups):
+        rows = flagged[np.asarray(groups[c], dtype=np.int64)]
+        per[c] = float(rows.mean())
+        total += len(rows)
+        reps += rows[resample_indices(len(rows), n_boot, rng)].sum(axis=1)
+    if total != len(flagged):
+        raise ValueError("bootstrap_flagged_fraction: the groups must cover every sample once")
+    return recentred_interval(float(flagged.mean()), reps / total, confidence, floor=0.0), per

@@ -37,13 +37,20 @@ def exact_duplicate_fraction(hashes: Sequence[str]) -> float:
     return float((len(hashes) - len(set(hashes))) / len(hashes))
 
 
+def near_duplicate_mask(features: np.ndarray,
+                        threshold: float = defaults.NEAR_DUPLICATE_COSINE) -> np.ndarray:
+    """(n,) bool: the row's cosine similarity with some earlier row is >= ``threshold``."""
+    x = np.asarray(features, dtype=np.float64)
+    if len(x) < 2:
+        return np.zeros(len(x), dtype=bool)
+    earlier = np.tril(cosine_similarity_matrix(x), -1)     # row i against rows 0..i-1 only
+    return (earlier >= threshold).any(axis=1)
+
+
 def near_duplicate_fraction(features: np.ndarray,
                             threshold: float = defaults.NEAR_DUPLICATE_COSINE) -> float:
     """Fraction of rows whose cosine similarity with some earlier row is >= ``threshold``."""
-    x = np.asarray(features, dtype=np.float64)
-    n = len(x)
+    n = len(features)
     if n < 2:
         return 0.0
-    k = cosine_similarity_matrix(x)
-    earlier = np.tril(k, -1)              # row i against rows 0..i-1 only
-    return float(np.count_nonzero((earlier >= threshold).any(axis=1)) / n)
+    return float(np.count_nonzero(near_duplicate_mask(features, threshold)) / n)

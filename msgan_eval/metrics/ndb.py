@@ -41,7 +41,7 @@ Where we deviate from the reference, and why:
    grids) can be broken the other way, since the float64 sums are rounded in another order.
    That is ``kmeans="exact"``. The default ``kmeans="fast"`` (``ndb_kmeans_fast``) runs the same
    seeded steps with float32 distances, bounds and seeding; near-ties can make its bins differ
-   (NDB within 2 in the tests). Measured speed and agreement: README, Results
+   (NDB within 2 in the tests). Measured speed and agreement: docs/performance.md, Results
    (``benchmarks/bench_ndb.py``).
 """
 from __future__ import annotations
@@ -60,7 +60,7 @@ from .ndb_kmeans_fast import fast_kmeans_labels
 MaxDims = Union[int, Literal["all"], None]
 KMeansPath = Literal["fast", "exact"]
 KMEANS_PATHS = ("fast", "exact")
-# Default K-means path: "fast" (its agreement with the reference is in the README's Results).
+# Default K-means path: "fast" (its agreement with the reference is in docs/performance.md, Results).
 NDB_KMEANS: KMeansPath = defaults.NDB_KMEANS
 
 

@@ -17,7 +17,7 @@ E-step), with these changes for speed:
 
 Labels are therefore scikit-learn's except where float32 rounding of a bound or of the seeding's
 cumulative potential decides differently; tests/test_ndb.py holds NDB within 2 of the reference
-(measured figures: README, Results, from benchmarks/bench_ndb.py).
+(measured figures: docs/performance.md, Results, from benchmarks/bench_ndb.py).
 """
 from __future__ import annotations
 

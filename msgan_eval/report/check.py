@@ -13,6 +13,10 @@ Expectations look like::
     [verdicts]
     ndb = "candidate-better"
     fid = ["candidate-better", "no-significant-difference"]   # "not worse"
+    [overall]
+    verdict = "candidate-better"    # the joint verdict (better somewhere, worse nowhere)
+    [candidate.degenerate]
+    max = 0.02          # at most 2 % of the candidate's samples blank, saturated or noise
 
 Bounds are inclusive and apply to the point estimate (the number the metric command prints); the
 interval is shown beside it. A rule on a metric the report does not hold (skipped, or not
@@ -34,22 +38,24 @@ except ModuleNotFoundError:  # Python < 3.11
 
 from msgan_eval.errors import UserError
 
-from .schema import METRICS, RUNS, VERDICT_NAMES, ReportInvalid, validate_report
+from .schema import METRICS, OVERALL_VERDICTS, RUNS, VERDICT_NAMES, ReportInvalid, validate_report
 
-SCOPES = (*RUNS, "delta", "verdicts")
+SCOPES = (*RUNS, "delta", "verdicts", "overall")
+OVERALL_KEYS = ("verdict",)
 BOUND_KINDS = {"min": ">=", "max": "<="}
 
 
 @dataclass(frozen=True)
 class Rule:
-    scope: str                               # baseline | candidate | delta | verdicts
-    metric: str
+    scope: str                               # baseline | candidate | delta | verdicts | overall
+    metric: str                              # a metric, or "verdict" in [overall]
     kind: str                                # min | max | verdict
     bound: Union[float, Tuple[str, ...]]     # a number, or the accepted verdicts
 
     def describe(self) -> str:
         if self.kind == "verdict":
-            return f"verdicts.{self.metric} in {' | '.join(self.bound)}"
+            where = "overall.verdict" if self.scope == "overall" else f"verdicts.{self.metric}"
+            return f"{where} in {' | '.join(self.bound)}"
         return f"{self.scope}.{self.metric} {BOUND_KINDS[self.kind]} {self.bound:g}"
 
 
@@ -129,6 +135,9 @@ def load_rules(path: "str | os.PathLike[str]") -> List[Rule]:
             raise UserError(f"{path}: unknown section [{scope}]; use {', '.join(SCOPES)}")
         if not isinstance(body, dict):
             raise UserError(f"{path}: [{scope}] must be a table")
+        if scope == "overall":
+            rules.extend(_overall_rules(path, body))
+            continue
         for metric, spec in body.items():
             _check_metric(path, scope, metric)
             rules.extend(_verdict_rule(path, metric, spec) if scope == "verdicts"
@@ -159,11 +168,29 @@ def _bound_rules(path: Path, scope: str, metric: str, spec) -> List[Rule]:
 
 
 def _verdict_rule(path: Path, metric: str, spec) -> List[Rule]:
+    return [Rule("verdicts", metric, "verdict",
+                 _accepted(spec, VERDICT_NAMES, f"{path}: [verdicts] {metric}"))]
+
+
+def _overall_rules(path: Path, body: dict) -> List[Rule]:
+    """``[overall] verdict = "candidate-better"`` (or a list of accepted joint verdicts)."""
+    rules = []
+    for key, spec in body.items():
+        if key not in OVERALL_KEYS:
+            raise UserError(f"{path}: [overall] unknown key {key!r}; use {', '.join(OVERALL_KEYS)}, "
+                            f'e.g. verdict = "candidate-better"')
+        rules.append(Rule("overall", key, "verdict",
+                          _accepted(spec, OVERALL_VERDICTS, f"{path}: [overall] {key}")))
+    if not rules:
+        raise UserError(f'{path}: [overall] is empty; add e.g. verdict = "candidate-better"')
+    return rules
+
+
+def _accepted(spec, names, where: str) -> Tuple[str, ...]:
     accepted = [spec] if isinstance(spec, str) else spec
-    if not isinstance(accepted, list) or not accepted or any(v not in VERDICT_NAMES for v in accepted):
-        raise UserError(f"{path}: [verdicts] {metric} = {spec!r}: use one of "
-                        f"{', '.join(VERDICT_NAMES)} (or a list of them)")
-    return [Rule("verdicts", metric, "verdict", tuple(accepted))]
+    if not isinstance(accepted, list) or not accepted or any(v not in names for v in accepted):
+        raise UserError(f"{where} = {spec!r}: use one of {', '.join(names)} (or a list of them)")
+    return tuple(accepted)
 
 
 def _missing(report: dict, metric: str) -> str:
@@ -179,6 +206,13 @@ def _interval(entry: dict) -> str:
 
 def evaluate_rule(report: dict, rule: Rule) -> RuleResult:
     """Apply one rule to a validated report."""
+    if rule.scope == "overall":
+        overall = report.get("overall")
+        if overall is None:
+            return RuleResult(rule, False, None, "the report has no overall verdict (written by an "
+                                                 "older msgan-eval); re-run compare")
+        return RuleResult(rule, overall["verdict"] in rule.bound, overall["verdict"],
+                          "; ".join(overall["reasons"][:1]))
     if rule.kind == "verdict":
         verdict: Optional[str] = report["verdicts"].get(rule.metric)
         if verdict is None:

@@ -38,7 +38,8 @@ class CompareConfig:
     seed: int = defaults.SEED
     confidence: float = defaults.CONFIDENCE
     dims: int = defaults.FID_DIMS
-    preset: str = defaults.FID_PRESET        # whose FID preprocessing (features/preprocess.py)
+    preset: Optional[str] = defaults.FID_PRESET   # whose preprocessing (features/preprocess.py);
+    # None: the feature space's default
     inception_weights: Optional[str] = None
     lpips_net: str = defaults.LPIPS_NET
     lpips_pairs: str = defaults.LPIPS_PAIRS
@@ -55,6 +56,12 @@ class CompareConfig:
     num_workers: int = defaults.NUM_WORKERS
     skip_missing: bool = False          # fid-per-class: leave out conditions one side lacks (#14)
     protocol: Optional[str] = None      # "msgan": the MSGAN authors' settings (#14)
+    # #25: the feature space of fid, fid-per-class, vendi, kid and prdc (inception: as before),
+    # and CMMD's own (CLIP ViT-L/14-336 by default, with cmmd-pytorch's preprocessing)
+    features: str = defaults.FEATURES
+    feature_weights: Optional[str] = None
+    cmmd_features: str = defaults.CMMD_FEATURES
+    cmmd_weights: Optional[str] = None
 
 
 @dataclass
@@ -134,10 +141,11 @@ def assemble_report(runs: Dict[str, ImageSet], reference: Reference, config: Com
     details: Dict[str, object] = {"seconds": seconds}
     for o in outcomes.values():
         details.update(o.details)
+    runs_json = {run: {m: _estimate_json(estimates[m][run]) for m in metrics} for run in RUNS}
     return {
         "schema": SCHEMA_ID, "version": __version__, "metrics": metrics,
-        "runs": {run: {m: _estimate_json(estimates[m][run]) for m in metrics} for run in RUNS},
-        "deltas": deltas, "verdicts": verdicts,
+        "runs": runs_json, "deltas": deltas, "verdicts": verdicts,
+        "overall": overall_json(verdicts, deltas, runs_json, details, skipped),
         "skipped": {m: skipped[m] for m in METRICS if m in skipped},
         "inputs": inputs,
         "bootstrap": {"n": config.bootstrap, "seed": config.seed, "confidence": config.confidence,
@@ -153,6 +161,23 @@ def assemble_report(runs: Dict[str, ImageSet], reference: Reference, config: Com
         "details": details,
         "notes": [n for o in outcomes.values() for n in o.notes],
     }
+
+
+def overall_json(verdicts: Dict[str, str], deltas: Dict[str, dict], runs: Dict[str, dict],
+                 details: dict, skipped) -> dict:
+    """The report's ``overall``: the joint verdict (``metrics.overall``) of the per-metric ones,
+    its reasons naming the degenerate flags of ``details["degenerate"]`` (``evaluate/inspect``)."""
+    from msgan_eval.metrics.overall import overall_verdict
+
+    flagged = details.get("degenerate") or {}
+    # the flags are named only where they describe the samples the estimate does (a multi-run
+    # arm's estimate is a mean over runs, its details those of its first run)
+    flags = {run: flagged[run]["fractions"] for run in RUNS
+             if "fractions" in flagged.get(run, {}) and "degenerate" in runs[run]
+             and flagged[run]["fraction"] == runs[run]["degenerate"]["value"]}
+    return overall_verdict(verdicts, {m: d["value"] for m, d in deltas.items()},
+                           values={run: {m: e["value"] for m, e in runs[run].items()} for run in RUNS},
+                           flags=flags, skipped=tuple(skipped)).as_dict()
 
 
 REPORT_FILES = {"json": "report.json", "md": "report.md", "html": "report.html"}
@@ -183,6 +208,7 @@ def write_report(out_dir: Union[str, Path], report: dict, runs: Dict[str, ImageS
     image-to-image demo's input / target / samples rows) goes into the HTML after the sample grids."""
     from msgan_eval.fileio import atomic_dir
 
+    from .flagged import flagged_html
     from .render import render_html, render_markdown, sample_grid
     from .schema import validate_report
 
@@ -194,6 +220,7 @@ def write_report(out_dir: Union[str, Path], report: dict, runs: Dict[str, ImageS
         raise UserError(f"{out_dir}: {problem}")
     validate_report(report)          # never write a report that check would refuse
     grids = {run: sample_grid(images) for run, images in runs.items()}
+    extra_html = flagged_html(report, runs) + extra_html
     texts = {"json": json.dumps(report, indent=2, sort_keys=False) + "\n",
              "md": render_markdown(report), "html": render_html(report, grids, extra_html)}
     with (atomic_dir(out_dir) if swap else contextlib.nullcontext(out_dir)) as build:

@@ -3,6 +3,7 @@ baseline samples and a row of candidate samples (embedded PNGs, like the sample 
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -39,18 +40,31 @@ def _arm_label(row_label: str, judged: Optional[dict]) -> str:
             f"{100 * judged['class_agreement']:.1f}%<br>blank/noise: {degenerate}</small>")
 
 
+def input_labels(inputs_dir: Path) -> Dict[str, str]:
+    """Input name -> its label (the item's class), from the ``sample.json`` that ``msgan-eval
+    sample`` writes beside ``inputs/``; empty when there is none (then rows show the name only)."""
+    try:
+        manifest = json.loads((Path(inputs_dir).parent / "sample.json").read_text(encoding="utf-8"))
+        return dict(zip(manifest["names"], manifest["labels"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], names: Sequence[str],
                per_row: int = 8, judges: Optional[Dict[str, dict]] = None) -> str:
-    """A table: one block per input name; ``samples`` maps a row label to its samples folder
-    (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...}; ``judges`` maps a row label
-    to its arm's ``class_agreement`` and ``degenerate_fraction`` (shown beside each row)."""
+    """A table: one block per input, headed by its name and label; ``samples`` maps a row label to
+    its samples folder (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...};
+    ``judges`` maps a row label to its arm's ``class_agreement`` and ``degenerate_fraction``
+    (shown beside each row and above the table)."""
     from msgan_eval.names import path_component
 
     judges = judges or {}
     rows: List[str] = []
+    labels = input_labels(inputs_dir)
     for name in names:
         path_component(name, inputs_dir, what="input name")   # read from folders: stay inside them
-        label = html.escape(name)
+        label = html.escape(name) + (f"<br><b>{html.escape(labels[name])}</b>"
+                                     if labels.get(name, name) != name else "")
         first = True
         for row_label, folder in samples.items():
             files = sorted((Path(folder) / name).glob("*.png"))[:per_row]
@@ -65,6 +79,6 @@ def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], na
     return ("<h2>Inputs, targets and samples</h2>"
             + (f"<p>Per arm, over all its samples (the bundled classifier names the input's class; "
                f"inspect's blank / saturated / noise flags):</p><ul>{summary}</ul>" if judges else "")
-            + "<table><tr><th>input name</th><th>input</th>"
+            + "<table><tr><th>input (label)</th><th>input</th>"
             "<th>target</th><th>run</th><th>samples (different z)</th></tr>" + "".join(rows)
             + "</table>")

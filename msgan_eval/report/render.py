@@ -14,12 +14,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from msgan_eval.images import ImageSet
+from msgan_eval.images import ROOT_CONDITION, ImageSet
 from msgan_eval.metrics.registry import FACTS
 
+from .qd_plot import COLOURS as ARM_COLOURS
+from .qd_plot import quality_diversity_html
 from .schema import METRICS, RUNS
 
-COLOURS = {"baseline": "#4c72b0", "candidate": "#dd8452", "reference": "#b0b0b0"}
+COLOURS = {**ARM_COLOURS, "reference": "#b0b0b0"}
 
 
 def _num(metric: str, x: float) -> str:
@@ -92,7 +94,15 @@ def render_table(report: dict) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * len(HEADER[-1]))
     lines += [f"{labels} skipped: {reason}" for labels, reason in skipped_reasons(report)]
-    return "\n".join(lines)
+    return "\n".join(lines + overall_lines(report))
+
+
+def overall_lines(report: dict) -> List[str]:
+    """'overall: trade-off' and its reasons, one per line (nothing for reports without it)."""
+    overall = report.get("overall")
+    if overall is None:
+        return []
+    return [f"overall: {overall['verdict']}", *(f"  - {r}" for r in overall["reasons"])]
 
 
 def _inputs_rows(report: dict) -> List[Tuple[str, ...]]:
@@ -118,7 +128,7 @@ def render_markdown(report: dict) -> str:
              *_md_table(HEADER, [(f"**{r[0]}**", *r[1:]) for r in metric_rows(report)]), "",
              f"Intervals: {boot['confidence']:.0%} bootstrap ({boot['method']}, {boot['n']} "
              f"resamples, seed {boot['seed']}); verdicts from the bootstrap of candidate - baseline.",
-             *_md_skipped(report), "", "### Inputs", "",
+             *_md_skipped(report), *_md_overall(report), "", "### Inputs", "",
              *_md_table(("set", "path", "images", "conditions", "file-list sha256"),
                         _inputs_rows(report))]
     for note in report.get("notes", []):
@@ -126,6 +136,13 @@ def render_markdown(report: dict) -> str:
     tool = report["provenance"]["tool"]
     lines += ["", f"<sub>{tool['name']} {tool['version']}, report schema {report['schema']}</sub>", ""]
     return "\n".join(lines)
+
+
+def _md_overall(report: dict) -> List[str]:
+    overall = report.get("overall")
+    if overall is None:
+        return []
+    return ["", f"**Overall: {overall['verdict']}**", ""] + [f"- {r}" for r in overall["reasons"]]
 
 
 def _md_skipped(report: dict) -> List[str]:
@@ -138,12 +155,14 @@ def _md_skipped(report: dict) -> List[str]:
 # ---- images -------------------------------------------------------------------------------------
 
 def image_grid(rows: Sequence[Sequence[np.ndarray]], *, pad: int = 2, background: int = 255,
-               size: Optional[Tuple[int, int]] = None, columns: Optional[int] = None) -> np.ndarray:
+               size: Optional[Tuple[int, int]] = None, columns: Optional[int] = None,
+               row_labels: Optional[Sequence[str]] = None) -> np.ndarray:
     """Images tiled in rows (one per condition or class), ``pad`` pixels apart, uint8.
 
     Every image is shown at ``size`` (H, W), by default the first image's; an image of another
     size is resized with PIL's bilinear filter (thumbnails only: the metrics never see it).
     ``columns`` (default: the longest row) fixes the width; shorter rows leave background cells.
+    ``row_labels`` (a class name or an input's label per row) are written in a column on the left.
     """
     from PIL import Image
 
@@ -159,15 +178,54 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], *, pad: int = 2, background
                 img = np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR))
             y, x = pad + r * (h + pad), pad + c * (w + pad)
             grid[y:y + h, x:x + w] = img.reshape(h, w, channels)
-    return grid
+    if row_labels is None:
+        return grid
+    return np.concatenate([label_column(row_labels, h, pad, background, channels), grid], axis=1)
+
+
+LABEL_MAX_WIDTH = 110     # pixels of a row label; longer labels are cut with "..."
+
+
+def label_column(labels: Sequence[str], row_height: int, pad: int, background: int,
+                 channels: int = 3) -> np.ndarray:
+    """A column of text, one label per grid row, vertically centred on its row (uint8)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    try:        # Pillow >= 10.1 scales its built-in font; older ones have one bitmap size
+        font = ImageFont.load_default(size=max(6, min(11, row_height - 2)))
+    except TypeError:
+        font = ImageFont.load_default()
+    texts = [_fit(str(label), font) for label in labels]
+    width = max(font.getbbox(t)[2] for t in texts) + 2 * pad + 2
+    column = Image.new("L", (width, len(labels) * (row_height + pad) + pad), background)
+    ink = 0 if background > 127 else 255
+    for r, text in enumerate(texts):
+        top, bottom = font.getbbox(text)[1::2]
+        cell = Image.new("L", (width, row_height), background)      # a label never spills over
+        ImageDraw.Draw(cell).text((pad + 1, (row_height - (bottom - top)) // 2 - top), text,
+                                  fill=ink, font=font)
+        column.paste(cell, (0, pad + r * (row_height + pad)))
+    return np.repeat(np.asarray(column)[:, :, None], channels, axis=2)
+
+
+def _fit(text: str, font) -> str:
+    """``text``, cut to LABEL_MAX_WIDTH pixels with "..." where it is longer."""
+    if font.getbbox(text)[2] <= LABEL_MAX_WIDTH:
+        return text
+    while text and font.getbbox(text + "...")[2] > LABEL_MAX_WIDTH:
+        text = text[:-1]
+    return text + "..."
 
 
 def sample_grid(image_set: ImageSet, per_condition: int = 8, max_conditions: int = 10,
                 pad: int = 2) -> np.ndarray:
-    """One row per condition (first ``per_condition`` images in sorted order), RGB uint8."""
+    """One row per condition (first ``per_condition`` images in sorted order), RGB uint8, each row
+    labelled with its condition (class) name; a flat folder (one condition, ``.``) is unlabelled."""
     groups = list(image_set.groups().items())[:max_conditions]
     rows = [[image_set[i] for i in idx[:per_condition]] for _, idx in groups]
-    return image_grid(rows, pad=pad, size=image_set.sizes[groups[0][1][0]], columns=per_condition)
+    labels = None if [name for name, _ in groups] == [ROOT_CONDITION] else [name for name, _ in groups]
+    return image_grid(rows, pad=pad, size=image_set.sizes[groups[0][1][0]], columns=per_condition,
+                      row_labels=labels)
 
 
 def png_base64(image: np.ndarray) -> str:
@@ -251,7 +309,8 @@ _CSS = ("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse
         "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
         "th{background:#f3f3f3}.grids{display:flex;gap:2em;flex-wrap:wrap}"
         "img.grid{image-rendering:pixelated}.candidate-better{color:#1a7f37;font-weight:bold}"
-        ".baseline-better{color:#cf222e;font-weight:bold}.skipped{color:#9a6700}")
+        ".baseline-better{color:#cf222e;font-weight:bold}.skipped{color:#9a6700}"
+        ".trade-off{color:#8250df;font-weight:bold}")
 
 
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], verdict_col: Optional[int] = None) -> str:
@@ -279,8 +338,10 @@ def render_html(report: dict, grids: Dict[str, np.ndarray], extra_html: str = ""
         parts.append("<p>Skipped:</p><ul class='skipped'>" + "".join(
             f"<li><b>{html.escape(labels)}</b>: {html.escape(reason)}</li>" for labels, reason in reasons)
             + "</ul>")
+    parts.append(_html_overall(report))
     for note in report.get("notes", []):
         parts.append(f"<p class='skipped'>note: {html.escape(note)}</p>")
+    parts.append(quality_diversity_html(report))
     charts = [metric_bar_svg(report, m) for m in METRICS if m in report["runs"]["baseline"]]
     if charts:
         parts += ["<h2>Metrics with 95% intervals</h2><div class='grids'>", *charts, "</div>"]
@@ -301,6 +362,15 @@ def render_html(report: dict, grids: Dict[str, np.ndarray], extra_html: str = ""
               _html_table(("set", "path", "images", "conditions", "file-list sha256"), _inputs_rows(report)),
               "<h2>Provenance</h2><pre>", html.escape(_provenance_text(report)), "</pre></body></html>"]
     return "".join(parts)
+
+
+def _html_overall(report: dict) -> str:
+    overall = report.get("overall")
+    if overall is None:
+        return ""
+    return (f"<h2>Overall: <span class='{html.escape(overall['verdict'])}'>"
+            f"{html.escape(overall['verdict'])}</span></h2><ul>"
+            + "".join(f"<li>{html.escape(r)}</li>" for r in overall["reasons"]) + "</ul>")
 
 
 def _provenance_text(report: dict) -> str:

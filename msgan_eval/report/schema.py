@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, List
 
 from msgan_eval.metrics.registry import METRIC_NAMES as METRICS  # every metric a report can hold
+from msgan_eval.metrics.registry import OVERALL_VERDICTS
 from msgan_eval.metrics.registry import VERDICTS as VERDICT_NAMES
 
 SCHEMA_ID = "msgan-eval/report/v1"
@@ -43,6 +44,12 @@ REPORT_SCHEMA = {
                    "properties": {k: {"$ref": "#/$defs/delta"} for k in METRICS}},
         "verdicts": {"type": "object", "additionalProperties": False,
                      "properties": {k: {"enum": list(VERDICT_NAMES)} for k in METRICS}},
+        # the joint verdict (metrics/overall.py); reports written before it lack it
+        "overall": {"type": "object", "required": ["verdict", "reasons"],
+                    "properties": {"verdict": {"enum": list(OVERALL_VERDICTS)},
+                                   "reasons": {"type": "array", "items": {"type": "string"}},
+                                   "better": {"type": "array", "items": {"enum": list(METRICS)}},
+                                   "worse": {"type": "array", "items": {"enum": list(METRICS)}}}},
         "skipped": {"type": "object", "additionalProperties": False,
                     "properties": {k: {"type": "string"} for k in METRICS}},
         "inputs": {

@@ -14,6 +14,7 @@ Run folder, resume, data order, noise, log, checkpoints and DDP are the DCGAN tr
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -194,19 +195,44 @@ def _make_step(gan: Gan, data: PairedData, config: Pix2PixConfig, dist: Dist) ->
     return step
 
 
+@functools.lru_cache(maxsize=2)
+def _test_split(dataset: str, data_root: Optional[str]) -> PairedData:
+    # Loaded once per process: --eval-every samples the same test inputs at every evaluation.
+    return load_paired_data(dataset, data_root, split="test")
+
+
+def _input_images(G, run: dict, spec, device) -> dict:
+    from .pix2pix_sampler import input_images
+
+    test = _test_split(run["dataset"], run.get("data_root"))
+    if spec.inputs > len(test):
+        from msgan_eval.errors import UserError
+
+        raise UserError(f"--inputs {spec.inputs}: the test split has {len(test)} pairs; ask for fewer")
+    return input_images(G, run, spec.inputs, spec.per_input, spec.seed, device, test=test)
+
+
+def _build_generator(state: dict, path: Path, device):
+    from .pix2pix_sampler import build_pix2pix_generator
+
+    return build_pix2pix_generator(state, path, device)
+
+
 PIX2PIX_TASK = Task(
     load_data=lambda c: load_paired_data(c.dataset, c.data_root, "train", c.subset_per_class,
                                          c.seed),
     describe=describe_run,
     build=lambda c, data, device: build_pix2pix(c, int(data.inputs.shape[1]),
                                                 int(data.targets.shape[1]), data.image_size, device),
-    make_step=_make_step)
+    make_step=_make_step, build_generator=_build_generator, images=_input_images)
 
 
 def train_pix2pix(config: Pix2PixConfig, out_dir: "str | os.PathLike[str]", resume: bool = False,
-                  quiet: bool = False, device: str = defaults.DEVICE) -> Path:
-    """Train (or with ``resume`` continue) the image-to-image run in ``out_dir``."""
-    return train(config, out_dir, resume=resume, quiet=quiet, device=device, task=PIX2PIX_TASK)
+                  quiet: bool = False, device: str = defaults.DEVICE, loop=None) -> Path:
+    """Train (or with ``resume`` continue) the image-to-image run in ``out_dir``; ``loop`` as
+    for :func:`msgan_eval.train.trainer.train`."""
+    return train(config, out_dir, resume=resume, quiet=quiet, device=device, task=PIX2PIX_TASK,
+                 loop=loop)
 
 
 def config_from_run(run_dir: "str | os.PathLike[str]") -> Pix2PixConfig:

@@ -19,7 +19,9 @@ LOG_FILE = "log.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
 # TrainConfig fields a resumed run may change: how long to train, how often to save, where the
 # (same) data lives. Everything else would make the resumed run a different experiment.
-RESUMABLE_CHANGES = ("steps", "epochs", "total_steps", "checkpoint_every", "data_root", "version")
+# ``loop``: checkpoints kept, evaluation while training, TensorBoard (train/loop.py).
+RESUMABLE_CHANGES = ("steps", "epochs", "total_steps", "checkpoint_every", "data_root", "version",
+                     "loop")
 # Run description entries that come from the data or the launch rather than an option.
 _DERIVED = {"n_train": "the number of training images", "channels": "the image channels",
             "class_names": "the class names", "world_size": "the number of torchrun processes",
@@ -55,6 +57,9 @@ def damaged_config(path: Path, why: str) -> UserError:
 
 def damaged_checkpoint(path: Path, why: str) -> UserError:
     """The one message for a checkpoint that cannot be used, with the ways to recover."""
+    if Path(path).name != CHECKPOINT_FILE:      # a snapshot or best.pt: nothing resumes from it
+        return UserError(f"{path}: this checkpoint is damaged or not of this run's model ({why}); "
+                         "restore it from a backup or remove it")
     return UserError(f"{path}: the run's checkpoint is damaged ({why}); restore it from a backup, "
                      f"or delete it and `msgan-eval train --out {path.parent} --resume` restarts "
                      "the run from step 0 with its settings")

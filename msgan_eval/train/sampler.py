@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,18 +21,26 @@ from msgan_eval.names import path_components
 from msgan_eval.progress import progress
 
 from .models import Generator, one_hot
-from .runs import CHECKPOINT_FILE, damaged_checkpoint, load_checkpoint, load_state
+from .runs import CHECKPOINT_FILE, damaged_checkpoint, load_state
 from .seeding import keyed_generator
+from .snapshots import load_generator_state
 
 GRID_COLUMNS = 10
 GRID_PADDING = 2
 GENERATE_BATCH = 500
 
 
-def load_generator(run_dir: "str | os.PathLike[str]", device: torch.device):
-    """(generator in eval mode, the run description stored with its checkpoint)."""
-    checkpoint = load_checkpoint(Path(run_dir), map_location=device)
-    run, path = checkpoint["run"], Path(run_dir) / CHECKPOINT_FILE
+def load_generator(run_dir: "str | os.PathLike[str]", device: torch.device,
+                   step: Optional[int] = None):
+    """(generator in eval mode, the run description stored with it) at ``step`` (None: the last
+    checkpoint)."""
+    state, path = load_generator_state(Path(run_dir), step, map_location=device)
+    return build_generator(state, path, device), state["run"]
+
+
+def build_generator(state: dict, path: Path, device: torch.device) -> Generator:
+    """The generator of a checkpoint or snapshot ``state`` (read from ``path``), in eval mode."""
+    run = state["run"]
     try:
         G = Generator(len(run["class_names"]), run["channels"], run["width"], run["z_dim"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
@@ -42,8 +50,8 @@ def load_generator(run_dir: "str | os.PathLike[str]", device: torch.device):
     if not isinstance(run.get("class_names"), list):
         raise damaged_checkpoint(path, "its class names are not a list")
     path_components(run["class_names"], path)
-    load_state(path, G, checkpoint["generator"], "generator")
-    return G.to(device).eval(), run
+    load_state(path, G, state["generator"], "generator")
+    return G.to(device).eval()
 
 
 def class_noise(seed: int, class_index: int, n: int, z_dim: int) -> torch.Tensor:
@@ -68,24 +76,34 @@ def generate_class(G: Generator, class_index: int, z: torch.Tensor,
 
 
 def make_grid(per_class: List[np.ndarray], columns: int = GRID_COLUMNS,
-              padding: int = GRID_PADDING) -> np.ndarray:
-    """One row per class of its first ``columns`` samples, on a black background."""
+              padding: int = GRID_PADDING, labels: Optional[Sequence[str]] = None) -> np.ndarray:
+    """One row per class of its first ``columns`` samples, on a black background, each row
+    headed by its class name when ``labels`` are given."""
     from msgan_eval.report.render import image_grid
 
     cols = min(columns, len(per_class[0]))
     return image_grid([list(images[:cols]) for images in per_class], pad=padding, background=0,
-                      columns=cols)
+                      columns=cols, row_labels=labels)
+
+
+def class_images(G: Generator, run: dict, per_class: int, seed: int,
+                 device: torch.device, quiet: bool = True) -> Dict[str, np.ndarray]:
+    """class name -> ``per_class`` uint8 (N, H, W, C) samples: exactly what ``sample`` writes."""
+    names = run["class_names"]
+    return {names[c]: generate_class(G, c, class_noise(seed, c, per_class, run["z_dim"]), device)
+            for c in progress(range(len(names)), desc="sample", quiet=quiet, unit="class")}
 
 
 def sample_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]",
                per_class: int = defaults.SAMPLES_PER_CLASS, seed: int = defaults.SEED,
                grid: "str | os.PathLike[str] | None" = None, device: str = defaults.DEVICE,
-               quiet: bool = False) -> Path:
-    """Write ``per_class`` samples of every class of the run; returns ``out_dir``."""
+               quiet: bool = False, step: Optional[int] = None) -> Path:
+    """Write ``per_class`` samples of every class of the run at ``step`` (None: the last
+    checkpoint); returns ``out_dir``."""
     out_dir = Path(out_dir)
     require_new_or_empty(out_dir)
     dev = resolve_device(device)
-    G, run = load_generator(run_dir, dev)
+    G, run = load_generator(run_dir, dev, step)
     names = run["class_names"]
     per_class_images = []
     # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
@@ -96,5 +114,5 @@ def sample_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
                                names_source=Path(run_dir) / CHECKPOINT_FILE)
             per_class_images.append(images)
     if grid is not None:
-        write_png(grid, make_grid(per_class_images))
+        write_png(grid, make_grid(per_class_images, labels=names))
     return out_dir

@@ -26,6 +26,7 @@ from msgan_eval.progress import progress
 
 from . import runs
 from .data import TrainData, batch_to_tensor, data_summary, load_training_data
+from .loop import LoopHooks, LoopOptions
 from .losses import discriminator_loss, generator_loss
 from .models import IMAGE_SIZE, Discriminator, Generator, init_weights, one_hot
 from .seeding import keyed_generator
@@ -168,30 +169,36 @@ def unwrap(module: torch.nn.Module) -> torch.nn.Module:
 @dataclass(frozen=True)
 class Task:
     """What differs between the bundled trainers; everything else (run folder, resume, DDP,
-    data order, noise, log, checkpoints) is shared. ``make_step(gan, data, config, dist)``
-    returns ``step(indices, z1, z2) -> losses``."""
+    data order, noise, log, checkpoints, evaluation while training) is shared.
+    ``make_step(gan, data, config, dist)`` returns ``step(indices, z1, z2) -> losses``; a task
+    with ``build_generator`` and ``images`` can be sampled by ``track`` and ``--eval-every``."""
 
     load_data: Callable
     describe: Callable        # (config, data, per_epoch, world_size) -> config.json dict
     build: Callable           # (config, data, device) -> Gan
     make_step: Callable
+    build_generator: Optional[Callable] = None   # (state, path, device) -> G in eval mode
+    images: Optional[Callable] = None            # (G, run, SampleSpec, device) -> {cond: uint8 NHWC}
 
 
 def train(config: TrainConfig, out_dir: "str | os.PathLike[str]", resume: bool = False,
-          quiet: bool = False, device: str = defaults.DEVICE, task: Optional[Task] = None) -> Path:
-    """Train (or with ``resume`` continue) the run in ``out_dir``; returns ``out_dir``."""
+          quiet: bool = False, device: str = defaults.DEVICE, task: Optional[Task] = None,
+          loop: Optional[LoopOptions] = None) -> Path:
+    """Train (or with ``resume`` continue) the run in ``out_dir``; returns ``out_dir``.
+    ``loop``: checkpoints kept, evaluation while training, TensorBoard (``train/loop.py``)."""
     out_dir = Path(out_dir)
     dist = setup_distributed(device)
     try:
-        _train(task or DCGAN_TASK, config, out_dir, resume, quiet or not dist.is_main, dist)
+        _train(task or DCGAN_TASK, config, out_dir, resume, quiet or not dist.is_main, dist, loop)
     finally:
         if dist.owns_group:
             torch.distributed.destroy_process_group()
     return out_dir
 
 
-def _train(task: Task, config, out_dir: Path, resume: bool, quiet: bool, dist: Dist) -> None:
-    checkpoint = None
+def _train(task: Task, config, out_dir: Path, resume: bool, quiet: bool, dist: Dist,
+           loop: Optional[LoopOptions]) -> None:
+    checkpoint, stored = None, {}
     if resume:
         stored = runs.read_run_config(out_dir, option="--resume")
         if config.steps is None and config.epochs is None:
@@ -208,15 +215,24 @@ def _train(task: Task, config, out_dir: Path, resume: bool, quiet: bool, dist: D
         runs.check_same_experiment(out_dir, stored, description)
     gan = task.build(config, data, dist.device)
     start = _restore(gan, checkpoint, description["total_steps"], out_dir)
+    loop = loop or LoopOptions.from_dict(stored.get("loop"))     # a resumed run keeps its own
+    state = lambda step: _checkpoint_state(gan, step, description)      # noqa: E731
+    hooks = LoopHooks(task, loop, out_dir, description, dist, start, resume, quiet, state(start))
+    description["loop"] = loop.to_dict()
     if dist.world_size > 1:
         torch.distributed.barrier()   # every rank has checked the folder before rank 0 writes
         gan = _wrap_ddp(gan, dist)
     if dist.is_main:
         runs.write_run_config(out_dir, description)
         runs.truncate_log(out_dir, start)
-    run_steps(len(data), config, dist, out_dir, start, description, quiet,
-              task.make_step(gan, data, config, dist),
-              lambda step: _checkpoint_state(gan, step, description))
+        hooks.begin(state(start))
+    try:
+        run_steps(len(data), config, dist, out_dir, start, description, quiet,
+                  task.make_step(gan, data, config, dist), state, hooks)
+        if dist.is_main:
+            hooks.finish()
+    finally:
+        hooks.close()
 
 
 def describe_run(config: TrainConfig, data: TrainData, per_epoch: int, world_size: int) -> dict:
@@ -280,9 +296,11 @@ def _dcgan_step(gan: Gan, data: TrainData, config: TrainConfig, dist: Dist) -> C
 
 
 def run_steps(n_train: int, config, dist: Dist, out_dir: Path, start: int, description: dict,
-              quiet: bool, step_fn: Callable, checkpoint_state: Callable[[int], dict]) -> None:
+              quiet: bool, step_fn: Callable, checkpoint_state: Callable[[int], dict],
+              hooks: Optional[LoopHooks] = None) -> None:
     """Steps ``start`` .. total: this rank's batch indices and the step's noise go to ``step_fn``;
-    its losses are logged, and every ``checkpoint_every`` steps rank 0 saves a checkpoint."""
+    its losses are logged, and every ``checkpoint_every`` steps (and every step ``hooks``
+    evaluates) rank 0 saves a checkpoint, then hands it to ``hooks`` (snapshot, evaluation)."""
     total, per_epoch = description["total_steps"], description["steps_per_epoch"]
     bsz = config.batch_size
     log = runs.LossLog(out_dir if dist.is_main else None)
@@ -301,17 +319,36 @@ def run_steps(n_train: int, config, dist: Dist, out_dir: Path, start: int, descr
             log.write({"step": step + 1, "epoch": epoch, **losses})
             bar.update(1)
             bar.set_postfix({k[5:]: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
-            if (step + 1) % config.checkpoint_every == 0 or step + 1 == total:
+            due = hooks is not None and hooks.due(step + 1)
+            if (step + 1) % config.checkpoint_every == 0 or step + 1 == total or due:
                 log.flush()
                 if dist.is_main:
-                    runs.save_checkpoint(out_dir, checkpoint_state(step + 1))
+                    state = checkpoint_state(step + 1)
+                    runs.save_checkpoint(out_dir, state)
+                    if hooks is not None:
+                        hooks.saved(state)
+            if hooks is not None and dist.is_main:
+                hooks.losses(step + 1, losses)
     finally:
         log.close()
         bar.close()
+
+
+def _class_images(G, run: dict, spec, device) -> dict:
+    from .sampler import class_images
+
+    return class_images(G, run, spec.per_class, spec.seed, device)
+
+
+def _build_generator(state: dict, path: Path, device):
+    from .sampler import build_generator
+
+    return build_generator(state, path, device)
 
 
 DCGAN_TASK = Task(
     load_data=lambda c: load_training_data(c.dataset, c.data_root, c.subset_per_class, c.seed),
     describe=lambda c, data, per_epoch, world: describe_run(c, data, per_epoch, world),
     build=lambda c, data, device: build_gan(c, len(data.class_names), data.channels, device),
-    make_step=lambda gan, data, c, dist: _dcgan_step(gan, data, c, dist))
+    make_step=lambda gan, data, c, dist: _dcgan_step(gan, data, c, dist),
+    build_generator=_build_generator, images=_class_images)
