@@ -4,9 +4,8 @@ Trains N baseline (pix2pix with noise) and N MSGAN runs on fashion-mnist-edges w
 settings (seeds SEED .. SEED+N-1; the demo's protocol: inputs balanced over the classes and
 disjoint from the FID reference, each seed its own sampling noise), then prints per seed and pooled
 each arm's FID, LPIPS diversity, class agreement (the bundled Fashion-MNIST classifier names the
-input's class) and degenerate fraction (``msgan-eval inspect``'s blank / saturated / noise flags;
-where this installation has no inspect yet, the ablation script's own pixel detector, named in the
-output), each seed's own one-run verdicts and the pooled verdicts (two-level bootstrap over runs
+input's class) and degenerate fraction (``msgan-eval inspect``'s blank / saturated / noise
+flags), each seed's own one-run verdicts and the pooled verdicts (two-level bootstrap over runs
 then samples, ``metrics/multirun.py``). Wall and CPU times are printed (CPU time is the honest
 figure on a shared machine). Runs already trained in ``--out`` are reused.
 
@@ -18,8 +17,6 @@ import json
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,32 +43,10 @@ def train_and_sample(args, seeds) -> dict:
 
 
 def judges(folders: dict, ref: Path) -> dict:
-    """Class agreement and degenerate fraction per arm and seed (see the module docstring)."""
-    from msgan_eval import demo_judges
-    from msgan_eval.features.classifier import load_classifier
+    """Class agreement and degenerate fraction per arm and seed (the demo's judges)."""
+    from msgan_eval.demo_judges import judge_arms
 
-    try:
-        import msgan_eval.evaluate.inspect  # noqa: F401
-        detector = "msgan-eval inspect (blank, saturated, noise)"
-    except ImportError:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        import bench_pix2pix_ablation as ablation
-
-        th = ablation.thresholds()
-        demo_judges.degenerate_mask = lambda folder, reference, device: _own_flags(
-            ablation, folder, th)
-        detector = "bench_pix2pix_ablation's pixel detector (no msgan-eval inspect here)"
-    clf = load_classifier()
-    out = {arm: demo_judges.judge_arm(fs, ref, clf, "cpu") for arm, fs in folders.items()}
-    return {"detector": detector, "classifier_accuracy": clf.info["test_accuracy"], **out}
-
-
-def _own_flags(ablation, folder: Path, th: dict) -> np.ndarray:
-    from msgan_eval.demo_judges import read_arm_samples
-
-    grey, _, _ = read_arm_samples(folder)
-    flags = ablation.degenerate_flags(grey, th)
-    return flags["blank"] | flags["saturated"] | flags["noise"]
+    return judge_arms(folders, ref, "cpu")
 
 
 def compare(folders: dict, args, seeds) -> tuple:
@@ -111,7 +86,7 @@ def print_result(result: dict) -> None:
               f"{p['delta']['ci'][1]:+.4g}] -> {p['verdict']}")
     for arm in ("baseline", "msgan"):
         print(f"pooled {arm}: class agreement {100 * j[arm]['class_agreement']:.1f}%, degenerate "
-              f"{100 * j[arm]['degenerate_fraction']:.1f}% ({j['detector']})")
+              f"{100 * j[arm]['degenerate_fraction']:.1f}% (inspect's blank/saturated/noise)")
     lp = result["pooled"].get("lpips")
     if lp:
         print(f"LPIPS ratio MSGAN / baseline: {lp['msgan']['value'] / lp['baseline']['value']:.1f}")

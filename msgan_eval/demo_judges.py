@@ -15,6 +15,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from . import defaults
+
 PAD = 2          # train/data.py to_training_layout: 28x28 items padded by 2 black pixels
 
 
@@ -36,23 +38,28 @@ def class_agreement(grey: np.ndarray, labels: np.ndarray, classifier) -> np.ndar
     return pred == labels
 
 
-def degenerate_mask(sample_dir: Path, reference: Path, device: str) -> Optional[np.ndarray]:
-    """(N,) bool of inspect's blank / saturated / noise flags, in ``scan_images`` order; None
-    where this installation has no ``msgan-eval inspect`` (issue 22)."""
-    try:
-        from .evaluate.inspect import inspect
-    except ImportError:
+def degenerate_mask(sample_dir: Path, reference: Path, device: str,
+                    inception_weights=None) -> Optional[np.ndarray]:
+    """(N,) bool of inspect's blank / saturated / noise flags, in ``scan_images`` order; None when
+    the reference is too small to calibrate them (as ``compare`` skips its degenerate fraction)."""
+    from .evaluate.inspect import inspect
+    from .images import scan_images
+
+    if len(scan_images(reference)) < defaults.INSPECT_MIN_REFERENCE:
         return None
-    return inspect(sample_dir / "samples", reference, device=device).degenerate
+    # compare's Inception file: inspect's realism features are then the memoised ones FID read
+    return inspect(sample_dir / "samples", reference, device=device,
+                   inception_weights=inception_weights).degenerate
 
 
-def judge_arm(sample_dirs: List[Path], reference: Path, classifier, device: str) -> Dict:
+def judge_arm(sample_dirs: List[Path], reference: Path, classifier, device: str,
+              inception_weights=None) -> Dict:
     """Class agreement and degenerate fraction of one arm, pooled over its seeds and per seed."""
     agree, degenerate, per_seed = [], [], []
     for folder in sample_dirs:
         grey, labels, _ = read_arm_samples(folder)
         a = class_agreement(grey, labels, classifier)
-        d = degenerate_mask(folder, reference, device)
+        d = degenerate_mask(folder, reference, device, inception_weights)
         agree.append(a)
         degenerate.append(d)
         per_seed.append({"class_agreement": float(a.mean()), "n": int(len(a)),
@@ -67,7 +74,8 @@ def judge_arm(sample_dirs: List[Path], reference: Path, classifier, device: str)
             "n": int(len(a)), "per_seed": per_seed}
 
 
-def judge_arms(samples: Dict[str, List[Path]], reference: Path, device: str) -> Dict:
+def judge_arms(samples: Dict[str, List[Path]], reference: Path, device: str,
+               inception_weights=None) -> Dict:
     """{"classifier": its name and stated accuracy, arm: judge_arm(...)} for the report."""
     from .features.classifier import load_classifier
 
@@ -75,7 +83,7 @@ def judge_arms(samples: Dict[str, List[Path]], reference: Path, device: str) -> 
     out: Dict = {"classifier": {k: classifier.info[k] for k in ("name", "test_accuracy", "sha256")},
                  "degenerate": "msgan-eval inspect: blank, saturated or noise"}
     for arm, folders in samples.items():
-        out[arm] = judge_arm(folders, reference, classifier, device)
+        out[arm] = judge_arm(folders, reference, classifier, device, inception_weights)
     return out
 
 
@@ -83,7 +91,8 @@ def judges_note(judges: Dict, labels: Dict[str, str]) -> str:
     """One line for the report's notes: each arm's class agreement and degenerate fraction."""
     acc = judges["classifier"]["test_accuracy"]
     parts = [f"{labels[arm]}: {100 * j['class_agreement']:.1f}% of samples keep the input's item, "
-             + ("degenerate fraction not computed (no msgan-eval inspect here)"
+             + (f"degenerate fraction not computed (fewer than {defaults.INSPECT_MIN_REFERENCE} "
+                "reference images)"
                 if j["degenerate_fraction"] is None else
                 f"{100 * j['degenerate_fraction']:.1f}% blank/saturated/noise")
              for arm, j in judges.items() if arm in labels]

@@ -118,7 +118,7 @@ def train_sample_compare_pairs(out: Path, config: PairsDemoConfig, *, quiet: boo
     seconds["compare"] = round(time.perf_counter() - start, 1)
     start = time.perf_counter()
     log("demo: judging each arm's samples (bundled classifier, inspect's pixel flags)")
-    judges = judge_arms(folders, ref, config.device)
+    judges = judge_arms(folders, ref, config.device, config.inception_weights)
     seconds["judges"] = round(time.perf_counter() - start, 1)
     seconds["total"] = round(time.perf_counter() - t0, 1)
     report["details"]["demo"] = _demo_details(config, folders, judges, seconds)

@@ -59,10 +59,16 @@ def test_image_to_image_demo_writes_report_with_input_rows(tmp_path, weights):
     for arm in ("baseline", "msgan"):
         assert judges[arm]["n"] == 12 and 0 <= judges[arm]["class_agreement"] <= 1
         assert len(judges[arm]["per_seed"]) == 1
+        assert judges[arm]["degenerate_fraction"] is None      # 30 reference images: not calibrated
     assert judges["classifier"]["test_accuracy"] >= 0.9
     assert any("keep the input's item" in note for note in payload["notes"])
     assert html.count("keeps the item:") == 2 + 2 * 3          # the summary, and each row
-    assert "keep the input's item" in (out / "report.md").read_text()
+    assert html.count("blank/noise: n/a") == 2 + 2 * 3        # beside it, each arm's degenerate fraction
+    # the joint verdict of compare (metrics/overall.py) heads the report, in HTML and Markdown
+    overall = json.loads((out / "report.json").read_text())["overall"]["verdict"]
+    assert f"<h2>Overall: <span class='{overall}'>{overall}</span></h2>" in html
+    md = (out / "report.md").read_text()
+    assert "keep the input's item" in md and f"**Overall: {overall}**" in md
 
 
 def test_inputs_are_balanced_and_outside_the_reference(tmp_path, weights):
@@ -77,6 +83,12 @@ def test_inputs_are_balanced_and_outside_the_reference(tmp_path, weights):
     _, labels = load_fashion_mnist("test")
     ref_idx = balanced_subset(labels, 5, seed=0)
     assert not set(manifest["indices"]) & set(ref_idx.tolist())
+    # 50 reference images: inspect's flags are calibrated, each arm gets its degenerate fraction
+    judges = json.loads(result.stdout)["details"]["demo"]["judges"]
+    for arm in ("baseline", "msgan"):
+        assert 0 <= judges[arm]["degenerate_fraction"] <= 1 and judges[arm]["n"] == 20
+        shown = f"blank/noise: {100 * judges[arm]['degenerate_fraction']:.1f}%"
+        assert shown in (out / "report.html").read_text()
 
 
 @pytest.mark.parametrize("task", ["categorical", "image-to-image"])
