@@ -11,13 +11,13 @@ The demo judges with the package's own bundled CNN (``msgan_eval.features.classi
   filter, total variation, Laplacian energy) flagged beyond the 0.1 / 99.9 percentiles of 5000
   real training items; its rate on the real test items is printed.
 
-    PYTHONPATH=. python benchmarks/judge_pix2pix_independent.py demo DEMO_OUT [--json]
-    PYTHONPATH=. python benchmarks/judge_pix2pix_independent.py folders DIR [DIR ...] [--json]
+    PYTHONPATH=. python benchmarks/judge_pix2pix_independent.py demo DEMO_OUT [--bench BENCH.json]
+    PYTHONPATH=. python benchmarks/judge_pix2pix_independent.py folders DIR [DIR ...]
 
 ``demo`` judges every ``DEMO_OUT/samples/<arm>[-sN]`` folder, per seed and pooled per arm, and
-prints issue 21's acceptance checks with the demo's pooled FID verdict and LPIPS values (from
-``DEMO_OUT/report.json``); ``folders`` judges sample folders (``sample.json`` + ``samples/``) one
-by one (the ablation's arms).
+prints issue 21's acceptance checks with the pooled FID verdict and LPIPS values (from
+``DEMO_OUT/report.json``, or ``--bench``: ``bench_pix2pix_seeds.py --json`` on the same folder);
+``folders`` judges sample folders (``sample.json`` + ``samples/``) one by one (the ablation's arms).
 """
 import argparse
 import json
@@ -75,13 +75,22 @@ def detector_rate(th: dict) -> float:
     return float(np.mean(flags["blank"] | flags["saturated"] | flags["noise"]))
 
 
-def acceptance(arms: dict, report: dict) -> dict:
-    """Issue 21's 'Done when' checks: the demo's pooled FID verdict and LPIPS, these judges."""
-    lp = {arm: report["runs"][key]["lpips"]["value"]
-          for arm, key in (("baseline", "baseline"), ("msgan", "candidate"))}
+def pooled_fid_lpips(out: Path, bench: Path = None) -> tuple:
+    """(pooled FID verdict, {arm: pooled LPIPS}) from the demo's report.json, or from the JSON
+    that ``bench_pix2pix_seeds.py --json`` printed for the same folder (``bench``)."""
+    if bench is not None:
+        pooled = json.loads(bench.read_text())["pooled"]
+        return pooled["fid"]["verdict"], {a: pooled["lpips"][a]["value"] for a in ("baseline", "msgan")}
+    report = json.loads((out / "report.json").read_text())
+    return report["verdicts"]["fid"], {a: report["runs"][k]["lpips"]["value"]
+                                       for a, k in (("baseline", "baseline"), ("msgan", "candidate"))}
+
+
+def acceptance(arms: dict, fid_verdict: str, lp: dict) -> dict:
+    """Issue 21's 'Done when' checks: the pooled FID verdict and LPIPS, these judges."""
     b, m = arms["baseline"]["pooled"], arms["msgan"]["pooled"]
-    return {"fid_verdict": report["verdicts"]["fid"],
-            "fid_not_baseline_better": report["verdicts"]["fid"] != "baseline-better",
+    return {"fid_verdict": fid_verdict,
+            "fid_not_baseline_better": fid_verdict != "baseline-better",
             "lpips_ratio": round(lp["msgan"] / lp["baseline"], 2),
             "lpips_ratio_at_least_10": lp["msgan"] >= 10 * lp["baseline"],
             "msgan_degenerate_at_most_2pct": m["degenerate_fraction"] <= 0.02,
@@ -89,7 +98,7 @@ def acceptance(arms: dict, report: dict) -> dict:
             "msgan_agreement_within_5_points": m["class_agreement"] >= b["class_agreement"] - 0.05}
 
 
-def judge_demo(out: Path, clf, th: dict) -> dict:
+def judge_demo(out: Path, clf, th: dict, bench: Path = None) -> dict:
     arms = {}
     for arm in ("baseline", "msgan"):
         folders = sorted(p for p in (out / "samples").iterdir()
@@ -97,15 +106,15 @@ def judge_demo(out: Path, clf, th: dict) -> dict:
         parts = [judge_folder(f, clf, th) for f in folders]
         arms[arm] = {"per_seed": {f.name: summary([p]) for f, p in zip(folders, parts)},
                      "pooled": summary(parts)}
-    report = json.loads((out / "report.json").read_text())
-    return {"arms": arms, "acceptance": acceptance(arms, report)}
+    return {"arms": arms, "acceptance": acceptance(arms, *pooled_fid_lpips(out, bench))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("demo", "folders"))
     parser.add_argument("paths", nargs="+", type=Path)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--bench", type=Path, default=None,
+                        help="demo: bench_pix2pix_seeds.py --json output for the folder (no report.json)")
     args = parser.parse_args()
     clf, acc = fit_classifier()
     th = ablation.thresholds()
@@ -114,7 +123,7 @@ def main() -> None:
               "detector": "bench_pix2pix_ablation pixel flags (0.1/99.9 percentiles of real items)",
               "detector_rate_on_real_test_items": round(detector_rate(th), 4)}
     if args.command == "demo":
-        result.update(judge_demo(args.paths[0], clf, th))
+        result.update(judge_demo(args.paths[0], clf, th, args.bench))
     else:
         result["folders"] = {str(p): summary([judge_folder(p, clf, th)]) for p in args.paths}
     print(json.dumps(result, indent=2))
