@@ -388,7 +388,8 @@ def write_image_folder(out_dir: "str | os.PathLike[str]", images: np.ndarray, la
     from .progress import progress
 
     out_dir = Path(out_dir)
-    class_names = path_components(class_names, out_dir if names_source is None else names_source)
+    class_names = path_components(class_names, out_dir if names_source is None else names_source,
+                                  allow_root=True)     # "." (ROOT_CONDITION): out_dir itself
     counters: Dict[int, int] = {}
     for img, lab in progress(zip(images, labels), total=len(images), desc=f"writing {out_dir.name}",
                              quiet=progress_quiet, unit="img"):

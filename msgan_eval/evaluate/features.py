@@ -113,11 +113,12 @@ def feature_dims(features: str, dims: int = defaults.FID_DIMS) -> int:
     """The feature size: Inception's ``dims`` block, or the network's own (``dims`` must then be
     left at its default or equal it)."""
     from msgan_eval.features.networks import NETWORKS
+    from msgan_eval.validate import check_dims, whole
 
     if features == "inception":
-        return int(dims)
+        return check_dims(dims)
     own = NETWORKS[features].dims if features in NETWORKS else 4096      # vgg16-fc2
-    if int(dims) not in (defaults.FID_DIMS, own):
+    if whole(dims, "dims", min=1) not in (defaults.FID_DIMS, own):
         raise ParameterError(f"{{dims}} {dims} selects an Inception block; {{features}} "
                              f"{features} gives {own}-d features (drop {{dims}})", "dims", "features")
     return own
@@ -198,10 +199,17 @@ def feature_source(features: str = defaults.FEATURES, *, preset: Optional[str] =
                    choices=defaults.FEATURES_CHOICES) -> FeatureSource:
     """The options checked (names, preset, dims), the device too, then the weights resolved."""
     from msgan_eval.device import resolve_device
+    from msgan_eval.validate import loader_numbers
 
     name = check_features(features, choices)
     preset = resolve_preset(name, preset)
     dims = feature_dims(name, dims)
+    batch_size, num_workers = loader_numbers(batch_size, num_workers)
+    if vgg16_weights is not None and name != "vgg16-fc2":
+        # Silently ignored before (#23): the user believed VGG16 features were measured.
+        raise ParameterError(f"{{vgg16_weights}} is for {{features}} vgg16-fc2, but the features "
+                             f"are {name}; drop {{vgg16_weights}} or add {{features}} vgg16-fc2",
+                             "vgg16_weights", "features")
     resolve_device(device)
     weights = resolve_feature_weights(name, inception_weights=inception_weights,
                                       vgg16_weights=vgg16_weights, feature_weights=feature_weights)

@@ -186,6 +186,8 @@ def _vendi(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
            log: Log) -> MetricOutcome:
     from msgan_eval.metrics.bootstrap_classes import bootstrap_vendi
 
+    from .vendi import not_computable_note
+
     source = feature_space(cfg)
     out = _outcome(source)
     est, table = {}, {}
@@ -197,6 +199,7 @@ def _vendi(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
         groups = {c: np.asarray(idx) for c, idx in images.groups().items()}
         est[run], table[run] = bootstrap_vendi(feats, groups, rng=run_rng(cfg.seed, run, "vendi"),
                                                n_boot=cfg.bootstrap, confidence=cfg.confidence)
+        out.notes += not_computable_note(table[run], f" ({run})")
     out.estimates["vendi"] = est
     out.details["vendi"] = {"per_condition": table, "kernel": "cosine",
                             "features": source.recorded_name}
