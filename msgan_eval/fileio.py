@@ -121,8 +121,22 @@ def check_free_space(path: "str | os.PathLike[str]", n_bytes: int, option: str, 
     except OSError:
         return
     if n_bytes > free:
-        raise UserError(f"{option}: {what} need about {n_bytes / 2**30:.1f} GiB, but {folder} has "
-                        f"{free / 2**30:.1f} GiB free; ask for fewer or free some space")
+        raise UserError(f"{option}: {what} need about {_size(n_bytes)}, but {folder} has "
+                        f"{_size(free)} free; ask for fewer or free some space")
+
+
+def _size(n_bytes: float) -> str:
+    """GiB, or MiB below 1 GiB (a small disk said "need about 0.0 GiB, but has 0.0 GiB free")."""
+    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MiB"
+
+
+def _named(exc: OSError, target: Path) -> OSError:
+    """``exc`` with ``target`` as its file name when it has none: a write through an open file
+    (``np.savez(fh)``, PIL's ``save``) raises ``[Errno 28]`` without one, and the message then said
+    "a file: No space left on device" instead of naming the output (#23 item 12)."""
+    if exc.filename is None and exc.errno is not None:
+        return OSError(exc.errno, exc.strerror, os.fspath(target))
+    return exc
 
 
 def _write_probe(folder: Path) -> Optional[str]:
@@ -156,6 +170,11 @@ def atomic_path(target: "str | os.PathLike[str]", suffix: str = "") -> Iterator[
         # mkstemp makes the file private (0600); give it the mode a plain open() would have.
         os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, target)
+    except OSError as exc:
+        named = _named(exc, target)
+        if named is exc:
+            raise
+        raise named from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -183,6 +202,11 @@ def atomic_dir(target: "str | os.PathLike[str]",
         if before_swap is not None:                 # the last check: target still replaceable
             before_swap()
         _swap_in(tmp, target)
+    except OSError as exc:
+        named = _named(exc, target)
+        if named is exc:
+            raise
+        raise named from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

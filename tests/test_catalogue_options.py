@@ -205,7 +205,7 @@ def test_sample_refuses_what_the_disk_cannot_hold(tmp_path, categorical_run, mon
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 9, 10 ** 9, 10 ** 5))
     result = run("sample", "--run", categorical_run, "--out", tmp_path / "o", "--per-class", 1000,
                  "--quiet")
-    assert_refused(result, "--per-class", "GiB free")
+    assert_refused(result, "--per-class", "0.1 MiB free")   # 10**5 bytes, not "0.0 GiB"
     assert listing(tmp_path) == []
 
 

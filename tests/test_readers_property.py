@@ -157,6 +157,7 @@ _NUMBERS = (st.floats(allow_nan=True, allow_infinity=True) | st.integers(-2**70,
        high=st.none() | st.integers(3, 10))
 @example(value=2.0 ** 64, integer=True, low=None, high=None)     # found by a CI run: a huge int
 @example(value=float("nan"), integer=False, low=None, high=None)
+@example(value=2 ** 53 + 1, integer=False, low=None, high=None)    # rounds to 2**53 as a float
 def test_number_accepts_exactly_the_finite_values_in_range(value, integer, low, high):
     from msgan_eval.errors import ParameterError, ParameterTypeError
     from msgan_eval.validate import number
@@ -173,7 +174,10 @@ def test_number_accepts_exactly_the_finite_values_in_range(value, integer, low, 
         assert (not np.isfinite(as_float) or (integer and not as_float.is_integer())
                 or (low is not None and as_float < low) or (high is not None and as_float > high))
         return
-    assert not isinstance(value, (bool, str)) and math.isfinite(float(out)) and out == value
+    # A float parameter is float(value): an int beyond 2**53 rounds (9007199254740993 gives
+    # 9007199254740992.0, found by a CI run), so compare with float(value), not value.
+    expected = value if integer else float(value)
+    assert not isinstance(value, (bool, str)) and math.isfinite(float(out)) and out == expected
     assert type(out) is (int if integer else float)
     assert (low is None or out >= low) and (high is None or out <= high)
 

@@ -34,7 +34,7 @@ from msgan_eval.validate import check_dims, probability, whole
 from msgan_eval.validate import seed as check_seed
 
 from .compare_checks import check_out, preflight
-from .inputs import ImagesLike, as_image_set, is_stats_path
+from .inputs import ImagesLike, as_image_set, check_paths, is_stats_path
 from .runners import RUNNERS, SIZE_FREE, cannot_run, weights_named
 
 MAIN_PROCESS_ONLY = ("ndb",)    # families with no sharded work: rank 0 runs them alone
@@ -189,6 +189,16 @@ def _load(param: str, x, skip_bad: bool, quiet: bool) -> ImageSet:
         raise ParameterError(f"{{{param}}} {exc}", param) from None
 
 
+def _check_paths(arms: Dict[str, list], reference) -> None:
+    """Every run and the reference refused by name if its path cannot be read, before any is
+    scanned (a typo in ``--ref`` was found after decoding every run)."""
+    for param, x in [(arm, x) for arm, runs in arms.items() for x in runs] + [("reference", reference)]:
+        try:
+            check_paths(x)
+        except UserError as exc:
+            raise ParameterError(f"{{{param}}} {exc}", param) from None
+
+
 def _reference(reference, skip_bad: bool, quiet: bool) -> Reference:
     return (Reference(stats_path=Path(reference)) if is_stats_path(reference)
             else Reference(images=_load("reference", reference, skip_bad, quiet)))
@@ -314,6 +324,7 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
     check_settings()          # the reference's statistics and bins are cached
     check_out(out)
     arms = {"baseline": _several(baseline), "candidate": _several(candidate)}
+    _check_paths(arms, reference)
     if len(arms["baseline"]) > 1 or len(arms["candidate"]) > 1:
         report, sets = _compare_several(arms, reference, config, skip_bad=skip_bad, quiet=quiet,
                                         log=log, command=command)

@@ -73,6 +73,18 @@ def check_features(features: str, choices=defaults.FEATURES_CHOICES, param: str 
     return name
 
 
+def check_inception_weights_used(features: str, inception_weights) -> None:
+    """``inception_weights`` named where nothing reads them (a DINOv2/CLIP/VGG16 space, no
+    Inception gate): refused, as ``vgg16_weights`` with the Inception is. It was ignored (#23 item
+    9's class): the user believed their Inception file took part."""
+    name = check_features(features)
+    if inception_weights is not None and name != "inception":
+        raise ParameterError(f"{{inception_weights}} is for the Inception, but the features are "
+                             f"{name}; drop {{inception_weights}} (the {name} file is "
+                             "{feature_weights}) or use {features} inception",
+                             "inception_weights", "feature_weights", "features")
+
+
 def presets_for(features: str) -> Tuple[str, ...]:
     """The preprocessing presets that apply to a feature space (its default first)."""
     from msgan_eval.features.networks import NETWORKS
@@ -127,6 +139,13 @@ def feature_dims(features: str, dims: int = defaults.FID_DIMS) -> int:
 def resolve_feature_weights(features: str, *, inception_weights=None, vgg16_weights=None,
                             feature_weights=None):
     """The weights of a feature space, resolved before any long work (exit 3 when missing)."""
+    if features == "inception" and feature_weights is not None:
+        # Silently ignored before (#23 item 9, as --vgg16-weights was): the run measured the
+        # Inception while the user believed their DINOv2/CLIP file was used.
+        raise ParameterError("{feature_weights} is for a DINOv2/CLIP {features} space, but the "
+                             "features are inception; drop {feature_weights} (the Inception's "
+                             "file is {inception_weights}) or add {features} NAME",
+                             "feature_weights", "features", "inception_weights")
     if features == "inception":
         from msgan_eval.features.inception import resolve_inception_weights
 

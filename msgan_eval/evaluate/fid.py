@@ -24,7 +24,7 @@ from msgan_eval.features.stats_cache import should_cache
 from msgan_eval.validate import loader_numbers
 from msgan_eval.weights import ResolvedWeights
 
-from .inputs import ImagesLike, as_image_set, check_output, describe, is_stats_path
+from .inputs import ImagesLike, as_image_set, check_output, check_paths, describe, is_stats_path
 
 
 @dataclass
@@ -98,6 +98,13 @@ def resolve_weights_for(inputs: Sequence[ImagesLike], inception_weights, device:
     resolve_device(device)
     return resolve_feature_weights(features, inception_weights=inception_weights,
                                    feature_weights=feature_weights)
+
+
+def check_inception_weights_used(features: str, inception_weights) -> None:
+    """See :func:`msgan_eval.evaluate.features.check_inception_weights_used`."""
+    from .features import check_inception_weights_used as check
+
+    check(features, inception_weights)
 
 
 def feature_space(features: str, preset: Optional[str], dims: int) -> Tuple[str, Optional[str], int]:
@@ -231,12 +238,14 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
         >>> s.n, s.mu.shape                                                 # doctest: +SKIP
     """
     features, preset, dims = feature_space(features, preset, dims)
+    check_inception_weights_used(features, inception_weights)
     batch_size, num_workers = loader_numbers(batch_size, num_workers)
     check_settings(use_cache)
     if out is not None and not os.fspath(out).lower().endswith(".npz"):
         raise ParameterError(f"{{out}} {os.fspath(out)}: must end with .npz (pytorch-fid only "
                              "reads .npz statistics)", "out")
     check_output(out, "out")          # before the extraction, not after it
+    check_paths(x)
     weights = resolve_weights_for([x], inception_weights, device, features, feature_weights)
     if weights is None:
         s = load_statistics(x, param="x", dims=dims, preset=preset, features=features)
@@ -326,8 +335,10 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
     """
     params = ("a", "b")
     features, preset, dims = feature_space(features, preset, dims)
+    check_inception_weights_used(features, inception_weights)
     batch_size, num_workers = loader_numbers(batch_size, num_workers)
     check_settings(use_cache)
+    check_paths(a, b)                 # both inputs before either is read
     if skip_missing and not per_class:
         raise ParameterError("{skip_missing} applies to {per_class} only (it leaves out classes "
                              "one side lacks); add {per_class} or drop {skip_missing}",

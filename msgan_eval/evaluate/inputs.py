@@ -33,7 +33,7 @@ from typing import Any, List, Mapping, Sequence, Tuple, Union
 import numpy as np
 
 from msgan_eval.errors import ParameterError, ParameterTypeError
-from msgan_eval.images import ROOT_CONDITION, ImageRef, ImageSet, is_stats_file, scan_images
+from msgan_eval.images import ROOT_CONDITION, ImageRef, ImageSet, check_image_path, is_stats_file, scan_images
 from msgan_eval.metrics.lpips import name_bytes
 
 ImagesLike = Union[str, "os.PathLike[str]", ImageSet, np.ndarray, Any, Mapping[Any, Any]]
@@ -179,6 +179,16 @@ def as_image_set(x: ImagesLike, *, param: str, skip_bad: bool = False,
             raise ParameterError(f"{{{param}}}: the mapping holds no conditions", param)
         return _in_memory(sorted(((str(k), v) for k, v in x.items()), key=lambda kv: kv[0]), param)
     return _in_memory([(ROOT_CONDITION, x)], param)
+
+
+def check_paths(*inputs: ImagesLike) -> None:
+    """Refuse a path input that cannot be read (missing, a FIFO, a ``.txt``, an unreadable
+    folder) before any input is scanned: called first by every evaluation function, so
+    ``fid real/ no-such/`` fails at once instead of after extracting ``real/``. Inputs that are
+    not paths are checked where they are converted; None (an optional input) is skipped."""
+    for x in inputs:
+        if x is not None and is_path(x):
+            check_image_path(x)
 
 
 def describe(x: ImagesLike) -> str:

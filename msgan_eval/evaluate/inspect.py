@@ -22,8 +22,10 @@ from msgan_eval.errors import ParameterError
 from msgan_eval.images import ImageSet
 from msgan_eval.metrics import flags as fl
 from msgan_eval.metrics.duplicates import pixel_hash
+from msgan_eval.validate import real, whole
 
-from .inputs import ImagesLike, check_output, describe
+from .features import check_inception_weights_used
+from .inputs import ImagesLike, check_output, check_paths, describe
 from .inspect_steps import (
     Features,
     check_prune,
@@ -198,9 +200,12 @@ def inspect(images: ImagesLike, ref: ImagesLike, *, train: Optional[ImagesLike] 
     """
     from .prdc import load_set
 
-    k = int(k)
+    k = whole(k, "k", min=1, hint="the nearest neighbours of the realism radii")   # not int(): 2.5
+    near_duplicate_cosine = real(near_duplicate_cosine, "near_duplicate_cosine")
     _check_options(k, near_duplicate_cosine, html)
     check_prune(prune_percentile)
+    check_paths(images, ref, train)   # every input before any is scanned
+    check_inception_weights_used(features, inception_weights)
     gen_set = load_set(images, param="images", metric="inspect", skip_bad=skip_bad, quiet=quiet)
     ref_set = load_set(ref, param="ref", metric="inspect", skip_bad=skip_bad, quiet=quiet)
     check_reference(ref_set, k)

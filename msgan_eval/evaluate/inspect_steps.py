@@ -153,6 +153,10 @@ GATE_DEGENERATE = "and none of blank, saturated, noise (the inspector's pixel fl
 
 
 def check_prune(prune_percentile: Optional[float]) -> None:
+    if prune_percentile is not None:
+        from msgan_eval.validate import real
+
+        prune_percentile = real(prune_percentile, "prune_percentile")     # a str: named TypeError
     if prune_percentile is not None and not 0 < prune_percentile <= 100:
         raise ParameterError(f"{{prune_percentile}} {prune_percentile}: use a percentile in "
                              "(0, 100], or none to keep every reference ball", "prune_percentile")

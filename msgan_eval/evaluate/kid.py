@@ -15,7 +15,8 @@ from msgan_eval.errors import ParameterError
 from msgan_eval.validate import seed as check_seed
 from msgan_eval.validate import whole
 
-from .inputs import ImagesLike, describe
+from .features import check_inception_weights_used
+from .inputs import ImagesLike, check_paths, describe
 from .prdc import feature_source, load_set
 
 
@@ -103,6 +104,8 @@ def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
     from msgan_eval.metrics.kid import subset_size_for
 
     subsets, subset_size, seed = check_kid_params(subsets, subset_size, seed)
+    check_paths(a, b)                 # both inputs before the weights and either scan
+    check_inception_weights_used(features, inception_weights)
     source = feature_source(features, preset=preset, inception_weights=inception_weights,
                             feature_weights=feature_weights, device=device,
                             batch_size=batch_size, num_workers=num_workers)

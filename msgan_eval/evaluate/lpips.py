@@ -31,7 +31,7 @@ from msgan_eval.validate import seed as check_seed
 from msgan_eval.validate import whole
 from msgan_eval.weights import ResolvedWeights
 
-from .inputs import ImagesLike, as_image_set, describe
+from .inputs import ImagesLike, as_image_set, check_paths, describe
 
 
 @dataclass
@@ -300,6 +300,10 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
 
     num_pairs, seed, batch_size, resize = check_lpips_options(net, pairs, num_pairs, seed,
                                                               batch_size, resize)
+    check_paths(x, real)              # --real too, before ``x`` is scanned
+    if real is None and inception_weights is not None:    # ignored before (#23 item 9's class)
+        raise ParameterError("{inception_weights} is read by the realism gate only; add {real} "
+                             "or drop {inception_weights}", "inception_weights", "real")
     image_set = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
     if protocol is not None:
         settle(protocol, MSGAN_LPIPS, {"pairs": pairs, "num_pairs": num_pairs})

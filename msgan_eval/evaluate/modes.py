@@ -103,6 +103,9 @@ def read_points(samples, param: str = "samples") -> np.ndarray:
     where = describe_samples(samples)
     if isinstance(samples, (str, os.PathLike)):
         path = Path(samples)
+        if path.is_dir():               # it said "no such file" of a folder (#23 audit)
+            raise ParameterError(f"{path}: a folder, not a file; give an (N, 2) .npy or .csv of "
+                                 "points (a folder of images is for the stacked layout)")
         if not path.is_file():
             raise ParameterError(f"{path}: no such file; give an (N, 2) .npy or .csv of points")
         if path.suffix.lower() == ".csv":
@@ -186,6 +189,9 @@ def modes(layout: str, samples, *, classifier: "str | os.PathLike[str] | None" =
     """
     if layout not in M.LAYOUTS:
         raise ParameterError(f"{{layout}} {layout!r}: use one of {', '.join(M.LAYOUTS)}", "layout")
+    if layout != "stacked" and classifier is not None:    # ignored before (#23 item 9's class)
+        raise ParameterError(f"{{classifier}} is for the stacked layout; {layout} points are "
+                             "counted without one: drop {classifier}", "classifier")
     if layout == "stacked":
         from .modes_stacked import stacked_modes
 

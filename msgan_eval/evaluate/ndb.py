@@ -17,7 +17,7 @@ from msgan_eval.metrics.ndb import NdbResult as NdbTest
 from msgan_eval.validate import seed as check_seed
 from msgan_eval.validate import whole
 
-from .inputs import ImagesLike, as_image_set, check_output, describe
+from .inputs import ImagesLike, as_image_set, check_output, check_paths, describe
 from .ndb_data import BinsInfo, bins_info_for, images_to_vectors, load_bins, mismatch_templates, save_bins
 
 Log = Callable[[str], None]
@@ -228,6 +228,7 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
     if train is None and bins is None:
         raise ParameterError("ndb needs the training images ({train}) or saved bins ({bins})",
                              "train", "bins")
+    check_paths(train, x)             # both inputs before the K-means fit on ``train``
     train_set = as_image_set(train, param="train", skip_bad=skip_bad, quiet=quiet) \
         if train is not None else None
     gen_set = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)

@@ -287,10 +287,19 @@ def _prdc(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: 
 
 def cmmd_space(cfg: CompareConfig):
     """CMMD's feature space: ``--cmmd-features`` with its CMMD preprocessing (features/cmmd)."""
+    from msgan_eval.errors import ParameterError, WeightsUnavailable
+
     from .cmmd import cmmd_source
 
-    return cmmd_source(cfg.cmmd_features, feature_weights=cfg.cmmd_weights, device=cfg.device,
-                       batch_size=cfg.batch_size, num_workers=cfg.num_workers, param="cmmd_features")
+    try:
+        return cmmd_source(cfg.cmmd_features, feature_weights=cfg.cmmd_weights, device=cfg.device,
+                           batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                           param="cmmd_features")
+    except ParameterError as exc:       # compare's names, not cmmd's (#23 item 15's class)
+        raise exc.renamed({"feature_weights": "cmmd_weights", "features": "cmmd_features"}) from None
+    except WeightsUnavailable as exc:   # the weight spec names cmmd's own --feature-weights
+        raise WeightsUnavailable(str(exc).replace("(from --feature-weights)",
+                                                  "(from --cmmd-weights)")) from None
 
 
 def _cmmd(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,

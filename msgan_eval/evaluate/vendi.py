@@ -19,7 +19,7 @@ from msgan_eval.images import ImageSet
 from msgan_eval.metrics.duplicates import exact_duplicate_fraction, near_duplicate_fraction, pixel_hash
 from msgan_eval.metrics.vendi import KERNEL, MIN_IMAGES, mean_vendi, vendi_score
 
-from .inputs import ImagesLike, as_image_set, describe
+from .inputs import ImagesLike, as_image_set, check_paths, describe
 
 FEATURES = "inception-pool3"
 
@@ -140,8 +140,11 @@ def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, preset: Optional[str]
         >>> msgan_eval.vendi("fake/").vendi                               # doctest: +SKIP
         7.4
     """
-    from .features import feature_source
+    from .features import check_inception_weights_used, feature_source
 
+    check_paths(x, real)              # both inputs before the weights and either scan
+    if real is None:                  # with ``real`` the realism gate reads them
+        check_inception_weights_used(features, inception_weights)
     source = feature_source(features, preset=preset, dims=dims,
                             inception_weights=inception_weights, feature_weights=feature_weights,
                             device=device, batch_size=batch_size, num_workers=num_workers)
