@@ -13,6 +13,7 @@ condition -> those; each result's ``to_dict()`` is the matching command's ``--js
     msgan_eval.vendi("fake/").per_condition
     msgan_eval.kid("real/", "fake/").kid
     msgan_eval.prdc("real/", "fake/", k=5).recall
+    msgan_eval.modes("ring", "points.npy").modes
     t = msgan_eval.Tracker(ref="real/", metrics=["fid", "ndb"]); t.update(1000, G_sample)
     msgan_eval.inspect("fake/", ref="real/").degenerate
     msgan_eval.fid("real/", "fake/", features="dinov2-vit-l14").fid      # FD_DINOv2
@@ -38,6 +39,9 @@ _EXPORTS = {
     "InspectResult": "msgan_eval.evaluate.inspect",
     "KidResult": "msgan_eval.evaluate.kid",
     "PrdcResult": "msgan_eval.evaluate.prdc",
+    "modes": "msgan_eval.evaluate.modes",
+    "ModesResult": "msgan_eval.evaluate.modes",
+    "StackedModesResult": "msgan_eval.evaluate.modes_stacked",
     "cmmd": "msgan_eval.evaluate.cmmd",
     "CmmdResult": "msgan_eval.evaluate.cmmd",
     "FeatureSource": "msgan_eval.evaluate.features",

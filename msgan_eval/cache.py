@@ -64,6 +64,13 @@ def max_bytes() -> int:
     return int(mb * 2**20)
 
 
+def check_settings(use_cache: bool = True) -> None:
+    """Refuse a bad ``$MSGAN_EVAL_CACHE_MAX_MB`` before the work that would write to the cache
+    (the API's entry points call this; the command line checks it before every command)."""
+    if use_cache:
+        max_bytes()
+
+
 def store(path: Path, kind: str) -> None:
     """Record a file a cache writer has just put in place, then evict down to the cap."""
     manifest.record(path, kind)

@@ -122,6 +122,7 @@ P2P_DEMO_LR_DECAY_FRACTION = 0.5     # of the steps: --lr-decay-steps
 P2P_DEMO_MS_WARMUP_FRACTION = 1 / 3  # --ms-warmup
 P2P_DEMO_MS_RAMP_FRACTION = 1 / 6    # --ms-ramp
 DEMO_SEEDS = 1                  # --seeds: training runs per arm (seed, seed + 1, ...)
+DEMO_MAX_SEEDS = 20             # each seed trains two GANs (minutes each): 20 is hours already
 
 # Vendi score and duplicates (#14)
 VENDI_KERNEL = "cosine"          # cosine similarity of Inception pool3 features
@@ -133,6 +134,7 @@ NEAR_DUPLICATE_COSINE = 0.99
 # KID (torch-fidelity's defaults: 100 subsets of 1000, polynomial kernel (x.y / d + 1)^3)
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
+KID_MAX_SUBSETS = 100_000        # as MAX_BOOTSTRAP: beyond it, hours of kernels for no precision
 # Kernel matrices are computed in row blocks of at most this many float64 entries (128 MiB; KID's
 # working memory stays about 2 blocks whatever n is). Large blocks keep the GEMMs at full speed.
 KID_BLOCK_ENTRIES = 1 << 24

@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from . import defaults
 from .errors import UserError, WeightsUnavailable, first_line
-from .fileio import atomic_dir
+from .fileio import owned_dir
 
 # What a demo writes at the top of --out. A folder holding only these, with a report.json of a
 # demo, is a previous demo's output: the next run replaces it (README's command 1 runs twice).
@@ -148,14 +148,29 @@ def run_demo(out: Path, config, *, quiet: bool, log: Callable[[str], None],
     out = Path(out)
     if check_out_folder(out):
         log(f"demo: {out} holds a previous demo's output; it is replaced when this run completes")
-    with atomic_dir(out) as build:
+    with owned_dir(out, "--out", holds_demo_output) as build:
         report, runs, *extra = (work or _train_sample_compare)(build, config, quiet=quiet, log=log,
                                                                command=command)
-        for entry in report["inputs"].values():
-            entry["path"] = str(_moved(Path(entry["path"]), build, out))
+        report = relocated(report, build, out)    # inputs, every run's path, the provenance
+        for manifest in sorted(build.glob("samples/*/sample.json")):
+            manifest.write_text(json.dumps(relocated(json.loads(manifest.read_text()), build, out),
+                                           indent=2) + "\n")
         check_out_folder(out)     # refuses, keeping both, if someone wrote into out meanwhile
         files = write_report(build, report, runs, *extra, swap=False)   # build is swapped in whole
     return report, {kind: _moved(path, build, out) for kind, path in files.items()}
+
+
+def relocated(obj, build: Path, out: Path):
+    """``obj`` (JSON values) with every path inside the build folder rewritten to where it is once
+    the build folder has become ``out``: no report or sample.json points at a ``.part`` folder
+    that no longer exists."""
+    if isinstance(obj, dict):
+        return {k: relocated(v, build, out) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [relocated(v, build, out) for v in obj]
+    if isinstance(obj, str) and (obj == str(build) or obj.startswith(str(build) + "/")):
+        return str(out) + obj[len(str(build)):]
+    return obj
 
 
 def _moved(path: Path, build: Path, out: Path) -> Path:

@@ -1,7 +1,12 @@
-"""Errors that reach the user as one line and an exit code (never a traceback)."""
+"""Errors that reach the user as one line and an exit code (never a traceback).
+
+Every one of them is a ``ValueError`` (a :class:`ParameterTypeError` also a ``TypeError``), so
+Python callers of the API catch them as they catch any bad argument; the command line catches
+:class:`UserError` and prints one line.
+"""
 
 
-class UserError(Exception):
+class UserError(ValueError):
     """Bad input: a file, folder or option the user can fix. Exit code 2."""
 
     exit_code = 2
@@ -13,7 +18,7 @@ class WeightsUnavailable(UserError):
     exit_code = 3
 
 
-class ParameterError(UserError, ValueError):
+class ParameterError(UserError):
     """A bad value of a named parameter. The message names each parameter as ``{name}``.
 
     Library code names Python parameters (``resize 8: ...``); the command line renders the same
@@ -52,3 +57,23 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, or its type name when it has none."""
     text = str(exc)
     return text.splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def short_reason(exc: BaseException, limit: int = 200) -> str:
+    """Why a load failed, in at most ``limit`` characters and never cut mid-sentence. A pickle
+    that names code (``weights_only`` refused it) is said as such: torch's own message is a
+    paragraph of advice on how to run that code anyway."""
+    import re
+
+    text = str(exc)
+    found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
+    if found or text.startswith("Weights only load failed"):
+        found = found or ["", "an object that is not a tensor"]
+        return (f"it holds pickled code ({found[1]}), which is never loaded: only plain tensors "
+                "are read")
+    line = first_line(exc).strip()
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    end = max(cut.rfind(". "), cut.rfind("; "))
+    return cut[:end + 1] if end > limit // 2 else cut.rsplit(" ", 1)[0] + " ..."

@@ -15,7 +15,7 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator, Optional, Set
+from typing import Callable, Iterator, Optional, Set
 
 import numpy as np
 
@@ -108,6 +108,37 @@ def check_writable(path: "str | os.PathLike[str]", option: str, folder: bool = F
                         "writable place")
 
 
+def check_free_space(path: "str | os.PathLike[str]", n_bytes: int, option: str, what: str) -> None:
+    """UserError naming ``option`` when ``what`` (about ``n_bytes``) cannot fit on the disk that
+    would hold ``path``: checked before the work, not found out by a full disk after it."""
+    from .errors import UserError
+
+    folder = Path(path)
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if n_bytes > free:
+        raise UserError(f"{option}: {what} need about {_size(n_bytes)}, but {folder} has "
+                        f"{_size(free)} free; ask for fewer or free some space")
+
+
+def _size(n_bytes: float) -> str:
+    """GiB, or MiB below 1 GiB (a small disk said "need about 0.0 GiB, but has 0.0 GiB free")."""
+    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MiB"
+
+
+def _named(exc: OSError, target: Path) -> OSError:
+    """``exc`` with ``target`` as its file name when it has none: a write through an open file
+    (``np.savez(fh)``, PIL's ``save``) raises ``[Errno 28]`` without one, and the message then said
+    "a file: No space left on device" instead of naming the output (#23 item 12)."""
+    if exc.filename is None and exc.errno is not None:
+        return OSError(exc.errno, exc.strerror, os.fspath(target))
+    return exc
+
+
 def _write_probe(folder: Path) -> Optional[str]:
     """None if a file can be created in ``folder``, else why not (permissions, read-only disk)."""
     try:
@@ -139,13 +170,19 @@ def atomic_path(target: "str | os.PathLike[str]", suffix: str = "") -> Iterator[
         # mkstemp makes the file private (0600); give it the mode a plain open() would have.
         os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, target)
+    except OSError as exc:
+        named = _named(exc, target)
+        if named is exc:
+            raise
+        raise named from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
 @contextlib.contextmanager
-def atomic_dir(target: "str | os.PathLike[str]") -> Iterator[Path]:
+def atomic_dir(target: "str | os.PathLike[str]",
+               before_swap: Optional[Callable[[], None]] = None) -> Iterator[Path]:
     """Yield a new empty folder beside ``target``; it takes ``target``'s place only on success.
 
     A ``target`` that exists stays whole until the new folder is complete, then the two are swapped
@@ -162,10 +199,82 @@ def atomic_dir(target: "str | os.PathLike[str]") -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~current_umask())    # mkdtemp makes it private (0700)
+        if before_swap is not None:                 # the last check: target still replaceable
+            before_swap()
         _swap_in(tmp, target)
+    except OSError as exc:
+        named = _named(exc, target)
+        if named is exc:
+            raise
+        raise named from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _lock_path(target: Path) -> Path:
+    return target.parent / f".{target.name}.msgan-eval.lock"
+
+
+@contextlib.contextmanager
+def _folder_lock(target: Path, option: str) -> Iterator[None]:
+    """An exclusive ``flock`` on a hidden file beside ``target`` for as long as the block runs: a
+    second msgan-eval writing the same folder is refused at once instead of silently replacing
+    the first one's output. Skipped where ``fcntl`` is missing (Windows)."""
+    from .errors import UserError
+
+    try:
+        import fcntl
+    except ImportError:                               # pragma: no cover - Windows
+        yield
+        return
+    lock = _lock_path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise UserError(f"{option} {target}: cannot write in {target.parent} "
+                        f"({exc.strerror or exc}); choose a writable place") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{option} {target}: another msgan-eval command is writing this folder "
+                            "right now; wait for it to finish or choose another folder") from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def owned_dir(target: "str | os.PathLike[str]", option: str = "--out",
+              replaceable: Optional[Callable[[Path], bool]] = None) -> Iterator[Path]:
+    """The one writer of an output folder: yields a new folder beside ``target`` that takes its
+    place when the block succeeds (``atomic_dir``), while a lock beside ``target`` keeps a second
+    msgan-eval command out. ``target`` must be absent, an empty folder, or a folder
+    ``replaceable(target)`` accepts (a previous report of ours); it is checked under the lock,
+    again just before the swap, so nothing of the user's is ever replaced.
+
+    Example::
+
+        with owned_dir(out, "--out") as build:
+            write_png(build / "a" / "00000.png", image)
+    """
+    target = Path(target)
+
+    def check() -> None:
+        if replaceable is not None and target.is_dir() and replaceable(target):
+            return
+        require_new_or_empty(target, option)
+
+    with _folder_lock(target, option):
+        check()
+        with atomic_dir(target, before_swap=check) as build:
+            yield build
 
 
 def require_new_or_empty(folder: "str | os.PathLike[str]", option: str = "--out") -> None:
@@ -215,6 +324,21 @@ def _swap_in(new: Path, target: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9-]*~\d+~[^.]*\.(part|old)(\.[^.]*)?$")
+_LOCK_NAME = re.compile(r"^\.(?P<name>.+)\.msgan-eval\.lock$")
+
+
+def real_path(path: "str | os.PathLike[str]") -> str:
+    """``path`` with each unfinished ``.<name>.<host>~<pid>~<x>.part`` component (and our lock
+    files) written as the ``<name>`` it becomes: messages name the folder the user asked for, not
+    a temporary sibling that is gone by the time they read it."""
+    parts = []
+    for part in Path(os.fspath(path)).parts:
+        match = _TEMP_NAME.match(part) or _LOCK_NAME.match(part)
+        parts.append(match["name"] if match else part)
+    return str(Path(*parts)) if parts else os.fspath(path)
+
+
 def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -227,7 +351,8 @@ def write_bytes_atomic(target, data: bytes) -> None:
 
 
 def write_text_atomic(target, text: str) -> None:
-    write_bytes_atomic(target, text.encode("utf-8"))
+    # backslashreplace: a non-UTF-8 file or class name (a lone surrogate) never fails the write
+    write_bytes_atomic(target, text.encode("utf-8", "backslashreplace"))
 
 
 def file_identity(path: "str | os.PathLike[str]") -> tuple:

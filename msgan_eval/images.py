@@ -314,12 +314,11 @@ def _check_layout(root: Path, files: List[Path]) -> None:
                         "folder with only one layout")
 
 
-def scan_images(path: "str | os.PathLike[str]", *, skip_bad: bool = False,
-                progress_quiet: bool = True, offers_skip_bad: bool = True) -> ImageSet:
-    """List, check and group the images at ``path`` (see the module docstring).
-
-    ``offers_skip_bad=False`` drops the "--skip-bad" hint from messages, for commands without it.
-    """
+def check_image_path(path: "str | os.PathLike[str]") -> Path:
+    """``path`` when it can name images (an existing readable folder, an image file or a
+    ``.npy``/``.npz``), else the error :func:`scan_images` would give. It reads nothing: every
+    command calls it on all its inputs first, so a typo in the second input is refused before the
+    first is scanned or its features extracted (``fid real/ no-such/`` extracted ``real/`` first)."""
     path = Path(path)
     if not path.exists():
         if path.is_symlink():
@@ -328,16 +327,25 @@ def scan_images(path: "str | os.PathLike[str]", *, skip_bad: bool = False,
     if not path.is_file() and not path.is_dir():
         raise UserError(f"{path}: not a regular file or folder (a FIFO, socket or device)")
     if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix in ARRAY_EXTENSIONS:
-            return _scan_array(path)
-        if suffix in IMAGE_EXTENSIONS:
-            files, root = [path], path.parent
-        else:
+        if path.suffix.lower() not in ARRAY_EXTENSIONS + IMAGE_EXTENSIONS:
             raise UserError(f"{path}: not an image folder, image file or .npy/.npz array")
+    elif not os.access(path, os.R_OK | os.X_OK):
+        raise UserError(f"{path}: folder is not readable; check its permissions")
+    return path
+
+
+def scan_images(path: "str | os.PathLike[str]", *, skip_bad: bool = False,
+                progress_quiet: bool = True, offers_skip_bad: bool = True) -> ImageSet:
+    """List, check and group the images at ``path`` (see the module docstring).
+
+    ``offers_skip_bad=False`` drops the "--skip-bad" hint from messages, for commands without it.
+    """
+    path = check_image_path(path)
+    if path.is_file():
+        if path.suffix.lower() in ARRAY_EXTENSIONS:
+            return _scan_array(path)
+        files, root = [path], path.parent
     else:
-        if not os.access(path, os.R_OK | os.X_OK):
-            raise UserError(f"{path}: folder is not readable; check its permissions")
         files, root = _list_image_files(path), path
         if not files:
             raise UserError(f"{path}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)} "
@@ -388,7 +396,8 @@ def write_image_folder(out_dir: "str | os.PathLike[str]", images: np.ndarray, la
     from .progress import progress
 
     out_dir = Path(out_dir)
-    class_names = path_components(class_names, out_dir if names_source is None else names_source)
+    class_names = path_components(class_names, out_dir if names_source is None else names_source,
+                                  allow_root=True)     # "." (ROOT_CONDITION): out_dir itself
     counters: Dict[int, int] = {}
     for img, lab in progress(zip(images, labels), total=len(images), desc=f"writing {out_dir.name}",
                              quiet=progress_quiet, unit="img"):

@@ -39,15 +39,17 @@ def name_problem(name: object) -> Optional[str]:
     return None
 
 
-def path_component(name: object, source: "str | os.PathLike[str]", what: str = "class name") -> str:
+def path_component(name: object, source: "str | os.PathLike[str]", what: str = "class name",
+                   allow_root: bool = False) -> str:
     """``name`` itself when it is safe as one folder or file name; else a UserError naming ``source``
-    (the file or folder the name came from) and what is wrong.
+    (the file or folder the name came from) and what is wrong. ``allow_root``: ``"."`` passes too,
+    the images' own convention for "directly in the folder" (``images.ROOT_CONDITION``).
 
     Example::
 
         out / path_component(run["class_names"][0], "run/checkpoint.pt") / "00000.png"
     """
-    problem = name_problem(name)
+    problem = None if allow_root and name == "." else name_problem(name)
     if problem is not None:
         raise UserError(f"{os.fspath(source)}: {what} {name!r} cannot be used as a folder or file "
                         f"name ({problem}); rename it to a plain name without /, \\, .. or control "
@@ -56,10 +58,10 @@ def path_component(name: object, source: "str | os.PathLike[str]", what: str = "
 
 
 def path_components(names: Iterable[object], source: "str | os.PathLike[str]",
-                    what: str = "class name") -> Tuple[str, ...]:
+                    what: str = "class name", allow_root: bool = False) -> Tuple[str, ...]:
     """Every name checked by :func:`path_component`, and no name twice (two classes would be
     written into one folder)."""
-    checked = tuple(path_component(n, source, what) for n in names)
+    checked = tuple(path_component(n, source, what, allow_root) for n in names)
     seen = set()
     for name in checked:
         if name in seen:

@@ -65,16 +65,24 @@ def default_threads() -> int:
     return max(1, min(cores, cores - busy))
 
 
+def max_threads() -> int:
+    """The most threads accepted: 4 per core this process may use (oversubscribing more only
+    slows the maths down; ``--threads 100000`` was accepted and recorded as if used)."""
+    return 4 * max(available_cores(), os.cpu_count() or 1)
+
+
 def parse_threads(value: "str | int | None", where: str) -> Optional[int]:
-    """A thread count >= 1 from an option or the environment; None when not given."""
+    """A thread count from 1 to :func:`max_threads` from an option or the environment; None when
+    not given."""
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
     try:
         n = int(value)
     except (TypeError, ValueError):
         n = 0
-    if n < 1:
-        raise UserError(f"{where} {value!r}: expected a whole number of threads >= 1")
+    if not 1 <= n <= max_threads():
+        raise UserError(f"{where} {value!r}: expected a whole number of threads from 1 to "
+                        f"{max_threads()} (4 per core here)")
     return n
 
 

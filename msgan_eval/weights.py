@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .errors import WeightsUnavailable, first_line
+from .errors import UserError, WeightsUnavailable, first_line
 from .fileio import file_identity, write_json_atomic
 from .paths import cache_dir, hub_checkpoints_dir
 from .progress import warn
@@ -274,6 +274,8 @@ def resolve_weights(spec: WeightSpec, explicit: "str | os.PathLike[str] | None" 
     for convert in converters:
         try:
             path = convert()
+        except UserError:          # the user's own setting is wrong (a named archive): exit 2
+            raise
         except ValueError as exc:
             notes.append(f"offline conversion failed: {exc}")
             warn(notes[-1])

@@ -13,7 +13,7 @@ log = logging.getLogger("mkdocs.hooks.reserved_pages")
 # Issue number -> pages written on that issue's branch (merged by the lead).
 RESERVED = {
     "image-to-image.md": 21, "inspect.md": 22, "compare-verdicts.md": 22, "reliability.md": 23,
-    "modes.md": 24, "feature-spaces.md": 25, "tracking.md": 26,
+    "modes.md": 24, "feature-spaces.md": 25, "tracking.md": 26, "paper-experiments.md": 28,
 }
 
 

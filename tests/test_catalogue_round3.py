@@ -239,3 +239,28 @@ def test_cache_folder_that_is_a_file_is_refused(tmp_path, monkeypatch, sub):
     monkeypatch.setenv("MSGAN_EVAL_CACHE", str(blocker))
     assert_refused(run("cache", sub), "MSGAN_EVAL_CACHE", blocker, "is a file")
     assert blocker.read_text() == "x"
+
+
+def test_a_crafted_manifest_cannot_reach_outside_the_cache(tmp_path):
+    """Even a manifest line naming a file outside the cache (or a symlink inside it) with the
+    right size and inode deletes nothing there."""
+    import os
+
+    from msgan_eval.paths import cache_dir
+
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep")
+    root = cache_dir()
+    (root / "fid-stats").mkdir(parents=True)
+    (root / "fid-stats" / "link.npz").symlink_to(outside)
+    st = outside.stat()
+    rows = [{"path": os.path.relpath(outside, root), "kind": "fid-stats", "size": st.st_size,
+             "ino": st.st_ino},
+            {"path": str(outside), "kind": "fid-stats", "size": st.st_size, "ino": st.st_ino},
+            {"path": "fid-stats/link.npz", "kind": "fid-stats", "size": st.st_size,
+             "ino": st.st_ino}]
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run("cache", "clear", "--what", "all", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["removed"] == 0
+    assert outside.read_text() == "keep" and (root / "fid-stats" / "link.npz").is_symlink()

@@ -1,5 +1,6 @@
 """``compare`` with several runs per arm: per-run values equal one-run compares, pooled verdicts."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,7 +84,9 @@ def test_overall_verdict_and_degenerate_pool_over_runs(arms, tmp_path):
 
     static = np.random.default_rng(5).integers(0, 256, (9, 32, 32), dtype=np.uint8)
     noisy = tmp_path / "static"
-    write_image_folder(noisy, static, np.repeat([0, 1, 2], 3), ["a", "b", "c"])
+    # the candidate runs' own classes: the runs of an arm must share one set (issue 23, item 8)
+    classes = sorted(p.name for p in Path(arms["cand"][0]).iterdir() if p.is_dir())
+    write_image_folder(noisy, static, np.repeat([0, 1, 2], 3), classes)
     ref = _fashion(tmp_path / "ref60", 6, 4)                       # 60 images: enough to calibrate
     result = _run("compare", "--baseline", *arms["base"], "--candidate", *arms["cand"][:2], noisy,
                   "--ref", ref, "--metrics", "lpips,degenerate", "--bootstrap", 50,

@@ -384,6 +384,6 @@ def test_compare_kid_and_prdc_settings_are_used_and_recorded(sets, arms):
                         (["--prdc-k", 12], "--baseline has 10 images; --prdc-k 12 nearest neighbours")):
         bad = _run(*args, *extra)
         assert bad.exit_code == 2 and says in bad.output and "Traceback" not in bad.output, bad.output
-    with pytest.raises(ParameterError, match="kid_subset_size 1: use at least 2"):
+    with pytest.raises(ParameterError, match="kid_subset_size 1: must be at least 2"):
         msgan_eval.compare(str(paths["baseline"]), str(paths["candidate"]), str(paths["reference"]),
                            metrics=("kid",), kid_subset_size=1)

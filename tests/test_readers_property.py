@@ -2,11 +2,12 @@
 image road, the statistics reader and the bins reader either return something valid or raise a
 UserError, never another exception."""
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -142,3 +143,82 @@ def test_a_valid_bins_file_survives_the_property_checks(tmp_path):
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+# --- the numeric validator shared by the API and the command line (issue 23) ---------------------
+
+_NUMBERS = (st.floats(allow_nan=True, allow_infinity=True) | st.integers(-2**70, 2**70)
+            | st.booleans() | st.text(max_size=3) | st.none()
+            | st.floats(-1e6, 1e6).map(np.float32) | st.integers(-5, 5).map(np.int64))
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_NUMBERS, integer=st.booleans(), low=st.none() | st.integers(-3, 3),
+       high=st.none() | st.integers(3, 10))
+@example(value=2.0 ** 64, integer=True, low=None, high=None)     # found by a CI run: a huge int
+@example(value=float("nan"), integer=False, low=None, high=None)
+@example(value=2 ** 53 + 1, integer=False, low=None, high=None)    # rounds to 2**53 as a float
+def test_number_accepts_exactly_the_finite_values_in_range(value, integer, low, high):
+    from msgan_eval.errors import ParameterError, ParameterTypeError
+    from msgan_eval.validate import number
+
+    try:
+        out = number(value, "opt", integer=integer, min=low, max=high)
+    except ParameterTypeError as exc:
+        assert isinstance(exc, TypeError) and str(exc).startswith("opt ")
+        assert isinstance(value, (bool, str, type(None)))
+        return
+    except ParameterError as exc:
+        assert isinstance(exc, ValueError) and str(exc).startswith("opt ") and "\n" not in str(exc)
+        as_float = float(value)
+        assert (not np.isfinite(as_float) or (integer and not as_float.is_integer())
+                or (low is not None and as_float < low) or (high is not None and as_float > high))
+        return
+    # A float parameter is float(value): an int beyond 2**53 rounds (9007199254740993 gives
+    # 9007199254740992.0, found by a CI run), so compare with float(value), not value.
+    expected = value if integer else float(value)
+    assert not isinstance(value, (bool, str)) and math.isfinite(float(out)) and out == expected
+    assert type(out) is (int if integer else float)
+    assert (low is None or out >= low) and (high is None or out <= high)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.sampled_from(["nan", "inf", "-inf", "1e400", "0", "0.5", "1", "-1", "abc", "1e-300",
+                             "2.5", " 3 "]) | st.floats(allow_nan=True).map(repr))
+def test_cli_float_type_and_api_validator_agree(text):
+    """FiniteFloat (the CLI's float options) refuses exactly what the API's validator refuses."""
+    import click
+
+    from msgan_eval.cli.options import FiniteFloat
+    from msgan_eval.errors import ParameterError
+    from msgan_eval.validate import real
+
+    try:
+        parsed = float(text)
+    except ValueError:
+        parsed = None
+    try:
+        api = real(parsed, "x", above=0, below=1) if parsed is not None else None
+    except ParameterError:
+        api = None
+    try:
+        cli = FiniteFloat(0, 1, min_open=True, max_open=True).convert(text, None, None)
+    except click.BadParameter:
+        cli = None
+    assert cli == api
+
+
+@settings(max_examples=60, deadline=None)
+@given(alpha=st.floats(allow_nan=True, allow_infinity=True),
+       z=st.none() | st.floats(allow_nan=True, allow_infinity=True))
+def test_ndb_levels_never_reach_the_result_as_nan(alpha, z):
+    from msgan_eval.errors import ParameterError
+    from msgan_eval.metrics.ndb import fit_bins, ndb_from_counts
+
+    bins = fit_bins(np.random.default_rng(0).random((12, 3)), k=2, seed=0)
+    try:
+        result = ndb_from_counts(bins, np.array([3, 4]), alpha=alpha, z_threshold=z)
+    except ParameterError as exc:
+        assert ("alpha" in str(exc)) or ("z_threshold" in str(exc))
+        return
+    assert 0 < result.alpha < 1 and (z is None or np.isfinite(result.z_threshold))

@@ -31,12 +31,13 @@ COMMANDS = {
     "sample": ("msgan_eval.cli.train", "sample", "Write per-class samples of a trained run."),
     "compare": ("msgan_eval.cli.compare", "compare", "Baseline vs candidate with CIs and verdicts."),
     "check": ("msgan_eval.cli.compare", "check", "Gate a compare report on an expectations file."),
-    "demo": ("msgan_eval.cli.compare", "demo", "Train, sample and compare offline (categorical or image-to-image)."),
+    "demo": ("msgan_eval.cli.compare", "demo", "Train, sample and compare offline (categorical, image-to-image, modes)."),
     "prepare": ("msgan_eval.cli.data", "prepare", "Export a bundled dataset as image folders."),
     "cache": ("msgan_eval.cli.cache", "cache", "List or clear the statistics and bins cache."),
     "vendi": ("msgan_eval.cli.vendi", "vendi", "Vendi score (diversity) within each condition."),
     "kid": ("msgan_eval.cli.kid", "kid", "KID between two image sets (torch-fidelity's)."),
     "prdc": ("msgan_eval.cli.prdc", "prdc", "Precision, recall, density and coverage vs real images."),
+    "modes": ("msgan_eval.cli.modes", "modes", "Modes covered on the 2D ring/grid or stacked digits (PacGAN's)."),
     "track": ("msgan_eval.cli.track", "track", "Metric curves over a run's checkpoints; the best step."),
     "inspect": ("msgan_eval.cli.inspect", "inspect", "Flag degenerate, duplicate, copied and unrealistic samples."),
     "cmmd": ("msgan_eval.cli.cmmd", "cmmd", "CMMD (CLIP embeddings, RBF MMD) between two image sets."),
@@ -59,6 +60,26 @@ def one_line(message: str) -> str:
 
 
 _THREADS_META = "msgan_eval.threads"
+_THREADS_ERROR = "msgan_eval.threads_error"
+
+
+_IO_CAUSES = {errno.ENOSPC: "disk full: free some space there or choose another place",
+              errno.EDQUOT: "disk quota exceeded: free some space there or choose another place",
+              errno.EROFS: "a read-only file system: choose a writable place",
+              errno.EACCES: "no permission: choose a place you can write, or fix its permissions",
+              errno.EPERM: "not permitted: choose a place you can write, or fix its permissions"}
+
+
+def io_message(exc: OSError) -> str:
+    """One line for an I/O error the user fixes: the real path (never a temporary ``.part``
+    sibling), what the system said, and the fix for that cause (a read-only folder is not a full
+    disk)."""
+    from msgan_eval.fileio import real_path
+
+    where = real_path(exc.filename) if exc.filename is not None else "a file"
+    cause = _IO_CAUSES.get(exc.errno, "choose another path")
+    return (f"{where}: {exc.strerror or exc}; {cause}, then run again (nothing was "
+            "half-written)")
 
 
 def _threads_callback(ctx, param, value):
@@ -69,6 +90,9 @@ def _threads_callback(ctx, param, value):
     try:
         n = parse_threads(value, "--threads")
     except UserError as exc:
+        if param.name == "group_threads":      # parsed before the guard: refused inside it
+            ctx.meta[_THREADS_ERROR] = exc
+            return value
         raise click.BadParameter(str(exc).split(": ", 1)[-1], ctx=ctx, param=param) from None
     if param.name == "group_threads":
         ctx.meta[_THREADS_META] = n
@@ -132,6 +156,17 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     click.echo(f"msgan-eval: warning: {one_line(str(message))} ({category.__name__})", err=True)
 
 
+def check_environment() -> None:
+    """Settings read from the environment, refused before any command starts: a bad
+    ``$MSGAN_EVAL_CACHE_MAX_MB`` used to become a warning after the work (or nothing at all)."""
+    import os
+
+    from msgan_eval.cache import max_bytes
+
+    if os.environ.get("MSGAN_EVAL_CACHE_MAX_MB", "").strip():
+        max_bytes()
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return sorted(COMMANDS)
@@ -163,7 +198,10 @@ class LazyGroup(click.Group):
         with threads_scope(), warnings.catch_warnings():
             warnings.showwarning = _show_warning
             try:
+                if ctx.meta.get(_THREADS_ERROR) is not None:
+                    raise ctx.meta[_THREADS_ERROR]
                 apply_threads(resolve_threads(ctx.meta.get(_THREADS_META)))
+                check_environment()
                 return super().invoke(ctx)
             except UserError as exc:
                 # One line, no traceback: the message names the file or option and what to do.
@@ -184,9 +222,7 @@ class LazyGroup(click.Group):
             except OSError as exc:
                 if exc.errno not in _USER_IO_ERRNOS:
                     _unexpected(exc, as_json)
-                where = exc.filename if exc.filename is not None else "a file"
-                _fail(f"{where}: {exc.strerror}; free some space or choose a writable place, "
-                      "then run again (nothing was half-written)", 2, as_json)
+                _fail(io_message(exc), 2, as_json)
             except MemoryError:
                 _fail("out of memory; use fewer or smaller images, or a smaller --batch-size",
                       1, as_json)

@@ -21,6 +21,7 @@ from .options import (
     num_workers_option,
     preset_option,
     quiet_option,
+    refuse_given,
     seed_option,
     skip_bad_option,
 )
@@ -53,8 +54,10 @@ def human_summary(report: dict, files) -> str:
               help="Baseline samples (folder or array); several runs (or a glob) pool over seeds.")
 @click.option("--candidate", required=True, multiple=True, cls=SeveralPaths, type=click.Path(),
               help="Candidate samples, e.g. MSGAN; several runs (or a glob) as for --baseline.")
-@click.option("--ref", "ref", required=True, type=click.Path(),
-              help="Reference (real) images; a FID statistics .npz works for FID only.")
+@click.option("--ref", "ref", default=None, type=click.Path(),
+              help="Reference (real) images; a FID statistics .npz works for FID only. Required, "
+                   "except when both sides are mode-counting results (modes.json or 2D run "
+                   "folders), which are compared over their trials.")
 @click.option("--metrics", default=",".join(defaults.COMPARE_METRICS), show_default=True,
               help="Comma-separated subset of fid, lpips, ndb (ndb also gives jsd), fid-per-class, "
                    "vendi, kid, prdc (precision, recall, density and coverage), degenerate (share "
@@ -125,6 +128,17 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, features
     from msgan_eval.report.compare import stderr_log
 
     baseline, candidate = expand_runs("--baseline", baseline), expand_runs("--candidate", candidate)
+    if _modes_results(baseline, candidate):
+        if out is not None:
+            raise click.UsageError("--out: mode-counting results are compared on the terminal; "
+                                   "use --json to keep the comparison")
+        from msgan_eval.evaluate.modes_trials import compare_trials
+
+        result = compare_trials(baseline, candidate)
+        emit(result.to_dict(), as_json, modes_table(result))
+        return
+    if ref is None:
+        raise click.UsageError("Missing option '--ref'")
     distributed.init_distributed()
     quiet = quiet or not distributed.is_main_process()    # under torchrun rank 0 alone speaks
     result = evaluate_compare(
@@ -142,6 +156,39 @@ def compare(baseline, candidate, ref, metrics, n_boot, seed, out, dims, features
     if result is not None:         # another torchrun rank: rank 0 writes and prints the report
         emit(result.to_dict(), as_json, human_summary(result.report, result.files))
     distributed.close_distributed()
+
+
+def _modes_results(baseline, candidate) -> bool:
+    """Whether both sides are mode-counting results (one each) rather than image sets."""
+    from msgan_eval.evaluate.modes_trials import is_trials_result
+
+    sides = [is_trials_result(p) for p in (*baseline, *candidate)]
+    if any(sides) and not all(sides):
+        raise click.UsageError("give mode-counting results (modes.json or 2D run folders) on both "
+                               "--baseline and --candidate, or images on both")
+    return all(sides)
+
+
+def modes_table(result) -> str:
+    """One row per metric: each arm's mean +- SE over trials, the difference with its interval."""
+    from msgan_eval.metrics.registry import TRIAL_FACTS as FACTS
+
+    def ms(v, digits):
+        if v["mean"] is None:
+            return "n/a"
+        return f"{v['mean']:.{digits}f}" + ("" if v["se"] is None else f" +- {v['se']:.{digits}f}")
+    b, c = result.baseline, result.candidate
+    lines = [f"{b['layout']}: baseline {b['arm']} ({b['trials']} trials) vs candidate {c['arm']} "
+             f"({c['trials']} trials), mean +- standard error, 95% Welch interval of the difference"]
+    for m, v in result.metrics.items():
+        d = FACTS[m].digits + 1
+        ci = "n/a" if v["ci"][0] is None else f"[{v['ci'][0]:+.{d}f}, {v['ci'][1]:+.{d}f}]"
+        delta = "n/a" if v["delta"] is None else f"{v['delta']:+.{d}f}"
+        lines.append(f"  {FACTS[m].label:<22} ({v['better']} better)  {ms(v['baseline'], d):>18}  "
+                     f"{ms(v['candidate'], d):>18}  {delta} {ci}  {v['verdict']}")
+    overall = result.overall
+    lines.append(f"  overall: {overall['verdict']} ({'; '.join(overall['reasons'])})")
+    return "\n".join(lines + [f"note: {n}" for n in result.notes])
 
 
 @click.command()
@@ -171,10 +218,20 @@ def check(report, expect, as_json, quiet):
 
 
 @click.command()
-@click.option("--task", type=click.Choice(["categorical", "image-to-image"]), default="categorical",
-              show_default=True,
+@click.option("--task", type=click.Choice(["categorical", "image-to-image", "modes", "modes-stacked"]),
+              default="categorical", show_default=True,
               help="categorical: class-conditional DCGAN vs MSGAN; image-to-image: pix2pix with "
-                   "noise vs MSGAN on fashion-mnist-edges (outline -> item).")
+                   "noise vs MSGAN on fashion-mnist-edges (outline -> item); modes: GAN, PacGAN2, "
+                   "MSGAN, MSGAN+PacGAN2 on the 2D ring and grid, modes counted as PacGAN; "
+                   "modes-stacked: DCGAN, PacDCGAN2, MSGAN on stacked Fashion-MNIST.")
+@click.option("--full", is_flag=True,
+              help="modes: PacGAN's protocol exactly (400 epochs; for a GPU, with --device cuda) "
+                   "instead of the short CPU setting.")
+@click.option("--trials", type=click.IntRange(min=2), default=None,
+              help="modes: trials per arm, trained together as one batched model [default: 10]; "
+                   "modes-stacked: runs per arm [default: 3].")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="modes: arms trained at the same time, one process and one thread each.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="msgan-eval-demo",
               show_default=True,
               help="Folder for the runs, samples, reference and report: new, empty, or a previous "
@@ -203,7 +260,8 @@ def check(report, expect, as_json, quiet):
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=10, max=defaults.MAX_BOOTSTRAP),
               default=defaults.BOOTSTRAP, show_default=True)
 @seed_option
-@click.option("--seeds", type=click.IntRange(min=1), default=defaults.DEMO_SEEDS, show_default=True,
+@click.option("--seeds", type=click.IntRange(min=1, max=defaults.DEMO_MAX_SEEDS),
+              default=defaults.DEMO_SEEDS, show_default=True,
               help="Training runs per arm (seeds SEED, SEED+1, ...); above 1 the verdicts pool "
                    "the runs (two-level bootstrap) and the report lists each run's values.")
 @click.option("--data-root", type=click.Path(), default=None, help="Folder with the idx files.")
@@ -213,8 +271,10 @@ def check(report, expect, as_json, quiet):
 @device_option
 @json_option
 @quiet_option
-def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, ndb_bins, n_boot,
-         seed, seeds, data_root, inception_weights, dims, lpips_backbone, device, as_json, quiet):
+@click.pass_context
+def demo(ctx, task, full, trials, workers, out, steps, width, per_class, inputs, per_input,
+         ref_per_class, ndb_bins, n_boot, seed, seeds, data_root, inception_weights, dims,
+         lpips_backbone, device, as_json, quiet):
     """Train a GAN and its MSGAN twin on Fashion-MNIST, sample, compare: offline, on a CPU.
 
     Both GANs share seed, data order and steps; only the mode seeking weight differs (0 vs 1;
@@ -227,6 +287,12 @@ def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, n
     from msgan_eval.demo import DemoConfig, run_demo
     from msgan_eval.report.compare import stderr_log
 
+    _refuse_other_tasks(ctx, task)
+    if task == "modes":
+        return _modes_demo(out, full, trials or 10, workers, seed, steps, device, as_json, quiet)
+    if task == "modes-stacked":
+        return _stacked_demo(out, trials or 3, workers, seed, steps, width, data_root, device,
+                             as_json, quiet)
     common = dict(ref_per_class=ref_per_class, ndb_bins=ndb_bins, bootstrap=n_boot, seed=seed,
                   seeds=seeds, data_root=data_root, inception_weights=inception_weights,
                   lpips_backbone=lpips_backbone, dims=int(dims), device=device)
@@ -248,3 +314,66 @@ def demo(task, out, steps, width, per_class, inputs, per_input, ref_per_class, n
     seconds = report["details"]["demo"]["seconds"]
     emit(payload, as_json, f"baseline = {arms}\n"
                            + human_summary(report, files) + f"\ndemo: {seconds['total']:.0f} s in all")
+
+
+_IMAGE_DEMO_OPTIONS = ("per_class", "inputs", "per_input", "ref_per_class", "ndb_bins", "n_boot",
+                       "seeds", "inception_weights", "dims", "lpips_backbone")
+
+
+def _refuse_other_tasks(ctx, task):
+    """Options of another demo task given on the command line are refused by name (#23: an
+    ignored option is an error, never silence)."""
+    if task in ("modes", "modes-stacked"):
+        ignored = _IMAGE_DEMO_OPTIONS + (("width", "data_root") if task == "modes" else ("full",))
+        refuse_given(ctx, ignored, f"does not apply to --task {task}")
+        return
+    refuse_given(ctx, ("full", "trials", "workers"), "is for --task modes and modes-stacked")
+    if task == "image-to-image":
+        refuse_given(ctx, ("per_class",), "is for --task categorical; image-to-image samples "
+                     "--inputs test inputs, --per-input samples each")
+    else:
+        refuse_given(ctx, ("inputs", "per_input"), "is for --task image-to-image; categorical "
+                     "samples --per-class images of each class")
+
+
+def _modes_demo(out, full, trials, workers, seed, steps, device, as_json, quiet):
+    from msgan_eval.demos.modes import demo_config, run_modes_demo
+    from msgan_eval.demos.modes_report import render_text
+    from msgan_eval.report.compare import stderr_log
+
+    if out == "msgan-eval-demo":
+        out = "msgan-eval-demo-modes"
+    config = demo_config(full, trials, seed, "cpu" if device == "auto" and not full else device,
+                         workers, steps)
+    if full and not quiet:
+        from msgan_eval.device import resolve_device
+
+        if resolve_device(config.device).type == "cpu":
+            click.echo("msgan-eval: demo: --full on a CPU: PacGAN's protocol measured at about "
+                       "230 core-hours for the 8 arms here (docs/modes.md); it is meant for a GPU",
+                       err=True)
+    report, files = run_modes_demo(Path(out), config, quiet=quiet, log=stderr_log(quiet),
+                                   command=[Path(sys.argv[0]).name, *sys.argv[1:]])
+    payload = {**report, "files": {k: str(v) for k, v in files.items()}}
+    emit(payload, as_json, render_text(report) + f"\nreport: {files['html']} (also "
+                           f"{files['md'].name}, {files['json'].name})\ndemo: "
+                           f"{report['seconds']['total']:.0f} s in all")
+
+
+def _stacked_demo(out, trials, workers, seed, steps, width, data_root, device, as_json, quiet):
+    from msgan_eval.demos.modes_stacked import StackedDemoConfig, render_text, run_stacked_demo
+    from msgan_eval.report.compare import stderr_log
+
+    if out == "msgan-eval-demo":
+        out = "msgan-eval-demo-modes-stacked"
+    config = StackedDemoConfig(trials=trials, seed=seed, workers=workers, data_root=data_root,
+                               device="cpu" if device == "auto" else device)
+    if steps:
+        config.steps = steps
+    if width:
+        config.width = width
+    report, files = run_stacked_demo(Path(out), config, quiet=quiet, log=stderr_log(quiet),
+                                     command=[Path(sys.argv[0]).name, *sys.argv[1:]])
+    emit({**report, "files": {k: str(v) for k, v in files.items()}}, as_json,
+         render_text(report) + f"\nreport: {files['md']}\ndemo: "
+                               f"{report['seconds']['total']:.0f} s in all")

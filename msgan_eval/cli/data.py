@@ -3,7 +3,7 @@ import click
 
 from msgan_eval.datasets import FASHION_MNIST_CLASSES, balanced_subset, load_fashion_mnist
 from msgan_eval.errors import UserError
-from msgan_eval.fileio import atomic_dir, check_writable, require_new_or_empty
+from msgan_eval.fileio import check_writable, owned_dir, require_new_or_empty
 from msgan_eval.images import write_image_folder
 
 from .options import emit, json_option, quiet_option, seed_option
@@ -38,7 +38,7 @@ def prepare(dataset, out, split, per_class, classes, data_root, seed, as_json, q
         idx = balanced_subset(labels, per_class, seed, wanted)
     except UserError as exc:
         raise UserError(f"--per-class {per_class}: {exc} in the {split} split; ask for fewer") from None
-    with atomic_dir(out) as build:      # an interrupted export leaves no partial folder
+    with owned_dir(out, "--out") as build:      # an interrupted export leaves no partial folder
         write_image_folder(build, images[idx], labels[idx], FASHION_MNIST_CLASSES,
                            progress_quiet=quiet)
     emit({"dataset": dataset, "split": split, "out": out, "n": int(len(idx)), "seed": seed},

@@ -4,7 +4,7 @@ import click
 
 from msgan_eval import defaults
 
-from .options import FiniteFloat, emit, inception_run_options, vgg16_weights_option
+from .options import FiniteFloat, emit, features_option, inception_run_options, vgg16_weights_option
 
 
 def _human(result) -> str:
@@ -39,9 +39,7 @@ def _human(result) -> str:
               help="Realism max over the reference balls no larger than this percentile of "
                    "their radii (the paper's ranking score: 50); default: every ball, so "
                    "unrealistic = outside k-NN precision's balls.")
-@click.option("--features", type=click.Choice(defaults.PRDC_FEATURES_CHOICES),
-              default=defaults.PRDC_FEATURES, show_default=True,
-              help="Feature space of realism, near duplicates and copies (prdc's).")
+@features_option(default=defaults.PRDC_FEATURES)
 @click.option("--near-duplicate-cosine", type=FiniteFloat(min=0, max=1, min_open=True),
               default=defaults.NEAR_DUPLICATE_COSINE, show_default=True,
               help="Cosine similarity of features at or above which two samples are duplicates.")
@@ -50,7 +48,7 @@ def _human(result) -> str:
 @vgg16_weights_option
 @inception_run_options
 def inspect(path, ref, train, k, prune_percentile, features, near_duplicate_cosine, html, vgg16_weights, preset,
-            inception_weights, device, batch_size, num_workers, skip_bad, as_json, quiet):
+            inception_weights, feature_weights, device, batch_size, num_workers, skip_bad, as_json, quiet):
     """Flag each image at PATH that lies outside what the real images at --ref show: blank,
     saturated, noise (degenerate), duplicate, copy-of-train (with --train) and unrealistic
     (realism score of Kynkaanniemi et al. 2019 below 1)."""
@@ -60,6 +58,6 @@ def inspect(path, ref, train, k, prune_percentile, features, near_duplicate_cosi
                               features=features, preset=preset,
                               near_duplicate_cosine=near_duplicate_cosine,
                               inception_weights=inception_weights, vgg16_weights=vgg16_weights,
-                              device=device, batch_size=batch_size, num_workers=num_workers,
+                              feature_weights=feature_weights, device=device, batch_size=batch_size, num_workers=num_workers,
                               html=html, skip_bad=skip_bad, quiet=quiet)
     emit(result.to_dict(), as_json, _human(result))

@@ -126,25 +126,31 @@ class FiniteFloat(click.ParamType):
         self.min_open, self.max_open = min_open, max_open
 
     def convert(self, value, param, ctx):
-        if isinstance(value, float) and math.isfinite(value):
-            number = value
-        else:
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                self.fail(f"{value!r} is not a number", param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        if self.min is not None and (number < self.min or (self.min_open and number == self.min)):
-            self.fail(f"{value!r} must be {'above' if self.min_open else 'at least'} {self.min:g}",
-                      param, ctx)
-        if self.max is not None and (number > self.max or (self.max_open and number == self.max)):
-            self.fail(f"{value!r} must be {'below' if self.max_open else 'at most'} {self.max:g}",
-                      param, ctx)
-        return number
+        from msgan_eval.errors import ParameterError
+        from msgan_eval.validate import real
+
+        try:
+            number = value if isinstance(value, (int, float)) else float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        lower = {"above" if self.min_open else "min": self.min}
+        upper = {"below" if self.max_open else "max": self.max}
+        try:          # the API's validator: the same rules and words as msgan_eval.validate
+            return real(number, "value", **lower, **upper)
+        except ParameterError as exc:
+            self.fail(exc.render(lambda name: "").strip(), param, ctx)
 
     def __repr__(self) -> str:
         return f"FiniteFloat(min={self.min}, max={self.max}, open={self.min_open, self.max_open})"
+
+
+def refuse_given(ctx: click.Context, names, why: str) -> None:
+    """UsageError naming the first of ``names`` (parameter names) given on the command line: an
+    option this run would ignore is an error, never silence (``sample --grid`` of an
+    image-to-image run wrote no grid and said nothing)."""
+    for name in names:
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError(f"{flag_of(name)} {why}", ctx=ctx)
 
 
 def emit(payload: dict, as_json: bool, human: str) -> None:
@@ -166,7 +172,17 @@ def emit(payload: dict, as_json: bool, human: str) -> None:
                        err=True)
         click.echo(json.dumps(clean, sort_keys=False, allow_nan=False))
     else:
-        click.echo(human)
+        click.echo(printable(human))
+
+
+def printable(text: str) -> str:
+    """``text`` with the raw bytes of non-UTF-8 file and class names written as ``\\xNN``
+    (``os.fsdecode`` keeps them as lone surrogates, which a terminal would print as garbage or
+    Python refuse to encode)."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeError:                     # a surrogate that is not an escaped byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def finite_json(obj, where: str = ""):
@@ -209,6 +225,8 @@ PARAMETER_FLAGS = {
     "b": "B",
     "real": "REAL",                # prdc's positional arguments
     "gen": "GEN",
+    "layout": "LAYOUT",            # modes' positional arguments
+    "samples": "SAMPLES",
     "images": "DIR",               # inspect's positional argument
     "real_images": "--real",       # lpips / vendi --real (real_images_named renames `real`)
     "k": "--bins",

@@ -9,12 +9,12 @@ from msgan_eval.distributed import is_main_process
 from msgan_eval.fileio import check_writable
 from msgan_eval.train import DATASETS
 
-from .options import FiniteFloat, device_option, emit, json_option, quiet_option
+from .options import FiniteFloat, device_option, emit, json_option, quiet_option, refuse_given
 from .train_loop import loop_options, resolve_loop
 
 # Options a resumed run takes from its config.json unless given again on the command line.
 _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batch_size", "width",
-                   "seed", "checkpoint_every", "subset_per_class")
+                   "seed", "checkpoint_every", "subset_per_class", "pack", "trials")
 # Image-to-image only (Pix2PixConfig); the categorical trainer refuses them.
 _PAIRED_OPTIONS = ("upsample", "lr_decay_steps", "ms_warmup", "ms_ramp", "ms_eps", "ms_cap", "d_width")
 
@@ -71,6 +71,10 @@ def paired_options(f):
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=defaults.TRAIN_CHECKPOINT_EVERY,
               show_default=True, help="Steps between checkpoints (one is written at the end).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--pack", type=click.IntRange(min=1), default=1, show_default=True,
+              help="ring/grid (and stacked): PacGAN's packing, D sees this many samples concatenated.")
+@click.option("--trials", type=click.IntRange(min=1), default=10, show_default=True,
+              help="ring/grid: independent trials trained together as one batched model.")
 @paired_options
 @loop_options
 @device_option
@@ -78,11 +82,16 @@ def paired_options(f):
 @json_option
 @click.pass_context
 def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, width,
-          subset_per_class, seed, checkpoint_every, resume, device, quiet, as_json, **more):
+          subset_per_class, seed, checkpoint_every, resume, pack, trials, device, quiet, as_json,
+          **more):
     """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT.
 
     With --dataset fashion-mnist-edges or paired-folder: pix2pix with noise (--ms-weight 0) or
-    its MSGAN twin (image-to-image).
+    its MSGAN twin (image-to-image). With --dataset stacked-fashion-mnist or stacked-mnist
+    (--data-root with MNIST's idx files): PacGAN Table 2's DCGAN (--pack M, --ms-weight; default
+    batch 64, ms-weight 0). With --dataset ring or grid: PacGAN's 2D experiment (--pack
+    M, --trials N batched, --ms-weight for the MSGAN arm; default batch 100, ms-weight 0); the run
+    folder also gets points.npy and modes.json (modes per trial, mean +- SE).
     """
     from msgan_eval.train.runs import checkpoint_step, read_log
 
@@ -105,6 +114,9 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
     else:
         config = new_config()
     for name, value in given.items():
+        if not hasattr(config, name):
+            raise click.UsageError(f"--{name.replace('_', '-')} does not apply to --dataset "
+                                   f"{config.dataset}")
         setattr(config, name, value)
     loop = resolve_loop(ctx, out if resume else None)
     start = checkpoint_step(out) if resume else 0
@@ -123,8 +135,31 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
                "steps_per_second": round((done - start) / seconds, 3) if done > start else None,
                "losses": last, **_track_summary(out, loop)}
     losses = ", ".join(f"{k} {v:.3f}" for k, v in last.items())
-    emit(payload, as_json, f"trained {out} to step {done} (ms-weight {config.ms_weight}) in "
-                           f"{seconds:.1f}s; {losses}")
+    human = f"trained {out} to step {done} (ms-weight {config.ms_weight}) in {seconds:.1f}s; {losses}"
+    if getattr(config, "task", None) == "toy2d":
+        payload["modes"], text = _toy2d_summary(out)
+        human += "\n" + text
+    emit(payload, as_json, human)
+
+
+def _toy2d_summary(out):
+    """(summary over trials, one line) of a 2D run's modes.json."""
+    import json
+    from pathlib import Path
+
+    result = json.loads((Path(out) / "modes.json").read_text(encoding="utf-8"))
+    s = result["summary"]
+
+    def fmt(m, scale=1.0, digits=2):
+        v = s[m]
+        if v["mean"] is None:
+            return "n/a"
+        se = "" if v["se"] is None else f" +- {v['se'] * scale:.{digits}f}"
+        return f"{v['mean'] * scale:.{digits}f}{se}"
+    line = (f"{result['arm']} on the {result['layout']}, {len(result['trials'])} trials: modes "
+            f"{fmt('modes', digits=1)} of {result['trials'][0]['modes_total']}, high quality "
+            f"{fmt('high_quality', 100, 1)} %, reverse KL {fmt('reverse_kl')}")
+    return s, line
 
 
 def _track_summary(out: str, loop) -> dict:
@@ -140,14 +175,32 @@ def _track_summary(out: str, loop) -> dict:
 
 def _trainer(resume_dir, dataset: str):
     """(config_from_run, config class, train function) of the run's task."""
-    from msgan_eval.train import IMAGE_TO_IMAGE, PAIRED_DATASETS
+    from msgan_eval.train import (
+        IMAGE_TO_IMAGE,
+        PAIRED_DATASETS,
+        STACKED,
+        STACKED_DATASETS,
+        TOY2D,
+        TOY2D_DATASETS,
+    )
 
     if resume_dir is not None:
         from msgan_eval.train.runs import read_run_config
 
-        paired = read_run_config(resume_dir, option="--resume").get("task") == IMAGE_TO_IMAGE
+        task = read_run_config(resume_dir, option="--resume").get("task")
+        paired, toy2d, stacked = task == IMAGE_TO_IMAGE, task == TOY2D, task == STACKED
     else:
-        paired = dataset in PAIRED_DATASETS
+        paired, toy2d = dataset in PAIRED_DATASETS, dataset in TOY2D_DATASETS
+        stacked = dataset in STACKED_DATASETS
+    if stacked:
+        from msgan_eval.train import stacked as stacked_task
+
+        return (stacked_task.config_from_run, stacked_task.StackedConfig,
+                stacked_task.train_stacked)
+    if toy2d:
+        from msgan_eval.train import toy2d_run
+
+        return toy2d_run.config_from_run, toy2d_run.Toy2DConfig, toy2d_run.train_toy2d
     if paired:
         from msgan_eval.train import pix2pix
 
@@ -171,14 +224,17 @@ def _trainer(resume_dir, dataset: str):
                    "its input and target), headed by the class or the input's label.")
 @click.option("--inputs", type=click.IntRange(min=1), default=defaults.P2P_INPUTS, show_default=True,
               help="Image-to-image runs: this many test inputs (one condition each).")
-@click.option("--per-input", type=click.IntRange(min=1), default=defaults.P2P_PER_INPUT,
+@click.option("--per-input", type=click.IntRange(min=1, max=defaults.MAX_SAMPLES_PER_CLASS),
+              default=defaults.P2P_PER_INPUT,
               show_default=True, help="Image-to-image runs: samples per input.")
 @click.option("--step", type=click.IntRange(min=0), default=None,
               help="Sample the checkpoint of this step (OUT/checkpoints/step-N.pt) [default: the last].")
 @device_option
 @quiet_option
 @json_option
-def sample(run_dir, out, per_class, seed, grid, inputs, per_input, step, device, quiet, as_json):
+@click.pass_context
+def sample(ctx, run_dir, out, per_class, seed, grid, inputs, per_input, step, device, quiet,
+           as_json):
     """Write PER_CLASS samples of each class of a trained run as image folders.
 
     Image-to-image runs: OUT/samples/<input>/ holds PER_INPUT samples of each of INPUTS test
@@ -190,6 +246,18 @@ def sample(run_dir, out, per_class, seed, grid, inputs, per_input, step, device,
     from msgan_eval.train.sampler import sample_run
 
     config = read_run_config(run_dir)
+    if config.get("task") in ("toy2d", "stacked"):
+        from msgan_eval.errors import UserError
+
+        raise UserError(f"--run {run_dir}: a mode-counting run ({config['task']}); its samples "
+                        "are written when training ends (points.npy of each trial, or the counted "
+                        "modes.json); count them with `msgan-eval modes`")
+    if config.get("task") == IMAGE_TO_IMAGE:
+        refuse_given(ctx, ("per_class",), f"is for categorical runs; {run_dir} is an "
+                     "image-to-image run: use --inputs and --per-input")
+    else:
+        refuse_given(ctx, ("inputs", "per_input"), f"is for image-to-image runs; {run_dir} is a "
+                     "categorical run: use --per-class")
     check_writable(out, "--out", folder=True)
     if grid:
         check_writable(grid, "--grid")

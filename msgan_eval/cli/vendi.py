@@ -21,10 +21,12 @@ def _duplicates_line(dup: dict) -> str:
 def _human(result) -> str:
     lines = [f"Vendi score of {result.path} ({result.kernel} kernel on {result.features}, "
              f"{result.preset or 'its own'} preprocessing, n = {result.n}):",
-             f"  vendi {result.vendi:.4f}  (mean over {len(result.per_condition)} conditions)"]
+             f"  vendi {result.vendi:.4f}  (mean over "
+             f"{sum(v is not None for v in result.per_condition.values())} conditions)"]
     width = max(len(c) for c in result.per_condition)
     for cond, value in result.per_condition.items():
-        lines.append(f"    {cond:<{width}}  {value:.4f}")
+        shown = "n/a (fewer than 2 images)" if value is None else f"{value:.4f}"
+        lines.append(f"    {cond:<{width}}  {shown}")
     lines.append(_duplicates_line(result.duplicates))
     if result.gated is not None:
         g = result.gated
@@ -34,6 +36,7 @@ def _human(result) -> str:
             value = "n/a" if g["vendi_gated"] is None else f"{g['vendi_gated']:.4f}"
             lines.append(f"  vendi_gated {value}  (kept {g['kept_fraction']:.1%} of the samples: "
                          f"{g['gate']['rule']})")
+    lines += [f"  note: {w}" for w in result.warnings]
     return "\n".join(lines)
 
 

@@ -13,9 +13,11 @@ from typing import List, Optional
 
 from msgan_eval import __version__, defaults
 from msgan_eval.errors import ParameterError
+from msgan_eval.validate import probability, whole
+from msgan_eval.validate import seed as check_seed
 
 from .features import FeatureSource, check_features, feature_source
-from .inputs import ImagesLike, describe, is_stats_path
+from .inputs import ImagesLike, check_paths, describe, is_stats_path
 from .prdc import load_set
 
 
@@ -90,12 +92,10 @@ def cmmd(a: ImagesLike, b: ImagesLike, *, features: str = defaults.CMMD_FEATURES
     from msgan_eval.metrics.cmmd import bootstrap_cmmd
     from msgan_eval.metrics.cmmd import cmmd as cmmd_of_features
 
-    bootstrap, seed = int(bootstrap), int(seed)
-    if not 1 <= bootstrap <= defaults.MAX_BOOTSTRAP or not 0 < confidence < 1:
-        raise ParameterError(f"{{bootstrap}} must be from 1 to {defaults.MAX_BOOTSTRAP} and "
-                             "{confidence} between 0 and 1", "bootstrap", "confidence")
-    if not 0 <= seed < 2 ** 32:
-        raise ParameterError(f"{{seed}} {seed}: use a seed from 0 to {2 ** 32 - 1}", "seed")
+    # The one validator (#23 item 4): int() truncated bootstrap=2.5 and seed=2.5, took seed='1'.
+    bootstrap = whole(bootstrap, "bootstrap", min=1, max=defaults.MAX_BOOTSTRAP)
+    seed, confidence = check_seed(seed), probability(confidence, "confidence")
+    check_paths(a, b)                 # both inputs before the weights and either scan
     for param, x in (("a", a), ("b", b)):
         if is_stats_path(x):          # cheaper to say than resolving the weights first
             load_set(x, param=param, metric="CMMD", skip_bad=skip_bad, quiet=quiet)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from msgan_eval import defaults, distributed
+from msgan_eval.cache import check_settings
 from msgan_eval.errors import ParameterError, UserError, WeightsUnavailable
 from msgan_eval.images import ImageSet
 from msgan_eval.metrics.registry import FAMILIES
@@ -29,9 +30,11 @@ from msgan_eval.report.compare import (
     assemble_report,
     write_report,
 )
+from msgan_eval.validate import check_dims, probability, whole
+from msgan_eval.validate import seed as check_seed
 
 from .compare_checks import check_out, preflight
-from .inputs import ImagesLike, as_image_set, is_stats_path
+from .inputs import ImagesLike, as_image_set, check_paths, is_stats_path
 from .runners import RUNNERS, SIZE_FREE, cannot_run, weights_named
 
 MAIN_PROCESS_ONLY = ("ndb",)    # families with no sharded work: rank 0 runs them alone
@@ -46,30 +49,40 @@ def _check_config(config: CompareConfig) -> None:
     config.features = check_features(config.features)
     config.preset = resolve_preset(config.features, config.preset)
     check_features(config.cmmd_features, param="cmmd_features")
-    if not 0 <= config.seed < 2 ** 32:
-        raise ParameterError(f"{{seed}} {config.seed}: use a seed from 0 to {2 ** 32 - 1}", "seed")
-    if not 1 <= config.bootstrap <= defaults.MAX_BOOTSTRAP or not 0 < config.confidence < 1:
-        raise ParameterError(f"{{bootstrap}} must be from 1 to {defaults.MAX_BOOTSTRAP} and the "
-                             "confidence between 0 and 1", "bootstrap")
-    if not 0 < config.ndb_alpha < 1:
-        raise ParameterError(f"{{ndb_alpha}} {config.ndb_alpha}: use a level between 0 and 1",
-                             "ndb_alpha")
     if config.protocol not in (None, "msgan"):
         raise ParameterError(f"{{protocol}} {config.protocol}: use msgan", "protocol")
-    _check_kid_prdc(config)
+    if config.skip_missing and "fid-per-class" not in config.metrics:
+        raise ParameterError("{skip_missing} applies to the fid-per-class metric only; add it to "
+                             "{metrics} or drop {skip_missing}", "skip_missing", "metrics")
+    _check_numbers(config)
 
 
-def _check_kid_prdc(config: CompareConfig) -> None:
-    """The KID and PRDC settings, refused as ``msgan-eval kid`` and ``prdc`` refuse them."""
+def _check_numbers(c: CompareConfig) -> None:
+    """Every numeric setting through the shared validator (``msgan_eval.validate``), in place:
+    ``kid_subsets=2.5`` or ``ndb_alpha=nan`` are refused by name, never truncated or carried on."""
     from .kid import check_kid_params
+    from .lpips import check_lpips_options
+    from .runners import LPIPS_NAMES
 
+    c.seed = check_seed(c.seed)
+    c.bootstrap = whole(c.bootstrap, "bootstrap", min=1, max=defaults.MAX_BOOTSTRAP)
+    c.confidence = probability(c.confidence, "confidence")
+    c.ndb_bins = whole(c.ndb_bins, "ndb_bins", min=2)
+    c.ndb_alpha = probability(c.ndb_alpha, "ndb_alpha")
+    c.dims = check_dims(c.dims) if c.features == "inception" else whole(c.dims, "dims", min=1)
+    c.batch_size = whole(c.batch_size, "batch_size", min=1)
+    c.num_workers = whole(c.num_workers, "num_workers", min=0, max=defaults.MAX_NUM_WORKERS)
+    c.prdc_k = whole(c.prdc_k, "prdc_k", min=1, hint="the nearest neighbours of each image")
     try:
-        check_kid_params(config.kid_subsets, config.kid_subset_size, config.seed)
+        c.kid_subsets, c.kid_subset_size, _ = check_kid_params(c.kid_subsets, c.kid_subset_size,
+                                                               c.seed)
     except ParameterError as exc:
         raise exc.renamed({"subsets": "kid_subsets", "subset_size": "kid_subset_size"}) from None
-    if config.prdc_k < 1:
-        raise ParameterError(f"{{prdc_k}} {config.prdc_k}: use at least 1 nearest neighbour",
-                             "prdc_k")
+    try:
+        c.lpips_num_pairs, _, _, c.lpips_resize = check_lpips_options(
+            c.lpips_net, c.lpips_pairs, c.lpips_num_pairs, c.seed, c.batch_size, c.lpips_resize)
+    except ParameterError as exc:
+        raise exc.renamed(LPIPS_NAMES) from None
 
 
 def compare_runs(baseline: ImageSet, candidate: ImageSet, reference: Reference,
@@ -176,6 +189,16 @@ def _load(param: str, x, skip_bad: bool, quiet: bool) -> ImageSet:
         raise ParameterError(f"{{{param}}} {exc}", param) from None
 
 
+def _check_paths(arms: Dict[str, list], reference) -> None:
+    """Every run and the reference refused by name if its path cannot be read, before any is
+    scanned (a typo in ``--ref`` was found after decoding every run)."""
+    for param, x in [(arm, x) for arm, runs in arms.items() for x in runs] + [("reference", reference)]:
+        try:
+            check_paths(x)
+        except UserError as exc:
+            raise ParameterError(f"{{{param}}} {exc}", param) from None
+
+
 def _reference(reference, skip_bad: bool, quiet: bool) -> Reference:
     return (Reference(stats_path=Path(reference)) if is_stats_path(reference)
             else Reference(images=_load("reference", reference, skip_bad, quiet)))
@@ -202,13 +225,14 @@ def _compare_several(arms: Dict[str, list], reference, config: CompareConfig, *,
                      quiet: bool, log: Optional[Log], command) -> Tuple[dict, Dict[str, ImageSet]]:
     """The pooled report of several runs per arm (see ``evaluate.multirun``) and each arm's first
     run (shown in the report)."""
-    from .multirun import compare_multirun
+    from .multirun import check_runs, compare_multirun
 
     if distributed.world_size() > 1:
         raise ParameterError("several runs per arm are compared in one process; run without "
                              "torchrun", "baseline")
     loaded = {arm: [_load(arm, x, skip_bad, quiet) for x in runs] for arm, runs in arms.items()}
     ref = _reference(reference, skip_bad, quiet)
+    check_runs(loaded)
     for arm, sets in loaded.items():                 # every run checked before any work
         for images in sets:
             preflight({arm: images}, ref, config)
@@ -278,12 +302,12 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
         {'fid': 'candidate-better', 'ndb': 'no-significant-difference', ...}
     """
     config = CompareConfig(metrics=tuple(m for m in FAMILIES if m in metrics) or tuple(metrics),
-                           bootstrap=bootstrap, seed=seed, confidence=confidence, dims=int(dims),
+                           bootstrap=bootstrap, seed=seed, confidence=confidence, dims=dims,
                            preset=preset, inception_weights=inception_weights, lpips_net=lpips_net,
                            lpips_pairs=lpips_pairs, lpips_num_pairs=lpips_num_pairs,
                            lpips_resize=lpips_resize, lpips_backbone=lpips_backbone,
-                           ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, kid_subsets=int(kid_subsets),
-                           kid_subset_size=int(kid_subset_size), prdc_k=int(prdc_k), device=device,
+                           ndb_bins=ndb_bins, ndb_alpha=ndb_alpha, kid_subsets=kid_subsets,
+                           kid_subset_size=kid_subset_size, prdc_k=prdc_k, device=device,
                            batch_size=batch_size, num_workers=num_workers,
                            skip_missing=skip_missing, protocol=protocol, features=features,
                            feature_weights=_path_text(feature_weights),
@@ -297,8 +321,10 @@ def compare(baseline: ImagesLike, candidate: ImagesLike, reference: ImagesLike, 
     if any(m not in FAMILIES for m in metrics):
         config.metrics = tuple(metrics)               # refused by _check_config, by name
     _check_config(config)
+    check_settings()          # the reference's statistics and bins are cached
     check_out(out)
     arms = {"baseline": _several(baseline), "candidate": _several(candidate)}
+    _check_paths(arms, reference)
     if len(arms["baseline"]) > 1 or len(arms["candidate"]) > 1:
         report, sets = _compare_several(arms, reference, config, skip_bad=skip_bad, quiet=quiet,
                                         log=log, command=command)

@@ -82,6 +82,22 @@ def _preflight_prdc(runs: Dict[str, ImageSet], ref: Reference, config: CompareCo
             raise exc.renamed({"real": "reference", "gen": run}) from None
 
 
+def _preflight_fid_per_class(runs: Dict[str, ImageSet], ref: Reference,
+                             config: CompareConfig) -> None:
+    from .per_class import pair_conditions
+
+    for run, images in runs.items():
+        pair_conditions(images, ref.images, params=(run, "reference"),
+                        skip_missing=config.skip_missing)
+
+
+def _preflight_vendi(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
+    from .vendi import check_vendi_conditions
+
+    for run, images in runs.items():
+        check_vendi_conditions(images, run)
+
+
 def _preflight_degenerate(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig) -> None:
     """Every image of each run is resampled (``runners.SIZE_FREE``): its draws bounded too."""
     _check_realism_k(ref, config)
@@ -122,7 +138,8 @@ def _preflight_cmmd(runs: Dict[str, ImageSet], ref: Reference, config: CompareCo
 
 PREFLIGHT = {"fid": _preflight_fid, "lpips": _preflight_lpips, "ndb": _preflight_ndb,
              "kid": _preflight_kid, "prdc": _preflight_prdc, "degenerate": _preflight_degenerate,
-             "lpips-gated": _preflight_lpips_gated, "cmmd": _preflight_cmmd}
+             "lpips-gated": _preflight_lpips_gated, "cmmd": _preflight_cmmd,
+             "vendi": _preflight_vendi, "fid-per-class": _preflight_fid_per_class}
 
 
 def preflight(runs: Dict[str, ImageSet], ref: Reference, config: CompareConfig,

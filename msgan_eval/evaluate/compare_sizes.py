@@ -15,20 +15,34 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
+from msgan_eval.errors import ParameterError
 from msgan_eval.images import ImageSet
 from msgan_eval.report.compare import CompareConfig, MetricOutcome
 
 SUBSAMPLE_STREAM = 7     # rng([seed, 7]): apart from the bootstrap streams ([seed, run, family])
+MIN_KEPT = 2             # no run, and no condition of the larger run, is cut below 2 images
 MIN_PER_NDB_BIN = 5      # the two-proportion z-test's usual rule: expected counts of 5 or more
 
 
 def _per_condition_cut(big: ImageSet, small: ImageSet, rng: np.random.Generator) -> List[int]:
+    """A condition is never cut below MIN_KEPT images (a 1-image condition of the smaller run
+    would otherwise leave the larger run's with one image, whose Vendi score is 1.0 whatever it
+    shows): the counts then differ there, which the note says."""
     sizes = {c: len(idx) for c, idx in small.groups().items()}
     keep: List[int] = []
     for cond, idx in big.groups().items():
-        keep.extend(np.asarray(idx)[rng.choice(len(idx), min(sizes[cond], len(idx)),
-                                               replace=False)].tolist())
+        n = min(max(sizes[cond], MIN_KEPT), len(idx))
+        keep.extend(np.asarray(idx)[rng.choice(len(idx), n, replace=False)].tolist())
     return sorted(keep)
+
+
+def check_run_sizes(runs: Dict[str, ImageSet]) -> None:
+    """ParameterError naming the run (not the other one, which would be cut to its size) when a
+    run holds fewer than MIN_KEPT images."""
+    for run, images in runs.items():
+        if len(images) < MIN_KEPT:
+            raise ParameterError(f"{{{run}}} {images.source}: {len(images)} image(s); compare needs "
+                                 f"at least {MIN_KEPT} images per run", run)
 
 
 def _cut(big: ImageSet, small: ImageSet, rng: np.random.Generator) -> Tuple[List[int], bool]:
@@ -40,6 +54,7 @@ def _cut(big: ImageSet, small: ImageSet, rng: np.random.Generator) -> Tuple[List
 def equal_size_runs(runs: Dict[str, ImageSet], seed: int) -> Tuple[Dict[str, ImageSet], MetricOutcome]:
     """The runs cut to a common size (the smaller run's), and what was done, for the report."""
     out = MetricOutcome()
+    check_run_sizes(runs)
     sizes = {run: len(images) for run, images in runs.items()}
     if len(set(sizes.values())) == 1:
         return runs, out
@@ -60,6 +75,10 @@ def equal_size_runs(runs: Dict[str, ImageSet], seed: int) -> Tuple[Dict[str, Ima
                      + (", per condition" if by_condition else "")
                      + ") so the metrics that depend on n (FID, NDB, Vendi, KID, PRDC) compare "
                      "equal n; LPIPS diversity uses every image")
+    if len(runs[big]) != len(runs[small]):
+        out.notes.append(f"runs of unequal size: {big} keeps {len(runs[big])} images against "
+                         f"{small}'s {len(runs[small])}: no condition is cut below {MIN_KEPT} "
+                         "images (one image has no diversity to measure)")
     return runs, out
 
 

@@ -73,6 +73,18 @@ def check_features(features: str, choices=defaults.FEATURES_CHOICES, param: str 
     return name
 
 
+def check_inception_weights_used(features: str, inception_weights) -> None:
+    """``inception_weights`` named where nothing reads them (a DINOv2/CLIP/VGG16 space, no
+    Inception gate): refused, as ``vgg16_weights`` with the Inception is. It was ignored (#23 item
+    9's class): the user believed their Inception file took part."""
+    name = check_features(features)
+    if inception_weights is not None and name != "inception":
+        raise ParameterError(f"{{inception_weights}} is for the Inception, but the features are "
+                             f"{name}; drop {{inception_weights}} (the {name} file is "
+                             "{feature_weights}) or use {features} inception",
+                             "inception_weights", "feature_weights", "features")
+
+
 def presets_for(features: str) -> Tuple[str, ...]:
     """The preprocessing presets that apply to a feature space (its default first)."""
     from msgan_eval.features.networks import NETWORKS
@@ -113,11 +125,12 @@ def feature_dims(features: str, dims: int = defaults.FID_DIMS) -> int:
     """The feature size: Inception's ``dims`` block, or the network's own (``dims`` must then be
     left at its default or equal it)."""
     from msgan_eval.features.networks import NETWORKS
+    from msgan_eval.validate import check_dims, whole
 
     if features == "inception":
-        return int(dims)
+        return check_dims(dims)
     own = NETWORKS[features].dims if features in NETWORKS else 4096      # vgg16-fc2
-    if int(dims) not in (defaults.FID_DIMS, own):
+    if whole(dims, "dims", min=1) not in (defaults.FID_DIMS, own):
         raise ParameterError(f"{{dims}} {dims} selects an Inception block; {{features}} "
                              f"{features} gives {own}-d features (drop {{dims}})", "dims", "features")
     return own
@@ -126,6 +139,13 @@ def feature_dims(features: str, dims: int = defaults.FID_DIMS) -> int:
 def resolve_feature_weights(features: str, *, inception_weights=None, vgg16_weights=None,
                             feature_weights=None):
     """The weights of a feature space, resolved before any long work (exit 3 when missing)."""
+    if features == "inception" and feature_weights is not None:
+        # Silently ignored before (#23 item 9, as --vgg16-weights was): the run measured the
+        # Inception while the user believed their DINOv2/CLIP file was used.
+        raise ParameterError("{feature_weights} is for a DINOv2/CLIP {features} space, but the "
+                             "features are inception; drop {feature_weights} (the Inception's "
+                             "file is {inception_weights}) or add {features} NAME",
+                             "feature_weights", "features", "inception_weights")
     if features == "inception":
         from msgan_eval.features.inception import resolve_inception_weights
 
@@ -198,10 +218,17 @@ def feature_source(features: str = defaults.FEATURES, *, preset: Optional[str] =
                    choices=defaults.FEATURES_CHOICES) -> FeatureSource:
     """The options checked (names, preset, dims), the device too, then the weights resolved."""
     from msgan_eval.device import resolve_device
+    from msgan_eval.validate import loader_numbers
 
     name = check_features(features, choices)
     preset = resolve_preset(name, preset)
     dims = feature_dims(name, dims)
+    batch_size, num_workers = loader_numbers(batch_size, num_workers)
+    if vgg16_weights is not None and name != "vgg16-fc2":
+        # Silently ignored before (#23): the user believed VGG16 features were measured.
+        raise ParameterError(f"{{vgg16_weights}} is for {{features}} vgg16-fc2, but the features "
+                             f"are {name}; drop {{vgg16_weights}} or add {{features}} vgg16-fc2",
+                             "vgg16_weights", "features")
     resolve_device(device)
     weights = resolve_feature_weights(name, inception_weights=inception_weights,
                                       vgg16_weights=vgg16_weights, feature_weights=feature_weights)

@@ -17,12 +17,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from msgan_eval import __version__, defaults, distributed
-from msgan_eval.errors import ParameterError
+from msgan_eval.cache import check_settings
+from msgan_eval.errors import ParameterError, UserError
 from msgan_eval.features.stats_cache import FidStats as _StoredStats
 from msgan_eval.features.stats_cache import should_cache
+from msgan_eval.validate import loader_numbers
 from msgan_eval.weights import ResolvedWeights
 
-from .inputs import ImagesLike, as_image_set, check_output, describe, is_stats_path
+from .inputs import ImagesLike, as_image_set, check_output, check_paths, describe, is_stats_path
 
 
 @dataclass
@@ -96,6 +98,13 @@ def resolve_weights_for(inputs: Sequence[ImagesLike], inception_weights, device:
     resolve_device(device)
     return resolve_feature_weights(features, inception_weights=inception_weights,
                                    feature_weights=feature_weights)
+
+
+def check_inception_weights_used(features: str, inception_weights) -> None:
+    """See :func:`msgan_eval.evaluate.features.check_inception_weights_used`."""
+    from .features import check_inception_weights_used as check
+
+    check(features, inception_weights)
 
 
 def feature_space(features: str, preset: Optional[str], dims: int) -> Tuple[str, Optional[str], int]:
@@ -229,10 +238,14 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
         >>> s.n, s.mu.shape                                                 # doctest: +SKIP
     """
     features, preset, dims = feature_space(features, preset, dims)
+    check_inception_weights_used(features, inception_weights)
+    batch_size, num_workers = loader_numbers(batch_size, num_workers)
+    check_settings(use_cache)
     if out is not None and not os.fspath(out).lower().endswith(".npz"):
         raise ParameterError(f"{{out}} {os.fspath(out)}: must end with .npz (pytorch-fid only "
                              "reads .npz statistics)", "out")
     check_output(out, "out")          # before the extraction, not after it
+    check_paths(x)
     weights = resolve_weights_for([x], inception_weights, device, features, feature_weights)
     if weights is None:
         s = load_statistics(x, param="x", dims=dims, preset=preset, features=features)
@@ -267,7 +280,10 @@ def frechet_with_notes(a, b) -> Tuple[float, List[str]]:
     notes = _rank_deficiency_notes([a, b])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        value = frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+        try:
+            value = frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+        except ParameterError as exc:     # name the inputs, not frechet_distance's arguments
+            raise UserError(f"FID of {a.source} and {b.source}: {exc}") from None
     for w in caught:
         # The per-set note above already says it better when n is known.
         if issubclass(w.category, RankDeficientCovarianceWarning) and notes:
@@ -319,6 +335,14 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
     """
     params = ("a", "b")
     features, preset, dims = feature_space(features, preset, dims)
+    check_inception_weights_used(features, inception_weights)
+    batch_size, num_workers = loader_numbers(batch_size, num_workers)
+    check_settings(use_cache)
+    check_paths(a, b)                 # both inputs before either is read
+    if skip_missing and not per_class:
+        raise ParameterError("{skip_missing} applies to {per_class} only (it leaves out classes "
+                             "one side lacks); add {per_class} or drop {skip_missing}",
+                             "skip_missing", "per_class")
     if per_class:
         return _fid_per_class(a, b, dims=dims, device=device, batch_size=batch_size,
                               num_workers=num_workers, inception_weights=inception_weights,
@@ -372,9 +396,9 @@ def _fid_per_class(a: ImagesLike, b: ImagesLike, *, dims: int, device: str, batc
         if is_stats_path(x):
             raise ParameterError(f"{{{param}}} {x} is a statistics file; {{per_class}} needs images "
                                  "(class sub-folders) on both sides", param, "per_class")
-    weights = resolve_weights_for([a, b], inception_weights, device, features, feature_weights)
     sets = [as_image_set(x, param=p, skip_bad=skip_bad, quiet=quiet) for p, x in (("a", a), ("b", b))]
-    pairing = pair_conditions(*sets, skip_missing=skip_missing)
+    pairing = pair_conditions(*sets, skip_missing=skip_missing)     # inputs before weights
+    weights = resolve_weights_for([a, b], inception_weights, device, features, feature_weights)
     source = FeatureSource(features, weights, device, batch_size, num_workers, preset, dims)
     feats = [source.of(s, quiet=quiet) for s in sets]
     stats = [_StoredStats(*feature_statistics(np.asarray(f, dtype=np.float64)), len(f), dims,

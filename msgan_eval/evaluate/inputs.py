@@ -33,7 +33,8 @@ from typing import Any, List, Mapping, Sequence, Tuple, Union
 import numpy as np
 
 from msgan_eval.errors import ParameterError, ParameterTypeError
-from msgan_eval.images import ROOT_CONDITION, ImageRef, ImageSet, is_stats_file, scan_images
+from msgan_eval.images import ROOT_CONDITION, ImageRef, ImageSet, check_image_path, is_stats_file, scan_images
+from msgan_eval.metrics.lpips import name_bytes
 
 ImagesLike = Union[str, "os.PathLike[str]", ImageSet, np.ndarray, Any, Mapping[Any, Any]]
 IN_MEMORY = Path("<in-memory>")
@@ -64,7 +65,7 @@ class InMemoryImageSet(ImageSet):
             return cached
         h = hashlib.sha256(b"in-memory 1\n")
         for ref, img in zip(self.refs, self.images):
-            h.update(f"{ref.condition}\t{ref.name}\t{img.shape}\n".encode())
+            h.update(name_bytes(f"{ref.condition}\t{ref.name}\t{img.shape}\n"))
             h.update(np.ascontiguousarray(img).tobytes())
         self._fingerprint = h.hexdigest()
         return self._fingerprint
@@ -102,6 +103,9 @@ def _to_uint8(arr: np.ndarray, param: str) -> np.ndarray:
 def _rgb_rows(x, param: str) -> List[np.ndarray]:
     """(H, W, 3) uint8 images from one array or tensor (see the module docstring)."""
     if _is_tensor(x):
+        if x.device.type == "meta":
+            raise ParameterError(f"{{{param}}}: a {x.device.type} tensor of dtype {x.dtype} holds "
+                                 "no pixel values; pass a real tensor on the CPU or a GPU", param)
         arr = x.detach().cpu().numpy()
         if arr.ndim == 4:
             if arr.shape[1] not in (1, 3, 4):
@@ -130,14 +134,21 @@ def _rgb_rows(x, param: str) -> List[np.ndarray]:
     return list(np.ascontiguousarray(arr[:, :, :, :3]))
 
 
+def in_memory_source(param: str) -> Path:
+    """The ``source`` of in-memory images given as ``param``: messages about them (sizes, counts)
+    then name the argument, ``<in-memory baseline>``, not an anonymous ``<in-memory>``."""
+    return Path(f"<in-memory {param}>")
+
+
 def _in_memory(groups: Sequence[Tuple[str, Any]], param: str) -> InMemoryImageSet:
     refs, images = [], []
+    source = in_memory_source(param)
     for condition, x in groups:
         rows = _rgb_rows(x, param)
         width = len(str(len(rows) - 1))
-        refs += [ImageRef(condition, f"{i:0{width}d}", IN_MEMORY, i) for i in range(len(rows))]
+        refs += [ImageRef(condition, f"{i:0{width}d}", source, i) for i in range(len(rows))]
         images += rows
-    return InMemoryImageSet(IN_MEMORY, refs, images)
+    return InMemoryImageSet(source, refs, images)
 
 
 def as_image_set(x: ImagesLike, *, param: str, skip_bad: bool = False,
@@ -151,7 +162,7 @@ def as_image_set(x: ImagesLike, *, param: str, skip_bad: bool = False,
         quiet: hide the progress bar of a folder scan.
 
     Returns:
-        An ImageSet; for in-memory input its ``source`` is ``<in-memory>``.
+        An ImageSet; for in-memory input its ``source`` is ``<in-memory PARAM>``.
 
     Example:
         >>> import numpy as np
@@ -168,6 +179,16 @@ def as_image_set(x: ImagesLike, *, param: str, skip_bad: bool = False,
             raise ParameterError(f"{{{param}}}: the mapping holds no conditions", param)
         return _in_memory(sorted(((str(k), v) for k, v in x.items()), key=lambda kv: kv[0]), param)
     return _in_memory([(ROOT_CONDITION, x)], param)
+
+
+def check_paths(*inputs: ImagesLike) -> None:
+    """Refuse a path input that cannot be read (missing, a FIFO, a ``.txt``, an unreadable
+    folder) before any input is scanned: called first by every evaluation function, so
+    ``fid real/ no-such/`` fails at once instead of after extracting ``real/``. Inputs that are
+    not paths are checked where they are converted; None (an optional input) is skipped."""
+    for x in inputs:
+        if x is not None and is_path(x):
+            check_image_path(x)
 
 
 def describe(x: ImagesLike) -> str:

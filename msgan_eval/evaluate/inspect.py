@@ -22,8 +22,10 @@ from msgan_eval.errors import ParameterError
 from msgan_eval.images import ImageSet
 from msgan_eval.metrics import flags as fl
 from msgan_eval.metrics.duplicates import pixel_hash
+from msgan_eval.validate import real, whole
 
-from .inputs import ImagesLike, check_output, describe
+from .features import check_inception_weights_used
+from .inputs import ImagesLike, check_output, check_paths, describe
 from .inspect_steps import (
     Features,
     check_prune,
@@ -165,7 +167,8 @@ def inspect(images: ImagesLike, ref: ImagesLike, *, train: Optional[ImagesLike] 
             preset: str = defaults.FID_PRESET,
             near_duplicate_cosine: float = defaults.NEAR_DUPLICATE_COSINE,
             inception_weights: "str | os.PathLike[str] | None" = None,
-            vgg16_weights: "str | os.PathLike[str] | None" = None, device: str = defaults.DEVICE,
+            vgg16_weights: "str | os.PathLike[str] | None" = None,
+            feature_weights: "str | os.PathLike[str] | None" = None, device: str = defaults.DEVICE,
             batch_size: int = defaults.BATCH_SIZE, num_workers: int = defaults.NUM_WORKERS,
             html: "str | os.PathLike[str] | None" = None, skip_bad: bool = False,
             quiet: bool = True) -> InspectResult:
@@ -183,7 +186,7 @@ def inspect(images: ImagesLike, ref: ImagesLike, *, train: Optional[ImagesLike] 
             percentile of their radii (the paper's ranking score: 50); None, the default, keeps
             every ball, so ``unrealistic`` is exactly outside k-NN precision's balls.
         features: feature space of the realism score, near duplicates and copies (that of
-            :func:`msgan_eval.prdc`); without its weights (none named, none found) those flags
+            :func:`msgan_eval.prdc`, with ``feature_weights`` for DINOv2/CLIP); without its weights (none named, none found) those flags
             are reported as not computed and the pixel flags still run.
         html: write a page showing the flagged images, grouped by flag.
 
@@ -197,17 +200,20 @@ def inspect(images: ImagesLike, ref: ImagesLike, *, train: Optional[ImagesLike] 
     """
     from .prdc import load_set
 
-    k = int(k)
+    k = whole(k, "k", min=1, hint="the nearest neighbours of the realism radii")   # not int(): 2.5
+    near_duplicate_cosine = real(near_duplicate_cosine, "near_duplicate_cosine")
     _check_options(k, near_duplicate_cosine, html)
     check_prune(prune_percentile)
+    check_paths(images, ref, train)   # every input before any is scanned
+    check_inception_weights_used(features, inception_weights)
     gen_set = load_set(images, param="images", metric="inspect", skip_bad=skip_bad, quiet=quiet)
     ref_set = load_set(ref, param="ref", metric="inspect", skip_bad=skip_bad, quiet=quiet)
     check_reference(ref_set, k)
     train_set = (load_set(train, param="train", metric="inspect", skip_bad=skip_bad, quiet=quiet)
                  if train is not None else None)
     feats = resolve_features(features, preset=preset, inception_weights=inception_weights,
-                             vgg16_weights=vgg16_weights, device=device, batch_size=batch_size,
-                             num_workers=num_workers)
+                             vgg16_weights=vgg16_weights, feature_weights=feature_weights,
+                             device=device, batch_size=batch_size, num_workers=num_workers)
     masks, thresholds, stats, notes = pixel_flags(gen_set, ref_set, quiet)
     not_computed: Dict[str, str] = {}
     realism = _distance_flags(gen_set, ref_set, train_set, feats, (k, prune_percentile),
@@ -275,7 +281,7 @@ def _paths(images: ImageSet) -> List[str]:
     """Each image's file, or ``<array file>[row]`` / ``<in-memory>/<condition>/<name>``."""
     out = []
     for ref in images.refs:
-        if str(ref.path) == "<in-memory>":
+        if str(ref.path).startswith("<in-memory"):     # "<in-memory PARAM>" (inputs.in_memory_source)
             out.append(f"<in-memory>/{ref.condition}/{ref.name}")
         elif ref.index >= 0:
             out.append(f"{ref.path}[{ref.index}]")

@@ -102,7 +102,7 @@ class Features:
 
 
 def resolve_features(features: str, *, preset: str, inception_weights, vgg16_weights, device: str,
-                     batch_size: int, num_workers: int) -> Features:
+                     batch_size: int, num_workers: int, feature_weights=None) -> Features:
     """The feature source; weights that cannot be found when none were named give a reason (the
     pixel flags still run), a named file that cannot be used is an error."""
     from .prdc import feature_source
@@ -110,10 +110,11 @@ def resolve_features(features: str, *, preset: str, inception_weights, vgg16_wei
     try:
         return Features(feature_source(features, preset=preset,
                                        inception_weights=inception_weights,
-                                       vgg16_weights=vgg16_weights, device=device,
+                                       vgg16_weights=vgg16_weights,
+                                       feature_weights=feature_weights, device=device,
                                        batch_size=batch_size, num_workers=num_workers))
     except WeightsUnavailable as exc:
-        if inception_weights is not None or vgg16_weights is not None:
+        if any(w is not None for w in (inception_weights, vgg16_weights, feature_weights)):
             raise
         return Features(reason=f"no {features} weights: {first_line(exc)}")
 
@@ -152,6 +153,10 @@ GATE_DEGENERATE = "and none of blank, saturated, noise (the inspector's pixel fl
 
 
 def check_prune(prune_percentile: Optional[float]) -> None:
+    if prune_percentile is not None:
+        from msgan_eval.validate import real
+
+        prune_percentile = real(prune_percentile, "prune_percentile")     # a str: named TypeError
     if prune_percentile is not None and not 0 < prune_percentile <= 100:
         raise ParameterError(f"{{prune_percentile}} {prune_percentile}: use a percentile in "
                              "(0, 100], or none to keep every reference ball", "prune_percentile")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from msgan_eval import __version__, defaults
 from msgan_eval.errors import ParameterError
+from msgan_eval.validate import seed as check_seed
+from msgan_eval.validate import whole
 
-from .inputs import ImagesLike, describe
+from .features import check_inception_weights_used
+from .inputs import ImagesLike, check_paths, describe
 from .prdc import feature_source, load_set
 
 
@@ -51,13 +54,21 @@ def subset_note(n_a: int, n_b: int, requested: int, used: int) -> List[str]:
                                                 if used == min(n_a, n_b) else "")]
 
 
-def check_kid_params(subsets: int, subset_size: int, seed: int) -> None:
-    if subsets < 1:
-        raise ParameterError(f"{{subsets}} {subsets}: use at least 1", "subsets")
-    if subset_size < 2:
-        raise ParameterError(f"{{subset_size}} {subset_size}: use at least 2", "subset_size")
-    if seed < 0:
-        raise ParameterError(f"{{seed}} {seed}: use a seed >= 0", "seed")
+def check_kid_params(subsets, subset_size, seed) -> Tuple[int, int, int]:
+    """(subsets, subset_size, seed) as integers, or a ParameterError naming the bad one."""
+    return (whole(subsets, "subsets", min=1, max=defaults.KID_MAX_SUBSETS,
+                  hint="torch-fidelity's default is 100"),
+            whole(subset_size, "subset_size", min=2), check_seed(seed))
+
+
+def check_kid_draws(subsets: int, size: int, param: str = "subsets") -> None:
+    """The subsets' indices are drawn at once, (subsets, size) int64 twice: bounded up front
+    (``--subsets 1000000000`` ran out of memory and blamed ``--batch-size``)."""
+    cells = 2 * subsets * size
+    if cells > defaults.MAX_BOOTSTRAP_CELLS:
+        raise ParameterError(f"{{{param}}} {subsets} subsets of {size} images draw {cells} "
+                             f"indices at once, more than {defaults.MAX_BOOTSTRAP_CELLS}; use fewer "
+                             "subsets", param)
 
 
 def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
@@ -90,9 +101,11 @@ def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
         >>> msgan_eval.kid("real/", "fake/", subsets=100).kid      # doctest: +SKIP
     """
     from msgan_eval.metrics.kid import kid as kid_of_features
+    from msgan_eval.metrics.kid import subset_size_for
 
-    subsets, subset_size, seed = int(subsets), int(subset_size), int(seed)
-    check_kid_params(subsets, subset_size, seed)
+    subsets, subset_size, seed = check_kid_params(subsets, subset_size, seed)
+    check_paths(a, b)                 # both inputs before the weights and either scan
+    check_inception_weights_used(features, inception_weights)
     source = feature_source(features, preset=preset, inception_weights=inception_weights,
                             feature_weights=feature_weights, device=device,
                             batch_size=batch_size, num_workers=num_workers)
@@ -101,6 +114,7 @@ def kid(a: ImagesLike, b: ImagesLike, *, subsets: int = defaults.KID_SUBSETS,
     for param, s in zip(("a", "b"), sets):
         if len(s) < 2:
             raise ParameterError(f"{{{param}}} holds {len(s)} image(s); KID needs at least 2", param)
+    check_kid_draws(subsets, subset_size_for(len(sets[0]), len(sets[1]), subset_size))
     feats = [source.of(s, quiet=quiet) for s in sets]
     est = kid_of_features(feats[0], feats[1], subsets=subsets, subset_size=subset_size, seed=seed)
     n = [len(s) for s in sets]

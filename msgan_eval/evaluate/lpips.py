@@ -27,9 +27,11 @@ from msgan_eval import __version__, defaults
 from msgan_eval.errors import ParameterError, UserError
 from msgan_eval.images import ROOT_CONDITION, ImageSet
 from msgan_eval.metrics.lpips import PAIR_PROTOCOLS, condition_rng, plan_pairs, summarize
+from msgan_eval.validate import seed as check_seed
+from msgan_eval.validate import whole
 from msgan_eval.weights import ResolvedWeights
 
-from .inputs import ImagesLike, as_image_set, describe
+from .inputs import ImagesLike, as_image_set, check_paths, describe
 
 
 @dataclass
@@ -233,23 +235,19 @@ def check_finite_distances(distances: np.ndarray, backbone: ResolvedWeights, con
                         "published or converted weights (msgan-eval weights shows their status)")
 
 
-def check_lpips_options(net: str, pairs: str, num_pairs: int, seed: int, batch_size: int,
-                   resize: Optional[int] = None) -> None:
-    if resize is not None and not 1 <= resize <= defaults.LPIPS_MAX_RESIZE:
-        raise ParameterError(f"{{resize}} {resize}: use a size from 1 to {defaults.LPIPS_MAX_RESIZE} "
-                             "(the backbone's features grow with its square)", "resize")
-    if num_pairs > defaults.LPIPS_MAX_PAIRS:
-        raise ParameterError(f"{{num_pairs}} {num_pairs}: at most {defaults.LPIPS_MAX_PAIRS} pairs "
-                             "per condition are held in memory", "num_pairs")
+def check_lpips_options(net: str, pairs: str, num_pairs, seed, batch_size, resize=None) -> tuple:
+    """(num_pairs, seed, batch_size, resize) as integers (resize may be None), or a
+    ParameterError naming the bad one."""
+    if resize is not None:
+        resize = whole(resize, "resize", min=1, max=defaults.LPIPS_MAX_RESIZE,
+                       hint="the backbone's features grow with its square")
+    num_pairs = whole(num_pairs, "num_pairs", min=1, max=defaults.LPIPS_MAX_PAIRS,
+                      hint="the pairs of a condition are held in memory")
     if net not in defaults.LPIPS_NET_CHOICES:
         raise ParameterError(f"{{net}} {net}: use one of {', '.join(defaults.LPIPS_NET_CHOICES)}", "net")
     if pairs not in PAIR_PROTOCOLS:
         raise ParameterError(f"{{pairs}} {pairs}: use one of {', '.join(PAIR_PROTOCOLS)}", "pairs")
-    if num_pairs < 1 or batch_size < 1:
-        raise ParameterError("{num_pairs} and {batch_size} must be at least 1", "num_pairs",
-                             "batch_size")
-    if seed < 0:
-        raise ParameterError(f"{{seed}} {seed}: use a seed >= 0", "seed")
+    return num_pairs, check_seed(seed), whole(batch_size, "batch_size", min=1), resize
 
 
 def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
@@ -300,7 +298,12 @@ def lpips_diversity(x: ImagesLike, *, net: str = defaults.LPIPS_NET,
     from .protocol import MSGAN_LPIPS, lpips_samples, record, settle
     from .vendi import duplicate_table
 
-    check_lpips_options(net, pairs, num_pairs, seed, batch_size, resize)
+    num_pairs, seed, batch_size, resize = check_lpips_options(net, pairs, num_pairs, seed,
+                                                              batch_size, resize)
+    check_paths(x, real)              # --real too, before ``x`` is scanned
+    if real is None and inception_weights is not None:    # ignored before (#23 item 9's class)
+        raise ParameterError("{inception_weights} is read by the realism gate only; add {real} "
+                             "or drop {inception_weights}", "inception_weights", "real")
     image_set = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
     if protocol is not None:
         settle(protocol, MSGAN_LPIPS, {"pairs": pairs, "num_pairs": num_pairs})
@@ -370,7 +373,8 @@ def sharded_pair_distances(image_set: ImageSet, *, net: str = defaults.LPIPS_NET
     """
     from msgan_eval import distributed
 
-    check_lpips_options(net, pairs, num_pairs, seed, batch_size, resize)
+    num_pairs, seed, batch_size, resize = check_lpips_options(net, pairs, num_pairs, seed,
+                                                              batch_size, resize)
     groups = image_set.groups()
     check_lpips_inputs(image_set, groups, net, resize)
     check_pair_budget(groups, pairs, num_pairs, str(image_set.source))

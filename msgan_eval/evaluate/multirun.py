@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from msgan_eval.errors import WeightsUnavailable
+from msgan_eval.errors import ParameterError, WeightsUnavailable
 from msgan_eval.images import ImageSet
 from msgan_eval.metrics.multirun import pooled_estimate, run_spread
 from msgan_eval.metrics.registry import FAMILIES
@@ -45,12 +45,63 @@ def _measure(family: str, arm: str, images: ImageSet, index: int, reference: Ref
     return RUNNERS[family]({arm: images}, reference, run_config, quiet, log)
 
 
+def check_runs(arms: Dict[str, Sequence[ImageSet]]) -> None:
+    """ParameterError naming the arm when one of its runs is given twice (the same folder, or the
+    same files under another name: it would count as two seeds) or when its runs do not share one
+    set of conditions (a glob that caught another experiment's run)."""
+    for arm, sets in arms.items():
+        seen: Dict[str, ImageSet] = {}
+        for images in sets:
+            key = _identity(images)
+            if key in seen:
+                raise ParameterError(f"{{{arm}}} {images.source}: the same images as "
+                                     f"{seen[key].source} (given twice); each run must be another "
+                                     "training seed", arm)
+            seen[key] = images
+        first = sets[0]
+        for images in sets[1:]:
+            if images.conditions != first.conditions:
+                extra = sorted(set(images.conditions) ^ set(first.conditions))[:3]
+                raise ParameterError(f"{{{arm}}} {images.source}: its conditions differ from "
+                                     f"{first.source}'s (e.g. {', '.join(map(repr, extra))}); the "
+                                     "runs of an arm must share one set of classes", arm)
+
+
+def _identity(images: ImageSet) -> str:
+    """What a run is: its files (resolved, so a symlink or ``./x`` is the same folder), or for
+    in-memory images their pixels. Not the file-list fingerprint: two seeds' folders of random-ish
+    PNGs can share names and sizes."""
+    import hashlib
+
+    from .inputs import InMemoryImageSet
+
+    if isinstance(images, InMemoryImageSet):
+        return images.fingerprint()
+    h = hashlib.sha256()
+    for ref in sorted(images.refs, key=lambda r: (str(r.path), r.index)):
+        h.update(f"{ref.path.resolve()}\t{ref.index}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def run_count_notes(arms: Dict[str, Sequence]) -> List[str]:
+    """A note when the arms have different numbers of runs: one run has no seed-to-seed spread."""
+    counts = {arm: len(sets) for arm, sets in arms.items()}
+    if len(set(counts.values())) == 1:
+        return []
+    words = ", ".join(f"{arm} {n}" for arm, n in counts.items())
+    few = min(counts, key=counts.get)
+    return [f"runs per arm differ ({words}): {few}'s interval covers less (or, with one run, none) "
+            "of the seed-to-seed spread, so the verdict leans on the other arm's; train as many "
+            "seeds for both"]
+
+
 def compare_multirun(baselines: Sequence[ImageSet], candidates: Sequence[ImageSet],
                      reference: Reference, config: CompareConfig, *, quiet: bool = True,
                      log: Optional[Log] = None, command: Optional[List[str]] = None) -> dict:
     """The compare report of several runs per arm (one process; see the module docstring)."""
     log = log or (lambda msg: None)
     arms = {"baseline": list(baselines), "candidate": list(candidates)}
+    check_runs(arms)
     per_run: Dict[str, Dict[str, list]] = {}        # metric -> arm -> [estimate per run]
     outcomes: Dict[str, MetricOutcome] = {}
     skipped: Dict[str, str] = {}
@@ -81,6 +132,7 @@ def compare_multirun(baselines: Sequence[ImageSet], candidates: Sequence[ImageSe
                              outcomes, skipped, seconds, command or [])
     report["bootstrap"]["method"] += f"; several runs per arm: {METHOD}"
     report["details"]["multirun"] = _details(arms, per_run)
+    report["notes"] += run_count_notes(arms)
     return report
 
 

@@ -14,8 +14,10 @@ from msgan_eval.errors import ParameterError, UserError
 from msgan_eval.images import ImageSet
 from msgan_eval.metrics.ndb import NDB_KMEANS, Bins
 from msgan_eval.metrics.ndb import NdbResult as NdbTest
+from msgan_eval.validate import seed as check_seed
+from msgan_eval.validate import whole
 
-from .inputs import ImagesLike, as_image_set, check_output, describe
+from .inputs import ImagesLike, as_image_set, check_output, check_paths, describe
 from .ndb_data import BinsInfo, bins_info_for, images_to_vectors, load_bins, mismatch_templates, save_bins
 
 Log = Callable[[str], None]
@@ -29,11 +31,15 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def check_seed(seed: Optional[int], param: str = "seed") -> None:
-    """K-means (scikit-learn's random_state) takes seeds in [0, 2**32): name the seed, not the
-    training images, when it is out of range."""
-    if seed is not None and not 0 <= seed < 2 ** 32:
-        raise ParameterError(f"{{{param}}} {seed}: use a seed from 0 to {2 ** 32 - 1}", param)
+def check_ndb_numbers(k, alpha, z_threshold, seed, max_dims) -> tuple:
+    """(k, alpha, z_threshold, seed, max_dims) checked by the shared validator (None stays None:
+    taken from a bins file or the defaults); K-means (scikit-learn's random_state) takes seeds in
+    [0, 2**32): the seed is named, not the training images."""
+    from msgan_eval.metrics.ndb import check_levels, check_max_dims
+
+    alpha, z_threshold = check_levels(alpha, z_threshold)
+    return (None if k is None else whole(k, "k", min=1), alpha, z_threshold,
+            None if seed is None else check_seed(seed), check_max_dims(max_dims))
 
 
 def _fit(train: ImageSet, *, k: int, seed: int, whiten: bool, max_dims, kmeans: str,
@@ -48,6 +54,8 @@ def _fit(train: ImageSet, *, k: int, seed: int, whiten: bool, max_dims, kmeans: 
     log(f"fitting {k} K-means bins on {len(vectors)} training images ...")
     try:
         return fit_bins(vectors, k=k, seed=seed, whiten=whiten, max_dims=max_dims, kmeans=kmeans)
+    except ParameterError:
+        raise
     except ValueError as exc:
         raise ParameterError(f"{{train}} {train.source}: {exc} ({{k}})", "train", "k") from None
 
@@ -205,7 +213,7 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
     from msgan_eval.metrics.ndb import evaluate_bins
 
     log = _silent if quiet else _stderr
-    check_seed(seed)
+    k, alpha, z_threshold, seed, max_dims = check_ndb_numbers(k, alpha, z_threshold, seed, max_dims)
     check_output(save_bins, "save_bins")      # before the work, not after it
     check_output(plot, "plot")
     if protocol is not None:
@@ -220,6 +228,7 @@ def ndb(x: ImagesLike, *, train: Optional[ImagesLike] = None,
     if train is None and bins is None:
         raise ParameterError("ndb needs the training images ({train}) or saved bins ({bins})",
                              "train", "bins")
+    check_paths(train, x)             # both inputs before the K-means fit on ``train``
     train_set = as_image_set(train, param="train", skip_bad=skip_bad, quiet=quiet) \
         if train is not None else None
     gen_set = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)

@@ -47,6 +47,13 @@ def pair_conditions(a: ImageSet, b: ImageSet, *, params: Tuple[str, str] = ("a",
             f"{{{side}}} lacks condition(s) {', '.join(missing[side][:5])} that {{{other}}} has; "
             "give both the same sub-folders or pass {skip_missing} to leave them out",
             side, other, "skip_missing")
+    for param, images in zip(params, (a, b)):        # a covariance needs 2 images: say so now
+        groups = images.groups()
+        lonely = [c for c in shared if len(groups[c]) < 2]
+        if lonely:
+            raise ParameterError(f"{{{param}}} {images.source}: class {lonely[0]!r} has "
+                                 f"{len(groups[lonely[0]])} image; per-class FID needs at least 2 "
+                                 "images in every class (add images or remove that class)", param)
     return PerClassPairing(shared, missing)
 
 

@@ -16,10 +16,11 @@ from typing import List, Optional
 from msgan_eval import __version__, defaults
 from msgan_eval.errors import ParameterError
 from msgan_eval.images import ImageSet
+from msgan_eval.validate import whole
 
-from .features import FeatureSource
+from .features import FeatureSource, check_inception_weights_used
 from .features import feature_source as _feature_source
-from .inputs import ImagesLike, as_image_set, describe, is_stats_path
+from .inputs import ImagesLike, as_image_set, check_paths, describe, is_stats_path
 
 
 @dataclass
@@ -107,9 +108,9 @@ def prdc(real: ImagesLike, gen: ImagesLike, *, k: int = defaults.PRDC_K,
     """
     from msgan_eval.metrics.prdc import prdc_counts
 
-    k = int(k)
-    if k < 1:
-        raise ParameterError(f"k = {k}: use at least 1 nearest neighbour", "real")
+    k = whole(k, "k", min=1, hint="the nearest neighbours of each image")
+    check_paths(real, gen)            # both inputs before the weights and either scan
+    check_inception_weights_used(features, inception_weights)
     source = feature_source(features, preset=preset, inception_weights=inception_weights,
                             vgg16_weights=vgg16_weights, feature_weights=feature_weights,
                             device=device, batch_size=batch_size, num_workers=num_workers)

@@ -20,6 +20,7 @@ import numpy as np
 
 from msgan_eval.errors import ParameterError
 from msgan_eval.images import ImageSet
+from msgan_eval.metrics.lpips import name_bytes
 
 PROTOCOLS = ("msgan",)
 MSGAN_NDB = {"k": 100, "whiten": True}
@@ -64,6 +65,6 @@ def lpips_samples(images: ImageSet, *, per_condition: int, seed: int) -> ImageSe
             keep.extend(idx)
             continue
         # keyed by the condition's name, like the LPIPS pairs; the extra 1 keeps it off their stream
-        rng = np.random.default_rng([seed, zlib.crc32(cond.encode("utf-8")), 1])
+        rng = np.random.default_rng([seed, zlib.crc32(name_bytes(cond)), 1])
         keep.extend(sorted(np.asarray(idx)[rng.choice(len(idx), per_condition, replace=False)].tolist()))
     return images.subset(sorted(keep))

@@ -186,6 +186,8 @@ def _vendi(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
            log: Log) -> MetricOutcome:
     from msgan_eval.metrics.bootstrap_classes import bootstrap_vendi
 
+    from .vendi import not_computable_note
+
     source = feature_space(cfg)
     out = _outcome(source)
     est, table = {}, {}
@@ -197,6 +199,7 @@ def _vendi(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet:
         groups = {c: np.asarray(idx) for c, idx in images.groups().items()}
         est[run], table[run] = bootstrap_vendi(feats, groups, rng=run_rng(cfg.seed, run, "vendi"),
                                                n_boot=cfg.bootstrap, confidence=cfg.confidence)
+        out.notes += not_computable_note(table[run], f" ({run})")
     out.estimates["vendi"] = est
     out.details["vendi"] = {"per_condition": table, "kernel": "cosine",
                             "features": source.recorded_name}
@@ -284,10 +287,19 @@ def _prdc(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: 
 
 def cmmd_space(cfg: CompareConfig):
     """CMMD's feature space: ``--cmmd-features`` with its CMMD preprocessing (features/cmmd)."""
+    from msgan_eval.errors import ParameterError, WeightsUnavailable
+
     from .cmmd import cmmd_source
 
-    return cmmd_source(cfg.cmmd_features, feature_weights=cfg.cmmd_weights, device=cfg.device,
-                       batch_size=cfg.batch_size, num_workers=cfg.num_workers, param="cmmd_features")
+    try:
+        return cmmd_source(cfg.cmmd_features, feature_weights=cfg.cmmd_weights, device=cfg.device,
+                           batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                           param="cmmd_features")
+    except ParameterError as exc:       # compare's names, not cmmd's (#23 item 15's class)
+        raise exc.renamed({"feature_weights": "cmmd_weights", "features": "cmmd_features"}) from None
+    except WeightsUnavailable as exc:   # the weight spec names cmmd's own --feature-weights
+        raise WeightsUnavailable(str(exc).replace("(from --feature-weights)",
+                                                  "(from --cmmd-weights)")) from None
 
 
 def _cmmd(runs: Dict[str, ImageSet], ref: Reference, cfg: CompareConfig, quiet: bool,

@@ -34,6 +34,9 @@ class FolderSeries:
 
     def __init__(self, root: "str | os.PathLike[str]", skip_bad: bool = False):
         self.root, self.skip_bad = Path(root), skip_bad
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"RUN {self.root}: a file, not a folder; give a training run (msgan-eval "
+                            "train --out) or a folder of sample sets named by step")
         if not self.root.is_dir():
             raise UserError(f"RUN {self.root}: no such folder; give a training run (msgan-eval train "
                             "--out) or a folder of sample sets named by step")

@@ -14,11 +14,12 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from msgan_eval import __version__, defaults
+from msgan_eval.errors import ParameterError
 from msgan_eval.images import ImageSet
 from msgan_eval.metrics.duplicates import exact_duplicate_fraction, near_duplicate_fraction, pixel_hash
-from msgan_eval.metrics.vendi import KERNEL, mean_vendi, vendi_score
+from msgan_eval.metrics.vendi import KERNEL, MIN_IMAGES, mean_vendi, vendi_score
 
-from .inputs import ImagesLike, as_image_set, describe
+from .inputs import ImagesLike, as_image_set, check_paths, describe
 
 FEATURES = "inception-pool3"
 
@@ -57,7 +58,7 @@ class VendiResult:
     """``msgan-eval vendi --json``'s fields; ``to_dict()`` is that object."""
 
     vendi: float                         # mean over conditions
-    per_condition: Dict[str, float]
+    per_condition: Dict[str, Optional[float]]     # None: fewer than 2 images, not computable
     n: int
     dims: int
     weights: dict
@@ -70,6 +71,7 @@ class VendiResult:
     skipped: int = 0
     version: str = __version__
     skipped_files: List[Tuple[str, str]] = field(default_factory=list, repr=False)
+    warnings: List[str] = field(default_factory=list)
     gated: Optional[dict] = None      # with ``real``: vendi_gated, kept_fraction... (#22)
 
     @property
@@ -85,9 +87,29 @@ class VendiResult:
                 "skipped": self.skipped, "warnings": self.warnings, "version": self.version}
 
 
-def per_condition_vendi(images: ImageSet, features: np.ndarray) -> Dict[str, float]:
-    """Condition -> Vendi score of its feature rows (conditions in sorted order)."""
-    return {c: vendi_score(features[idx]) for c, idx in images.groups().items()}
+def per_condition_vendi(images: ImageSet, features: np.ndarray) -> Dict[str, Optional[float]]:
+    """Condition -> Vendi score of its feature rows (conditions in sorted order); None where a
+    condition has fewer than ``MIN_IMAGES`` images (one image scores 1.0 whatever it shows)."""
+    return {c: vendi_score(features[idx]) if len(idx) >= MIN_IMAGES else None
+            for c, idx in images.groups().items()}
+
+
+def not_computable_note(per: Dict[str, Optional[float]], where: str = "") -> List[str]:
+    """The note listing the conditions without a score, or nothing."""
+    small = [c for c, v in per.items() if v is None]
+    if not small:
+        return []
+    shown = ", ".join(repr(c) for c in small[:5]) + (f" and {len(small) - 5} more" if len(small) > 5 else "")
+    return [f"vendi{where}: {len(small)} condition(s) with fewer than {MIN_IMAGES} images "
+            f"({shown}) are not computable and left out of the mean"]
+
+
+def check_vendi_conditions(images: ImageSet, param: str) -> None:
+    """ParameterError naming ``param`` when no condition has ``MIN_IMAGES`` images."""
+    if all(len(idx) < MIN_IMAGES for idx in images.groups().values()):
+        raise ParameterError(f"{{{param}}} {images.source}: no condition has {MIN_IMAGES} or more "
+                             "images; the Vendi score of a single image is always 1.0 and says "
+                             "nothing", param)
 
 
 def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, preset: Optional[str] = None,
@@ -118,9 +140,12 @@ def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, preset: Optional[str]
         >>> msgan_eval.vendi("fake/").vendi                               # doctest: +SKIP
         7.4
     """
-    from .features import feature_source
+    from .features import check_inception_weights_used, feature_source
 
-    source = feature_source(features, preset=preset, dims=int(dims),
+    check_paths(x, real)              # both inputs before the weights and either scan
+    if real is None:                  # with ``real`` the realism gate reads them
+        check_inception_weights_used(features, inception_weights)
+    source = feature_source(features, preset=preset, dims=dims,
                             inception_weights=inception_weights, feature_weights=feature_weights,
                             device=device, batch_size=batch_size, num_workers=num_workers)
     if real is not None:
@@ -128,6 +153,7 @@ def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, preset: Optional[str]
 
         real = load_real(real, realism_k, skip_bad=skip_bad, quiet=quiet)
     images = as_image_set(x, param="x", skip_bad=skip_bad, quiet=quiet)
+    check_vendi_conditions(images, "x")
     feats = source.of(images, quiet=quiet)
     per = per_condition_vendi(images, feats)
     name = source.recorded_name
@@ -145,4 +171,5 @@ def vendi(x: ImagesLike, *, dims: int = defaults.FID_DIMS, preset: Optional[str]
                        weights=source.weights.as_dict(), path=describe(x), preset=source.preset,
                        duplicates=duplicate_table(images, feats, space=name),
                        skipped=len(images.skipped), skipped_files=list(images.skipped),
-                       features=name, warnings=source.notes, gated=gated)
+                       features=name, warnings=source.notes + not_computable_note(per),
+                       gated=gated)

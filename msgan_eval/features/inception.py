@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from msgan_eval import weights as weights_mod
-from msgan_eval.errors import first_line
+from msgan_eval.errors import short_reason
 from msgan_eval.fileio import file_identity
 from msgan_eval.weights import INCEPTION, ResolvedWeights
 
@@ -121,9 +121,8 @@ def _read_and_check(path: Path) -> Dict[str, torch.Tensor]:
     try:
         state = torch.load(Path(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, pickle errors, non-tensor objects
-        reason = first_line(exc)
-        raise ValueError(f"torch.load failed ({reason[:200]}); the file is truncated or not a "
-                         "PyTorch state dict") from None
+        raise ValueError(f"torch.load failed ({short_reason(exc)}); the file is truncated or "
+                         "not a PyTorch state dict") from None
     check_inception_state_dict(state)
     return state
 

@@ -12,7 +12,9 @@ The package is located with ``importlib.util.find_spec`` and never imported.
 """
 from __future__ import annotations
 
+import errno
 import importlib.util
+import io
 import json
 import sys
 import warnings
@@ -128,10 +130,14 @@ def convert_fid_helper(source: Path, target: Path) -> Path:
     script = _load_torchscript(source)
     state = tf_to_pytorch_fid_state_dict(script.state_dict())
     diff = verify_against_torchscript(state, script)
-    with atomic_path(target, suffix=".pth") as tmp, open(tmp, "wb") as fh:
-        # A file object, not the path: torch.save names the archive's top folder after a path's
-        # (random temporary) file name, which would give each conversion a new SHA-256.
-        torch.save(state, fh)
+    # A file object, not the path: torch.save names the archive's top folder after a path's
+    # (random temporary) file name, which would give each conversion a new SHA-256. In memory
+    # first: torch.save on a full disk raises a RuntimeError ("unexpected pos ...") that names
+    # neither the file nor the cause; a plain write raises OSError(ENOSPC, path).
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    with atomic_path(target, suffix=".pth") as tmp:
+        Path(tmp).write_bytes(buf.getvalue())
     note = {"source": str(source), "source_sha256": file_sha256(source),
             "sha256": file_sha256(target), "max_abs_diff": diff, "tool_version": __version__}
     write_json_atomic(_note_path(target), note)
@@ -177,8 +183,10 @@ def converted_inception_weights(spec: WeightSpec = INCEPTION) -> Optional[Path]:
         import shutil
         import tempfile
 
+        cause = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "not writable"
         print(f"msgan-eval: warning: could not cache the converted Inception weights in "
-              f"{target.parent} ({exc.strerror or exc}); using a temporary copy", file=sys.stderr)
+              f"{target.parent} ({cause}: {exc.strerror or exc}); using a temporary copy",
+              file=sys.stderr)
         aside = Path(tempfile.mkdtemp(prefix="msgan-eval-inception-"))
         atexit.register(shutil.rmtree, aside, True)
         return convert_fid_helper(source, aside / target.name)

@@ -8,7 +8,7 @@ estimate like every other (see :mod:`msgan_eval.metrics.bootstrap`).
 """
 from __future__ import annotations
 
-from typing import Dict, Mapping, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -16,7 +16,13 @@ from msgan_eval import defaults
 
 from .bootstrap import BootstrapEstimate, fid_replicates, recentred_interval, resample_indices
 from .fid import feature_statistics, frechet_distance
-from .vendi import cosine_similarity_matrix, vendi_from_kernel, vendi_from_kernel_eigenvalues
+from .vendi import (
+    MIN_IMAGES,
+    cosine_similarity_matrix,
+    mean_vendi,
+    vendi_from_kernel,
+    vendi_from_kernel_eigenvalues,
+)
 
 
 def bootstrap_per_class_fid(features: np.ndarray, groups: Mapping[str, np.ndarray],
@@ -54,13 +60,19 @@ def bootstrap_vendi(features: np.ndarray, groups: Mapping[str, np.ndarray], *,
     A resample repeats rows, and repeated rows are identical samples, so the replicates sit below
     the estimate; the re-centring removes that shift (reported as ``bias``) and keeps the spread.
     """
-    per, reps = {}, []
+    per: Dict[str, Optional[float]] = {}
+    reps = []
     for c in sorted(groups):
+        if len(groups[c]) < MIN_IMAGES:          # not computable: left out of the mean
+            per[c] = None
+            continue
         kernel = cosine_similarity_matrix(features[groups[c]])
         per[c] = vendi_from_kernel(kernel)
         idx = resample_indices(len(kernel), n_boot, rng)
         reps.append(np.array([_resampled_vendi(kernel, row) for row in idx]))
-    value = float(np.mean(list(per.values())))
+    if not reps:
+        raise ValueError(f"no condition has {MIN_IMAGES} images: the Vendi score is not computable")
+    value = mean_vendi(per)
     return recentred_interval(value, np.mean(reps, axis=0), confidence, floor=1.0), per
 
 

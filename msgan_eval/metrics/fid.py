@@ -19,12 +19,14 @@ from several processes can be added together.
 from __future__ import annotations
 
 import warnings
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 from scipy.linalg import eigh
 from scipy.linalg.blas import dtrmm
 from scipy.linalg.lapack import dpstrf
+
+from msgan_eval.errors import ParameterError
 
 
 class RankDeficientCovarianceWarning(RuntimeWarning):
@@ -101,6 +103,53 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> Tuple[float, b
     return float(np.sqrt(np.where(zero, 0.0, w)).sum()), singular_factor or bool(zero.any())
 
 
+# Tolerances of a covariance matrix, relative to its size: asymmetry against its largest entry,
+# negative eigenvalues (seen as a failed Cholesky of sigma + shift * I) against its trace. np.cov
+# and float64 running sums are off by ~1e-16 relative; a crafted or corrupted sigma by far more.
+SYMMETRY_RTOL = 1e-8
+PSD_SHIFT = 1e-9
+
+
+def covariance_problem(sigma: np.ndarray) -> Optional[str]:
+    """Why ``sigma`` (finite, square) is not a covariance matrix within the tolerances above
+    (symmetric, positive semi-definite), or None when it is one."""
+    scale = float(np.abs(sigma).max()) if sigma.size else 0.0
+    if float(np.abs(sigma - sigma.T).max(initial=0.0)) > SYMMETRY_RTOL * scale:
+        return f"it is not symmetric (beyond a relative {SYMMETRY_RTOL:g})"
+    if (np.diag(sigma) < 0).any():
+        return "it has a negative variance on its diagonal"
+    shift = PSD_SHIFT * max(float(np.trace(sigma)), np.finfo(np.float64).tiny)
+    try:
+        np.linalg.cholesky(sigma + shift * np.eye(len(sigma)))
+    except np.linalg.LinAlgError:
+        return ("it is not positive semi-definite (a covariance never has negative eigenvalues; "
+                f"tolerance {PSD_SHIFT:g} of its trace)")
+    return None
+
+
+def _checked_statistics(mu1, sigma1, mu2, sigma2):
+    """The four arrays as float64, or a ParameterError naming the argument that is unusable."""
+    mu1 = np.atleast_1d(np.asarray(mu1, dtype=np.float64))
+    mu2 = np.atleast_1d(np.asarray(mu2, dtype=np.float64))
+    sigma1 = np.atleast_2d(np.asarray(sigma1, dtype=np.float64))
+    sigma2 = np.atleast_2d(np.asarray(sigma2, dtype=np.float64))
+    if mu1.ndim != 1 or mu1.shape != mu2.shape:
+        raise ParameterError(f"{{mu1}} and {{mu2}} must be vectors of one length, got {mu1.shape} "
+                             f"and {mu2.shape}", "mu1", "mu2")
+    for name, sigma in (("sigma1", sigma1), ("sigma2", sigma2)):
+        if sigma.shape != (mu1.size, mu1.size):
+            raise ParameterError(f"{{{name}}} has shape {sigma.shape}; the means have length "
+                                 f"{mu1.size}, so it must be {(mu1.size, mu1.size)}", name)
+    for name, x in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2), ("sigma2", sigma2)):
+        if not np.isfinite(x).all():
+            raise ParameterError(f"{{{name}}} contains NaN or infinity", name)
+    for name, sigma in (("sigma1", sigma1), ("sigma2", sigma2)):
+        problem = covariance_problem(sigma)
+        if problem is not None:
+            raise ParameterError(f"{{{name}}} is not a covariance matrix: {problem}", name)
+    return mu1, sigma1, mu2, sigma2
+
+
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), in float64.
 
@@ -109,20 +158,15 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     than dimensions): the value is still the exact distance between the two fitted Gaussians, but
     such an estimate is biased and noisy. A result below zero from rounding is clamped to 0 with a
     :class:`FidRoundingWarning`.
+
+    Raises ParameterError (a ValueError) naming the argument when a mean or covariance is not
+    finite, the shapes disagree, a sigma is not symmetric positive semi-definite within
+    ``SYMMETRY_RTOL`` / ``PSD_SHIFT`` (a negative-definite sigma gave 0.0 and an asymmetric one
+    was silently averaged), or the distance overflows float64.
     """
-    mu1 = np.atleast_1d(np.asarray(mu1, dtype=np.float64))
-    mu2 = np.atleast_1d(np.asarray(mu2, dtype=np.float64))
-    sigma1 = np.atleast_2d(np.asarray(sigma1, dtype=np.float64))
-    sigma2 = np.atleast_2d(np.asarray(sigma2, dtype=np.float64))
-    if mu1.shape != mu2.shape:
-        raise ValueError(f"mean vectors have different lengths: {mu1.shape} vs {mu2.shape}")
-    if sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
-        raise ValueError(f"covariances {sigma1.shape} and {sigma2.shape} do not match means of "
-                         f"length {mu1.size}")
-    if not (np.isfinite(mu1).all() and np.isfinite(mu2).all()
-            and np.isfinite(sigma1).all() and np.isfinite(sigma2).all()):
-        raise ValueError("statistics contain NaN or infinity")
-    # Symmetrise: np.cov and X^T X results are symmetric only up to round-off.
+    mu1, sigma1, mu2, sigma2 = _checked_statistics(mu1, sigma1, mu2, sigma2)
+    # Symmetrise: np.cov and X^T X results are symmetric only up to round-off (within
+    # SYMMETRY_RTOL, checked above: a matrix further from symmetric is refused, not averaged).
     sigma1 = (sigma1 + sigma1.T) / 2
     sigma2 = (sigma2 + sigma2.T) / 2
 
@@ -132,7 +176,12 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
                       "dimensions?): the FID is exact for the fitted Gaussians but biased and noisy; "
                       "use more images than dimensions", RankDeficientCovarianceWarning, stacklevel=2)
     diff = mu1 - mu2
-    value = float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
+    if not np.isfinite(value):
+        raise ParameterError("the Fréchet distance of {mu1}, {sigma1} and {mu2}, {sigma2} overflows "
+                             "float64 (their values are far beyond any feature statistics); check "
+                             "the statistics", "mu1", "sigma1", "mu2", "sigma2")
     if value < 0.0:
         warnings.warn(f"Fréchet distance {value:.3g} is below zero from floating-point rounding "
                       "(the distributions are practically identical); reporting 0",

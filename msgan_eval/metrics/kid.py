@@ -28,6 +28,10 @@ import numpy as np
 import torch
 
 from msgan_eval import defaults
+from msgan_eval.validate import seed as check_seed
+from msgan_eval.validate import whole
+
+from .tensors import shared_tensor
 
 
 @dataclass(frozen=True)
@@ -241,13 +245,11 @@ def _mmds_by_kernel_rows(x: torch.Tensor, y: torch.Tensor, ia: np.ndarray, ib: n
 def _checked(features_1: np.ndarray, features_2: np.ndarray, subsets: int, subset_size: int,
              method: str, device: Optional[str]):
     """The two feature arrays as float64 tensors and the subset size used, or a ValueError."""
-    x = torch.as_tensor(np.asarray(features_1), dtype=torch.float64, device=device)
-    y = torch.as_tensor(np.asarray(features_2), dtype=torch.float64, device=device)
+    x = shared_tensor(features_1, dtype=torch.float64, device=device)
+    y = shared_tensor(features_2, dtype=torch.float64, device=device)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"features must be (n, d) arrays of one width, got {tuple(x.shape)} "
                          f"and {tuple(y.shape)}")
-    if subsets < 1:
-        raise ValueError(f"subsets must be at least 1, got {subsets}")
     if method not in ("auto", "subsets", "kernel-rows"):
         raise ValueError(f"method must be auto, subsets or kernel-rows, got {method!r}")
     size = subset_size_for(len(x), len(y), subset_size)
@@ -279,6 +281,8 @@ def kid(features_1: np.ndarray, features_2: np.ndarray, *, subsets: int = defaul
         >>> est.subset_size
         400
     """
+    subsets, subset_size = whole(subsets, "subsets", min=1), whole(subset_size, "subset_size", min=2)
+    seed = check_seed(seed)
     x, y, size = _checked(features_1, features_2, subsets, subset_size, method, device)
     if size == len(x) == len(y):
         # Every subset is then a permutation of both whole sets, and the MMD does not depend on
@@ -322,8 +326,8 @@ def bootstrap_kid(features: np.ndarray, ref_features: np.ndarray, value: float, 
     """
     from .bootstrap import recentred_interval
 
-    g = torch.as_tensor(np.asarray(features), dtype=torch.float64)
-    r = torch.as_tensor(np.asarray(ref_features), dtype=torch.float64)
+    g = shared_tensor(features, dtype=torch.float64)
+    r = shared_tensor(ref_features, dtype=torch.float64)
     m, n_r = len(g), len(r)
     w = _resample_counts(m, n_boot, rng)
     within = _within_sums(g, w, _triangle_rows(m, block_entries)) / (m * m - (w * w).sum(dim=1)).clamp(min=1.0)

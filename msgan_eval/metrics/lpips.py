@@ -49,7 +49,16 @@ def condition_rng(seed: int, condition: str) -> np.random.Generator:
     """
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
-    return np.random.default_rng([seed, zlib.crc32(condition.encode("utf-8"))])
+    return np.random.default_rng([seed, zlib.crc32(name_bytes(condition))])
+
+
+def name_bytes(name: str) -> bytes:
+    """The bytes of a condition's name: UTF-8, and for a folder name that is not UTF-8 its raw
+    bytes (``os.fsdecode`` keeps them as surrogates, which plain ``encode()`` refuses)."""
+    try:
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:         # a lone surrogate that is no escaped byte (in-memory keys)
+        return name.encode("utf-8", "surrogatepass")
 
 
 def all_pairs(n: int) -> np.ndarray:

@@ -47,12 +47,14 @@ Where we deviate from the reference, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Literal, Optional, Union
+from typing import List, Literal, Optional, Tuple, Union
 
 import numpy as np
 from scipy.special import ndtr
 
 from msgan_eval import defaults
+from msgan_eval.validate import probability, real, whole
+from msgan_eval.validate import seed as check_seed
 
 from .ndb_kmeans import cluster_sums, kmeans_labels
 from .ndb_kmeans_fast import fast_kmeans_labels
@@ -170,9 +172,23 @@ def _used_dim_count(d: int, max_dims: MaxDims) -> int:
     if max_dims is None:
         # Reference speed rule: above 1000 dimensions, cluster on d // 6 of them.
         return d // 6 if d > defaults.NDB_SUBSAMPLE_ABOVE_DIMS else d
-    if int(max_dims) < 1:
-        raise ValueError(f"max_dims must be >= 1 or 'all', got {max_dims}")
-    return min(d, int(max_dims))
+    return min(d, check_max_dims(max_dims))
+
+
+def check_max_dims(max_dims) -> MaxDims:
+    """None, ``"all"`` or a whole number >= 1 (2.5 and NaN are refused, not truncated)."""
+    if max_dims is None or max_dims == "all":
+        return max_dims
+    return whole(max_dims, "max_dims", min=1, hint="or 'all'")
+
+
+def check_levels(alpha, z_threshold) -> Tuple[float, Optional[float]]:
+    """alpha strictly between 0 and 1 and z_threshold None or >= 0, both finite (a NaN level
+    marked no bin different and printed NaN in ``to_dict``)."""
+    alpha = probability(alpha, "alpha")
+    if z_threshold is not None:
+        z_threshold = real(z_threshold, "z_threshold", min=0)
+    return alpha, z_threshold
 
 
 def _check_samples(x: np.ndarray, what: str, d: Optional[int] = None) -> np.ndarray:
@@ -206,6 +222,7 @@ def fit_bins(train: np.ndarray, k: int = defaults.NDB_BINS, seed: int = defaults
     """
     if kmeans not in KMEANS_PATHS:
         raise ValueError(f"kmeans must be one of {', '.join(KMEANS_PATHS)}, got {kmeans!r}")
+    k, seed, max_dims = whole(k, "k", min=1), check_seed(seed), check_max_dims(max_dims)
     train = _check_samples(train, "training samples")
     n, d = train.shape
     if n < k:
@@ -265,6 +282,7 @@ def bin_counts(labels: np.ndarray, k: int) -> np.ndarray:
 def ndb_from_counts(bins: Bins, counts: np.ndarray, alpha: float = defaults.NDB_ALPHA,
                     z_threshold: Optional[float] = None) -> NdbResult:
     """NDB, NDB/K and JSD from per-bin sample counts (no re-clustering, no re-assignment)."""
+    alpha, z_threshold = check_levels(alpha, z_threshold)
     counts = np.asarray(counts)
     if counts.shape != (bins.k,):
         raise ValueError(f"counts must have one entry per bin ({bins.k}), got shape {counts.shape}")

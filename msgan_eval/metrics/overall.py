@@ -18,7 +18,7 @@ Skipped metrics are not part of the verdict; the reasons name them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence, Tuple
 
 from .registry import (
@@ -30,6 +30,7 @@ from .registry import (
     NO_DIFFERENCE,
     ROLES,
     TRADE_OFF,
+    MetricFacts,
 )
 
 DEGENERATE = "degenerate"     # the metric whose reason names the flags (evaluate/inspect.py)
@@ -52,7 +53,8 @@ class Overall:
 def overall_verdict(verdicts: Mapping[str, str], deltas: Mapping[str, float], *,
                     values: Optional[Mapping[str, Mapping[str, float]]] = None,
                     flags: Optional[Mapping[str, Mapping[str, float]]] = None,
-                    skipped: Sequence[str] = ()) -> Overall:
+                    skipped: Sequence[str] = (),
+                    facts: Mapping[str, MetricFacts] = FACTS) -> Overall:
     """Join per-metric verdicts into one (rule in the module docstring).
 
     Args:
@@ -61,6 +63,8 @@ def overall_verdict(verdicts: Mapping[str, str], deltas: Mapping[str, float], *,
         values: arm -> metric -> estimate (the degenerate fraction of the worse arm is named).
         flags: arm -> flag -> fraction of the arm's samples (``blank``, ``noise``, ...).
         skipped: metrics that did not run (named as not measured).
+        facts: the metric table the verdicts come from (``registry.TRIAL_FACTS`` for mode
+            counting over training trials).
 
     Returns:
         Overall: the verdict, its reasons, and the metrics it rests on.
@@ -70,22 +74,22 @@ def overall_verdict(verdicts: Mapping[str, str], deltas: Mapping[str, float], *,
     >>> o.verdict, o.reasons[0]
     ('trade-off', 'candidate better on diversity: LPIPS diversity +0.3400; worse on fidelity: FID +136.00')
     """
-    unknown = [m for m in verdicts if m not in FACTS]
+    unknown = [m for m in verdicts if m not in facts]
     if unknown:
         raise ValueError(f"overall_verdict: unknown metrics {unknown}")
-    better = tuple(m for m in FACTS if verdicts.get(m) == CANDIDATE_BETTER)
-    worse = tuple(m for m in FACTS if verdicts.get(m) == BASELINE_BETTER)
+    better = tuple(m for m in facts if verdicts.get(m) == CANDIDATE_BETTER)
+    worse = tuple(m for m in facts if verdicts.get(m) == BASELINE_BETTER)
     if better and worse:
         verdict = TRADE_OFF
     elif better or worse:
         verdict = CANDIDATE_BETTER if better else BASELINE_BETTER
     else:
         verdict = NO_DIFFERENCE
-    say = _Phrases(deltas, values or {}, flags or {})
-    measured = [m for m in FACTS if m in verdicts]
+    say = _Phrases(deltas, values or {}, flags or {}, facts)
+    measured = [m for m in facts if m in verdicts]
     reasons = [_headline(verdict, better, worse, measured, say)]
-    reasons += _reading(verdict, better, worse, measured)
-    not_measured = [FACTS[m].label for m in FACTS if m in skipped and m not in verdicts]
+    reasons += _reading(verdict, better, worse, measured, facts)
+    not_measured = [facts[m].label for m in facts if m in skipped and m not in verdicts]
     if not_measured:
         reasons.append(f"not measured (skipped, see the reasons in the report): {', '.join(not_measured)}")
     return Overall(verdict, tuple(reasons), better, worse)
@@ -96,9 +100,10 @@ class _Phrases:
     deltas: Mapping[str, float]
     values: Mapping[str, Mapping[str, float]]
     flags: Mapping[str, Mapping[str, float]]
+    facts: Mapping[str, MetricFacts] = field(default_factory=lambda: FACTS)
 
     def metric(self, metric: str, worse_arm: str) -> str:
-        facts = FACTS[metric]
+        facts = self.facts[metric]
         text = f"{facts.label} {self.deltas[metric]:+.{facts.digits}f}"
         if metric == DEGENERATE and DEGENERATE in self.values.get(worse_arm, {}):
             text += f" ({self.flagged(worse_arm)})"
@@ -115,7 +120,7 @@ class _Phrases:
     def by_role(self, metrics: Sequence[str], worse_arm: str) -> str:
         groups = []
         for role in ROLES:
-            named = [self.metric(m, worse_arm) for m in metrics if FACTS[m].role == role]
+            named = [self.metric(m, worse_arm) for m in metrics if self.facts[m].role == role]
             if named:
                 groups.append(f"{role}: {', '.join(named)}")
         return "; ".join(groups)
@@ -133,23 +138,24 @@ def _headline(verdict: str, better: Sequence[str], worse: Sequence[str], measure
         return f"candidate worse on {say.by_role(worse, 'candidate')}; better on none of the {n}"
     if not measured:
         return "no metric measured"
-    return f"no significant difference on any of the {n} ({', '.join(FACTS[m].label for m in measured)})"
-
-
-def _roles(metrics: Sequence[str]) -> set:
-    return {FACTS[m].role for m in metrics}
+    labels = ", ".join(say.facts[m].label for m in measured)
+    return f"no significant difference on any of the {n} ({labels})"
 
 
 def _reading(verdict: str, better: Sequence[str], worse: Sequence[str],
-             measured: Sequence[str]) -> list:
+             measured: Sequence[str], facts: Mapping[str, MetricFacts] = FACTS) -> list:
     """What the pattern of roles suggests, where it is clear-cut."""
+
+    def _roles(metrics: Sequence[str]) -> set:
+        return {facts[m].role for m in metrics}
+
     if verdict == TRADE_OFF and _roles(better) == {DIVERSITY} and _roles(worse) == {FIDELITY}:
         return ["more diverse but less faithful: the extra diversity may be defects or noise "
                 "rather than new modes (look at the samples and the degenerate fraction)"]
     if verdict == TRADE_OFF and _roles(better) == {FIDELITY} and _roles(worse) == {DIVERSITY}:
         return ["more faithful but less diverse: the usual sign of mode dropping or collapse"]
     if (verdict == CANDIDATE_BETTER and _roles(better) == {DIVERSITY}
-            and DEGENERATE not in measured):
+            and DEGENERATE in facts and DEGENERATE not in measured):
         return ["only diversity improved and degenerate samples were not inspected (add "
                 "degenerate to the metrics): diversity alone rewards noise"]
     return []

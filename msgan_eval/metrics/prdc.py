@@ -35,6 +35,8 @@ import torch
 
 from msgan_eval import defaults
 
+from .tensors import shared_tensor
+
 
 @dataclass(frozen=True)
 class PrdcCounts:
@@ -255,7 +257,7 @@ def _mean64(x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
 
 def _as_tensor(a, device: Optional[str]) -> torch.Tensor:
     """float32 and float64 features as they are (no copy); anything else as float64."""
-    t = torch.as_tensor(a if isinstance(a, torch.Tensor) else np.asarray(a), device=device)
+    t = shared_tensor(a, device=device)
     if t.dtype not in (torch.float32, torch.float64):
         t = t.double()
     if t.ndim != 2:

@@ -71,8 +71,18 @@ METRICS: Tuple[MetricFacts, ...] = (
 _unroled = [m.name for m in METRICS if m.role not in ROLES]
 assert not _unroled, f"metrics {_unroled} need role=FIDELITY or role=DIVERSITY in metrics/registry.py"
 del _unroled
+# Metrics of a trained model on a benchmark, compared over training trials (``msgan-eval modes``,
+# ``compare`` of modes results), not over image sets: kept out of METRICS / FAMILIES, whose every
+# family is an image comparison with a runner (evaluate/runners.py).
+TRIAL_METRICS: Tuple[MetricFacts, ...] = (
+    MetricFacts("modes", "Modes", "modes", True, 1, role=DIVERSITY),
+    MetricFacts("high_quality", "High-quality fraction", "modes", True, 3, role=FIDELITY),
+    MetricFacts("reverse_kl", "Reverse KL", "modes", False, 3, role=DIVERSITY),
+    MetricFacts("kl", "KL to uniform", "modes", False, 3, role=DIVERSITY),
+)
 FACTS: Dict[str, MetricFacts] = {m.name: m for m in METRICS}
 METRIC_NAMES: Tuple[str, ...] = tuple(FACTS)
+TRIAL_FACTS: Dict[str, MetricFacts] = {m.name: m for m in TRIAL_METRICS}
 
 # family -> its metrics, in table order (``compare --metrics`` choices, bootstrap stream index)
 FAMILIES: Dict[str, Tuple[str, ...]] = {}

@@ -12,11 +12,14 @@ Kernel here: the cosine similarity of feature vectors, ``K[i, j] = x_i . x_j / (
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Optional
 
 import numpy as np
 
 KERNEL = "cosine"
+# A single image scores 1.0 whatever it shows: "one distinct sample" says nothing about diversity,
+# so a condition needs this many images to get a score (else it is reported as not computable).
+MIN_IMAGES = 2
 
 
 def cosine_similarity_matrix(features: np.ndarray) -> np.ndarray:
@@ -63,9 +66,11 @@ def vendi_from_kernel_eigenvalues(eigenvalues: np.ndarray) -> float:
     return float(np.exp(-(w * np.log(w)).sum()))
 
 
-def mean_vendi(per_condition: Mapping[str, float]) -> float:
-    """The set's score: the mean over conditions (as LPIPS diversity is averaged)."""
-    return float(np.mean(list(per_condition.values())))
+def mean_vendi(per_condition: Mapping[str, Optional[float]]) -> float:
+    """The set's score: the mean over the conditions that have one (None: not computable, fewer
+    than ``MIN_IMAGES`` images), as LPIPS diversity is averaged; NaN when none has."""
+    values = [v for v in per_condition.values() if v is not None]
+    return float(np.mean(values)) if values else float("nan")
 
 
 def weighted_vendi(features: np.ndarray, counts: Iterable[float]) -> float:

@@ -206,7 +206,7 @@ def write_report(out_dir: Union[str, Path], report: dict, runs: Dict[str, ImageS
     new report.json beside an old report.html). ``swap=False`` writes into ``out_dir`` as it is,
     for a caller that builds ``out_dir`` itself aside (the demo). ``extra_html`` (e.g. the
     image-to-image demo's input / target / samples rows) goes into the HTML after the sample grids."""
-    from msgan_eval.fileio import atomic_dir
+    from msgan_eval.fileio import owned_dir
 
     from .flagged import flagged_html
     from .render import render_html, render_markdown, sample_grid
@@ -223,9 +223,10 @@ def write_report(out_dir: Union[str, Path], report: dict, runs: Dict[str, ImageS
     extra_html = flagged_html(report, runs) + extra_html
     texts = {"json": json.dumps(report, indent=2, sort_keys=False) + "\n",
              "md": render_markdown(report), "html": render_html(report, grids, extra_html)}
-    with (atomic_dir(out_dir) if swap else contextlib.nullcontext(out_dir)) as build:
+    ours = lambda folder: check_report_folder(folder) is None       # noqa: E731
+    with (owned_dir(out_dir, "--out", ours) if swap else contextlib.nullcontext(out_dir)) as build:
         for kind, name in REPORT_FILES.items():
-            (build / name).write_text(texts[kind], encoding="utf-8")
+            (build / name).write_text(texts[kind], encoding="utf-8", errors="backslashreplace")
     return {kind: out_dir / name for kind, name in REPORT_FILES.items()}
 
 

@@ -79,4 +79,4 @@ def write_inspect_html(path: "str | os.PathLike[str]", result, images: ImageSet)
             f"<p>msgan-eval {html.escape(d['version'])}, features {html.escape(d['features'])}, "
             f"k = {d['k']}</p></body></html>")
     with atomic_path(path, suffix=".html") as tmp:
-        tmp.write_text(page, encoding="utf-8")
+        tmp.write_text(page, encoding="utf-8", errors="backslashreplace")

@@ -123,12 +123,15 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]
 
 def render_markdown(report: dict) -> str:
     """``report.md``: tables that read well in a pull-request comment."""
+    from .render_multirun import multirun_markdown
+
     boot = report["bootstrap"]
     lines = ["## msgan-eval compare", "",
              *_md_table(HEADER, [(f"**{r[0]}**", *r[1:]) for r in metric_rows(report)]), "",
              f"Intervals: {boot['confidence']:.0%} bootstrap ({boot['method']}, {boot['n']} "
              f"resamples, seed {boot['seed']}); verdicts from the bootstrap of candidate - baseline.",
-             *_md_skipped(report), *_md_overall(report), "", "### Inputs", "",
+             *_md_skipped(report), *_md_overall(report), *multirun_markdown(report), "",
+             "### Inputs", "",
              *_md_table(("set", "path", "images", "conditions", "file-list sha256"),
                         _inputs_rows(report))]
     for note in report.get("notes", []):
@@ -333,6 +336,9 @@ def render_html(report: dict, grids: Dict[str, np.ndarray], extra_html: str = ""
     boot = report["bootstrap"]
     parts.append(f"<p>{boot['confidence']:.0%} bootstrap intervals ({html.escape(boot['method'])}, "
                  f"{boot['n']} resamples, seed {boot['seed']}).</p>")
+    from .render_multirun import multirun_html
+
+    parts.append(multirun_html(report))
     reasons = skipped_reasons(report)
     if reasons:
         parts.append("<p>Skipped:</p><ul class='skipped'>" + "".join(

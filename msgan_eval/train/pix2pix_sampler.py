@@ -28,16 +28,17 @@ from msgan_eval import __version__, defaults
 from msgan_eval.datasets import FASHION_MNIST_CLASSES
 from msgan_eval.device import resolve_device
 from msgan_eval.errors import UserError
-from msgan_eval.fileio import atomic_dir, require_new_or_empty
+from msgan_eval.fileio import check_free_space, owned_dir, require_new_or_empty
 from msgan_eval.images import write_png
 from msgan_eval.names import path_components
 from msgan_eval.progress import progress
+from msgan_eval.validate import whole
 
 from .data import batch_to_tensor
 from .paired_data import PairedData, load_paired_data
 from .pix2pix_models import UnetGenerator
 from .runs import damaged_checkpoint, load_state
-from .sampler import GRID_COLUMNS, GRID_PADDING, class_noise, to_uint8
+from .sampler import GENERATE_BATCH, GRID_COLUMNS, GRID_PADDING, class_noise, to_uint8
 from .snapshots import load_generator_state
 
 SAMPLES, INPUTS, TARGETS = "samples", "inputs", "targets"
@@ -67,9 +68,11 @@ def build_pix2pix_generator(state: dict, path: Path, device: torch.device) -> Un
 @torch.no_grad()
 def generate_for_input(G: UnetGenerator, image: np.ndarray, z: torch.Tensor,
                        device: torch.device) -> np.ndarray:
-    """uint8 (n, H, W, C): G(image, z_k) for each row z_k; ``image`` is uint8 (C, H, W)."""
-    a = batch_to_tensor(image[None]).to(device).expand(len(z), -1, -1, -1)
-    return to_uint8(G(a, z.to(device)))
+    """uint8 (n, H, W, C): G(image, z_k) for each row z_k; ``image`` is uint8 (C, H, W).
+    Batches of at most GENERATE_BATCH codes: the network's activations stay bounded."""
+    a = batch_to_tensor(image[None]).to(device)
+    return np.concatenate([to_uint8(G(a.expand(len(chunk), -1, -1, -1), chunk.to(device)))
+                           for chunk in torch.split(z, GENERATE_BATCH)])
 
 
 def test_inputs(run: dict, inputs: int):
@@ -128,18 +131,23 @@ def sample_pix2pix_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.Pat
     ``i`` are keyed by (``seed``, ``i``). ``grid``: also a PNG, one row per input (its label, the
     input, its target, then samples)."""
     out_dir = Path(out_dir)
+    inputs = whole(inputs, "inputs", min=1)
+    per_input = whole(per_input, "per_input", min=1, max=defaults.MAX_SAMPLES_PER_CLASS)
     require_new_or_empty(out_dir)
     dev = resolve_device(device)
     G, run = load_pix2pix_generator(run_dir, dev, step)
     test = load_paired_data(run["dataset"], run.get("data_root"), split="test")
     input_seed = seed if input_seed is None else input_seed
-    chosen = choose_inputs(test, inputs, input_seed, exclude)
+    chosen = choose_inputs(test, inputs, input_seed, exclude)     # refuses more than the split has
+    h, w = test.inputs.shape[2:]
+    check_free_space(out_dir, inputs * (per_input + 2) * (h * w * run["output_channels"] + 512),
+                     "--per-input", f"{inputs} x {per_input} samples of {w}x{h}")
     # Input names (file names of the test split) become folder and file names under --out.
     names = path_components([test.names[i] for i in chosen], run.get("data_root") or run["dataset"],
                             what="input name")
     labels, rows = [input_label(test, i) for i in chosen], []
     # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
-    with atomic_dir(out_dir) as tmp:
+    with owned_dir(out_dir, "--out") as tmp:     # locked: a second sample into --out is refused
         for name, i in progress(list(zip(names, chosen)), desc="sample", quiet=quiet, unit="input"):
             images = generate_for_input(G, test.inputs[i], class_noise(seed, int(i), per_input,
                                                                        run["z_dim"]), dev)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Dict, Iterable, Optional
 
-from msgan_eval.errors import UserError, first_line
+from msgan_eval.errors import UserError, first_line, short_reason
 from msgan_eval.fileio import atomic_path, write_json_atomic, write_text_atomic
 from msgan_eval.names import path_components
 
@@ -102,6 +102,14 @@ def check_fresh_run_dir(run_dir: Path) -> None:
                             "to continue it or choose another --out")
 
 
+def check_same_dataset(run_dir: Path, stored: dict, dataset: str) -> None:
+    """Refuse, before any data is loaded, to resume on another dataset: the error would otherwise
+    be about the new dataset (not found, not paired), never naming the run's own."""
+    if "dataset" in stored and stored["dataset"] != dataset:
+        raise UserError(f"--resume {run_dir}: the run was trained on --dataset {stored['dataset']}, "
+                        f"not {dataset}; leave --dataset out to resume it, or start a new --out")
+
+
 def check_same_experiment(run_dir: Path, stored: dict, wanted: dict) -> None:
     """Refuse to resume with settings that differ from the stored run (besides RESUMABLE_CHANGES)."""
     for key, value in wanted.items():
@@ -136,9 +144,7 @@ def load_checkpoint(run_dir: Path, map_location="cpu") -> dict:
     except MemoryError:
         raise damaged_checkpoint(path, "it would not fit in memory") from None
     except Exception as exc:
-        first = str(exc).strip().splitlines()
-        why = f"{type(exc).__name__}: {first[0][:160]}" if first else type(exc).__name__
-        raise damaged_checkpoint(path, why) from None
+        raise damaged_checkpoint(path, f"{type(exc).__name__}: {short_reason(exc, 160)}") from None
     return _check_checkpoint(path, state)
 
 
@@ -152,9 +158,7 @@ def checkpoint_step(run_dir: Path) -> int:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()
-        why = f"{type(exc).__name__}: {first[0][:160]}" if first else type(exc).__name__
-        raise damaged_checkpoint(path, why) from None
+        raise damaged_checkpoint(path, f"{type(exc).__name__}: {short_reason(exc, 160)}") from None
     return int(_check_checkpoint(path, state)["step"])
 
 

@@ -15,10 +15,11 @@ import torch
 
 from msgan_eval import defaults
 from msgan_eval.device import resolve_device
-from msgan_eval.fileio import atomic_dir, require_new_or_empty
+from msgan_eval.fileio import check_free_space, owned_dir, require_new_or_empty
 from msgan_eval.images import write_image_folder, write_png
 from msgan_eval.names import path_components
 from msgan_eval.progress import progress
+from msgan_eval.validate import whole
 
 from .models import Generator, one_hot
 from .runs import CHECKPOINT_FILE, damaged_checkpoint, load_state
@@ -101,13 +102,19 @@ def sample_run(run_dir: "str | os.PathLike[str]", out_dir: "str | os.PathLike[st
     """Write ``per_class`` samples of every class of the run at ``step`` (None: the last
     checkpoint); returns ``out_dir``."""
     out_dir = Path(out_dir)
+    per_class = whole(per_class, "per_class", min=1, max=defaults.MAX_SAMPLES_PER_CLASS,
+                      hint="a class is held in memory while it is written")
+    seed = whole(seed, "seed", min=0)
     require_new_or_empty(out_dir)
     dev = resolve_device(device)
     G, run = load_generator(run_dir, dev, step)
     names = run["class_names"]
+    size, channels = 32, run["channels"]           # the DCGAN writes 32x32 images
+    check_free_space(out_dir, len(names) * per_class * (size * size * channels + 512), "--per-class",
+                     f"{len(names)} x {per_class} samples")
     per_class_images = []
     # Written beside out_dir and renamed at the end: an interrupted run leaves no partial folder.
-    with atomic_dir(out_dir) as tmp:
+    with owned_dir(out_dir, "--out") as tmp:     # locked: a second sample into --out is refused
         for c in progress(range(len(names)), desc="sample", quiet=quiet, unit="class"):
             images = generate_class(G, c, class_noise(seed, c, per_class, run["z_dim"]), dev)
             write_image_folder(tmp, images, [c] * len(images), names,

@@ -201,6 +201,7 @@ def _train(task: Task, config, out_dir: Path, resume: bool, quiet: bool, dist: D
     checkpoint, stored = None, {}
     if resume:
         stored = runs.read_run_config(out_dir, option="--resume")
+        runs.check_same_dataset(out_dir, stored, config.dataset)
         if config.steps is None and config.epochs is None:
             config.steps, config.epochs = stored.get("steps"), stored.get("epochs")
         # A run killed before its first checkpoint restarts from step 0 with its stored settings.
