@@ -111,6 +111,16 @@ P2P_PER_INPUT = 10         # sample --per-input: samples per input (the paper: 1
 P2P_DEMO_STEPS = 1500
 P2P_DEMO_WIDTH = 0.25
 P2P_DEMO_REF_PER_CLASS = 50
+# The demo's training settings, chosen by the ablation (docs/image-to-image.md): official
+# --upsample bilinear and --niter_decay (the last half of the steps); the term with eps 1 and a
+# DSGAN-style cap, weight 10, off for the first third of the steps and ramped over the next sixth.
+P2P_DEMO_MS_WEIGHT = 10.0       # the MSGAN arm's --ms-weight
+P2P_DEMO_MS_EPS = 1.0
+P2P_DEMO_MS_CAP = 0.2
+P2P_DEMO_UPSAMPLE = "bilinear"
+P2P_DEMO_LR_DECAY_FRACTION = 0.5     # of the steps: --lr-decay-steps
+P2P_DEMO_MS_WARMUP_FRACTION = 1 / 3  # --ms-warmup
+P2P_DEMO_MS_RAMP_FRACTION = 1 / 6    # --ms-ramp
 DEMO_SEEDS = 1                  # --seeds: training runs per arm (seed, seed + 1, ...)
 DEMO_MAX_SEEDS = 20             # each seed trains two GANs (minutes each): 20 is hours already
 

@@ -341,6 +341,23 @@ def test_non_finite_float_options_are_refused(tmp_path, option, value):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("option,value", [("--ms-cap", "0"), ("--ms-eps", "nan"), ("--ms-eps", "0"),
+                                          ("--d-width", "0"), ("--ms-warmup", "-1")])
+def test_image_to_image_option_values_are_refused(tmp_path, option, value):
+    result = run("train", "--dataset", "fashion-mnist-edges", "--out", tmp_path / "o", "--steps", 1,
+                 option, value)
+    assert_refused(result, option)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("option,value", [("--ms-cap", "0.2"), ("--upsample", "bilinear"),
+                                          ("--lr-decay-steps", "5")])
+def test_image_to_image_options_are_refused_by_the_categorical_trainer(tmp_path, option, value):
+    result = run("train", "--out", tmp_path / "o", "--steps", 1, option, value)
+    assert_refused(result, option, "image-to-image")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("device", ["meta", "mps", "cuda:7", "tpu"])
 def test_missing_devices_are_refused(tmp_path, device):
     import torch

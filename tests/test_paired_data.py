@@ -7,9 +7,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from msgan_eval.cli import main
-from msgan_eval.datasets import load_fashion_mnist
+from msgan_eval.datasets import balanced_subset, load_fashion_mnist
 from msgan_eval.images import scan_images
 from msgan_eval.train.paired_data import fashion_mnist_edges, load_paired_data, read_paired_folder, silhouette_outline
+from msgan_eval.train.pix2pix_sampler import choose_inputs, sample_pix2pix_run
 
 TINY = ["--width", "0.125", "--batch-size", "4", "--quiet"]
 
@@ -148,31 +149,81 @@ def test_train_resume_and_sample_layout(tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in samples.iterdir()) == ["inputs", "sample.json", "samples", "targets"]
     test = load_paired_data("fashion-mnist-edges", split="test")
-    _assert_rows_carry_input_labels(samples, tmp_path / "grid.png", test)
-    names = list(test.names[:3])
+    manifest = json.loads((samples / "sample.json").read_text())
+    idx = manifest["indices"]
+    assert manifest["classes"] == [0, 1, 2] == [int(test.labels[i]) for i in idx]   # one per class
+    _assert_rows_carry_input_labels(samples, tmp_path / "grid.png", test, idx)
+    names = sorted(test.names[i] for i in idx)
     assert sorted(p.name for p in (samples / "samples").iterdir()) == names
     assert sorted(p.name for p in (samples / "inputs").iterdir()) == [n + ".png" for n in names]
-    target = np.asarray(Image.open(samples / "targets" / f"{names[1]}.png"))
-    assert np.array_equal(target, test.targets[1, 0])
+    target = np.asarray(Image.open(samples / "targets" / f"{test.names[idx[1]]}.png"))
+    assert np.array_equal(target, test.targets[idx[1], 0])
     image_set = scan_images(samples / "samples")    # what lpips / ndb / fid / compare read
     assert image_set.conditions == names and len(image_set) == 12
     assert all(len(v) == 4 for v in image_set.groups().values())
-    assert json.loads((samples / "sample.json").read_text())["per_input"] == 4
+    assert manifest["per_input"] == 4 and manifest["seed"] == manifest["input_seed"] == 0
 
 
-def _assert_rows_carry_input_labels(samples, grid_path, test):
+def test_inputs_are_balanced_seeded_and_avoid_the_excluded():
+    test = load_paired_data("fashion-mnist-edges", split="test")
+    banned = balanced_subset(test.labels, 50, seed=0)          # the demo's FID reference
+    chosen = choose_inputs(test, 20, seed=0, exclude=banned)
+    assert np.bincount(test.labels[chosen], minlength=10).tolist() == [2] * 10
+    assert not set(chosen.tolist()) & set(banned.tolist())
+    assert np.array_equal(chosen, choose_inputs(test, 20, seed=0, exclude=banned))
+    assert not np.array_equal(chosen, choose_inputs(test, 20, seed=1, exclude=banned))
+    assert test.labels[chosen[:10]].tolist() == list(range(10))   # class by class
+
+
+def test_each_sampling_seed_has_its_own_noise_for_the_same_inputs(tmp_path):
+    out = tmp_path / "run"
+    assert run("train", "--dataset", "fashion-mnist-edges", "--out", out, "--steps", 1,
+               "--subset-per-class", 1, *TINY, "--quiet").exit_code == 0
+    folders = {}
+    for seed in (0, 1):
+        folders[seed] = sample_pix2pix_run(out, tmp_path / f"s{seed}", inputs=2, per_input=2,
+                                           seed=seed, input_seed=0, quiet=True)
+    m0, m1 = (json.loads((folders[s] / "sample.json").read_text()) for s in (0, 1))
+    assert m0["indices"] == m1["indices"] and (m0["seed"], m1["seed"]) == (0, 1)
+    a = scan_images(folders[0] / "samples")
+    b = scan_images(folders[1] / "samples")
+    assert not np.array_equal(a[0], b[0])
+
+
+def test_image_to_image_options_are_recorded_and_refused_elsewhere(tmp_path):
+    out = tmp_path / "run"
+    result = run("train", "--dataset", "fashion-mnist-edges", "--out", out, "--steps", 2,
+                 "--subset-per-class", 1, "--upsample", "bilinear", "--ms-warmup", 1,
+                 "--ms-ramp", 1, "--ms-eps", 0.5, "--ms-cap", 0.2, "--lr-decay-steps", 1,
+                 "--d-width", 0.25, *TINY, "--quiet")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert (config["upsample"], config["ms_warmup"], config["ms_ramp"], config["ms_eps"],
+            config["ms_cap"], config["lr_decay_steps"], config["d_width"]) == \
+        ("bilinear", 1, 1, 0.5, 0.2, 1, 0.25)
+    result = run("train", "--out", out, "--resume", "--steps", 3, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["upsample"] == "bilinear"
+    result = run("train", "--out", tmp_path / "dcgan", "--steps", 1, "--ms-cap", 0.2)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--ms-cap is an option of the image-to-image trainer" in result.output
+    assert not (tmp_path / "dcgan").exists()
+
+
+def _assert_rows_carry_input_labels(samples, grid_path, test, idx):
     """Each input's label (its Fashion-MNIST class) heads its row, in the grid PNG and the HTML."""
     from msgan_eval.datasets import FASHION_MNIST_CLASSES
     from msgan_eval.report.pairs import pairs_html
 
-    labels = [FASHION_MNIST_CLASSES[int(c)] for c in test.labels[:3]]
+    labels = [FASHION_MNIST_CLASSES[int(test.labels[i])] for i in idx]
     assert json.loads((samples / "sample.json").read_text())["labels"] == labels
     grid = np.asarray(Image.open(grid_path).convert("L"))
     images_width = 2 + 6 * 34                     # input, target and 4 samples of 32 px per row
     assert grid.shape[0] == 2 + 3 * 34 and grid.shape[1] > images_width
-    np.testing.assert_array_equal(grid[2:34, -images_width + 2:-images_width + 34], test.inputs[0, 0])
+    np.testing.assert_array_equal(grid[2:34, -images_width + 2:-images_width + 34],
+                                  test.inputs[idx[0], 0])
     label_cells = grid[:, :grid.shape[1] - images_width]
     assert all((label_cells[2 + r * 34:34 + r * 34] > 128).any() for r in range(3))
     html = pairs_html(samples / "inputs", samples / "targets", {"run": samples / "samples"},
-                      list(test.names[:3]))
-    assert all(f"{name}<br><b>{label}</b>" in html for name, label in zip(test.names, labels))
+                      [test.names[i] for i in idx])
+    assert all(f"{test.names[i]}<br><b>{label}</b>" in html for i, label in zip(idx, labels))

@@ -27,15 +27,22 @@ def _conv(cin, cout):
     return cin * cout * 16 + cout      # 4x4 kernel + bias
 
 
-def _official_unet_add_all_parameters(input_nc, output_nc, nz, num_downs, ngf=64):
+def _conv3(cin, cout):
+    return cin * cout * 9 + cout       # 3x3 kernel + bias
+
+
+def _official_unet_add_all_parameters(input_nc, output_nc, nz, num_downs, ngf=64, upsample="basic"):
     """G_Unet_add_all's blocks as the official constructor lists them: (input, outer, inner);
-    each has a down conv (input + nz -> inner) and an up conv (inner x2, or x1 innermost -> outer)."""
+    each has a down conv (input + nz -> inner) and an up conv (inner x2, or x1 innermost -> outer):
+    upsampleLayer's 4x4 transposed conv ('basic') or 3x3 conv after the resize ('bilinear',
+    networks.py l.429-441)."""
+    up = _conv if upsample == "basic" else _conv3
     blocks = [(8, 8, 8, "innermost"), (8, 8, 8, "")] + [(8, 8, 8, "")] * (num_downs - 6) \
         + [(4, 4, 8, ""), (2, 2, 4, ""), (1, 1, 2, "")]
     total = 0
     for i, o, n, kind in blocks:
-        total += _conv(ngf * i + nz, ngf * n) + _conv(ngf * n * (1 if kind else 2), ngf * o)
-    return total + _conv(input_nc + nz, ngf) + _conv(ngf * 2, output_nc)
+        total += _conv(ngf * i + nz, ngf * n) + up(ngf * n * (1 if kind else 2), ngf * o)
+    return total + _conv(input_nc + nz, ngf) + up(ngf * 2, output_nc)
 
 
 def _official_d_multi_parameters(input_nc, ndf=64, n_layers=3, num_d=2):
@@ -54,6 +61,26 @@ def test_full_width_models_have_the_official_layers(size, num_downs):
     D = MultiScaleDiscriminator(6, image_size=size, width=1.0)
     assert sum(p.numel() for p in G.parameters()) == _official_unet_add_all_parameters(3, 3, 8, num_downs)
     assert sum(p.numel() for p in D.parameters()) == _official_d_multi_parameters(6, n_layers=3)
+
+
+@pytest.mark.parametrize("size,num_downs", [(128, 7), (256, 8)])
+def test_bilinear_upsampling_has_the_official_layers(size, num_downs):
+    G = UnetGenerator(3, 3, image_size=size, width=1.0, nz=8, upsample="bilinear")
+    assert sum(p.numel() for p in G.parameters()) == \
+        _official_unet_add_all_parameters(3, 3, 8, num_downs, upsample="bilinear")
+    ups = [m for m in G.modules() if isinstance(m, torch.nn.Upsample)]
+    assert len(ups) == num_downs and all(u.mode == "bilinear" for u in ups)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in G.modules())
+    pads = [m for m in G.modules() if isinstance(m, torch.nn.ReflectionPad2d)]
+    assert len(pads) == num_downs
+
+
+def test_bilinear_32px_generator_runs_and_starts_smooth():
+    x, z = torch.rand(2, 1, 32, 32) * 2 - 1, torch.randn(2, 8)
+    y = UnetGenerator(1, 1, 32, width=0.25, upsample="bilinear")(x, z)
+    assert y.shape == (2, 1, 32, 32)
+    with pytest.raises(ValueError, match="upsample 'nearest'"):
+        UnetGenerator(1, 1, 32, width=0.25, upsample="nearest")
 
 
 def test_32px_models_shapes_and_instance_norm():
@@ -142,6 +169,43 @@ def test_train_step_matches_official_update(ms_weight):
     assert all(p.requires_grad for p in gan.D.parameters())
 
 
+def test_lr_factor_is_the_official_lambda_rule():
+    """networks.py l.46-50: LambdaLR(1 - max(0, epoch - niter) / (niter_decay + 1)), stepped once
+    per epoch; with one step per epoch our step schedule gives the same learning rates."""
+    niter, niter_decay = 5, 7
+    net = torch.nn.Linear(1, 1)
+    opt = torch.optim.Adam(net.parameters(), lr=0.0002)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda epoch: 1.0 - max(0, epoch - niter) / float(niter_decay + 1))
+    for t in range(niter + niter_decay):
+        ours = 0.0002 * pix2pix.lr_factor(t, niter + niter_decay, niter_decay)
+        assert ours == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12), t
+        opt.step()
+        sched.step()
+    assert pix2pix.lr_factor(3, 10, 0) == 1.0
+
+
+def test_ms_weight_schedule_warm_up_then_ramp():
+    cfg = Pix2PixConfig(ms_weight=2.0, ms_warmup=3, ms_ramp=4)
+    assert [pix2pix.ms_weight_at(cfg, t) for t in range(9)] == [0, 0, 0, 0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
+    assert pix2pix.ms_weight_at(Pix2PixConfig(ms_weight=1.0), 0) == 1.0   # official: from step 0
+
+
+def test_ms_cap_and_eps_change_only_the_term():
+    """``ms_cap`` (DSGAN's tau) clamps lz; a larger eps bounds the term's 1 / lz^2 gradient."""
+    from msgan_eval.train.losses import mode_seeking_loss
+
+    f1 = torch.zeros(2, 1, 4, 4)
+    f2 = torch.full((2, 1, 4, 4), 0.5, requires_grad=True)
+    z1, z2 = torch.zeros(2, 8), torch.ones(2, 8)          # mean|z2 - z1| = 1, so lz = 0.5
+    assert mode_seeking_loss(f1, f2, z1, z2).item() == pytest.approx(1 / (0.5 + 1e-5))
+    assert mode_seeking_loss(f1, f2, z1, z2, cap=0.2).item() == pytest.approx(1 / (0.2 + 1e-5))
+    capped = mode_seeking_loss(f1, f2, z1, z2, cap=0.2)
+    capped.backward()
+    assert float(f2.grad.abs().sum()) == 0                 # beyond tau the term stops pushing
+    assert mode_seeking_loss(f1, f2, z1, z2, eps=1.0).item() == pytest.approx(1 / 1.5)
+
+
 # --- runs: resume, smoke -----------------------------------------------------------------------
 
 def _weights(run_dir):
@@ -164,10 +228,14 @@ def _killed_on_step(monkeypatch, n: int):
     monkeypatch.setattr(pix2pix, "train_step", real_step)
 
 
-def test_killed_and_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch):
-    # 20 pairs, batch 4: 5 steps per epoch, so the runs cross an epoch boundary.
-    cfg = dict(TINY, checkpoint_every=3)
-    train_pix2pix(Pix2PixConfig(**TINY, steps=8), tmp_path / "straight", quiet=True)
+@pytest.mark.parametrize("schedules", [{}, {"lr_decay_steps": 6, "ms_warmup": 2, "ms_ramp": 3,
+                                             "upsample": "bilinear"}])
+def test_killed_and_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, schedules):
+    # 20 pairs, batch 4: 5 steps per epoch, so the runs cross an epoch boundary; the learning-rate
+    # and mode-seeking schedules continue from the restored optimiser's step count.
+    tiny = dict(TINY, **schedules)
+    cfg = dict(tiny, checkpoint_every=3)
+    train_pix2pix(Pix2PixConfig(**tiny, steps=8), tmp_path / "straight", quiet=True)
     with _killed_on_step(monkeypatch, 5):
         train_pix2pix(Pix2PixConfig(**cfg, steps=8), tmp_path / "killed", quiet=True)
     assert _weights(tmp_path / "killed")["step"] == 3
@@ -192,3 +260,29 @@ def test_short_training_runs_and_records_the_task(tmp_path):
         assert np.isfinite(list(r.values())).all()
         assert r["loss_g"] == pytest.approx(r["loss_g_gan"] + r["loss_l1"], rel=1e-5)
         assert r["loss_ms"] > 0
+
+
+def test_warm_up_trains_the_baseline_then_adds_the_term(tmp_path):
+    """During the warm-up an MSGAN run is the pix2pix run, step for step; then the term counts."""
+    train_pix2pix(Pix2PixConfig(**TINY, steps=3, ms_weight=0.0), tmp_path / "base", quiet=True)
+    train_pix2pix(Pix2PixConfig(**TINY, steps=3, ms_weight=1.0, ms_warmup=3), tmp_path / "warm",
+                  quiet=True)
+    a, b = _weights(tmp_path / "base"), _weights(tmp_path / "warm")
+    for name, t in a["generator"].items():
+        torch.testing.assert_close(t, b["generator"][name], rtol=0, atol=0, msg=name)
+    train_pix2pix(Pix2PixConfig(**TINY, steps=5, ms_weight=1.0, ms_warmup=3), tmp_path / "more",
+                  quiet=True)
+    rows = read_log(tmp_path / "more")
+    for r in rows[:3]:
+        assert r["loss_g"] == pytest.approx(r["loss_g_gan"] + r["loss_l1"], rel=1e-5)
+    for r in rows[3:]:
+        assert r["loss_g"] == pytest.approx(r["loss_g_gan"] + r["loss_l1"] + r["loss_ms"], rel=1e-5)
+
+
+def test_learning_rate_decays_to_the_official_floor(tmp_path):
+    run = tmp_path / "run"
+    train_pix2pix(Pix2PixConfig(**TINY, steps=6, lr_decay_steps=4), run, quiet=True)
+    state = _weights(run)
+    for key in ("opt_g", "opt_d"):
+        # the last step (t = 5) ran at 1 - (5 - 2) / 5 of the base rate
+        assert state[key]["param_groups"][0]["lr"] == pytest.approx(0.0002 * 0.4)

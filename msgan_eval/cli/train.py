@@ -1,4 +1,5 @@
 """``msgan-eval train`` and ``msgan-eval sample``: the bundled conditional DCGAN / MSGAN trainers."""
+import dataclasses
 import time
 
 import click
@@ -14,6 +15,37 @@ from .train_loop import loop_options, resolve_loop
 # Options a resumed run takes from its config.json unless given again on the command line.
 _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batch_size", "width",
                    "seed", "checkpoint_every", "subset_per_class", "pack", "trials")
+# Image-to-image only (Pix2PixConfig); the categorical trainer refuses them.
+_PAIRED_OPTIONS = ("upsample", "lr_decay_steps", "ms_warmup", "ms_ramp", "ms_eps", "ms_cap", "d_width")
+
+
+def paired_options(f):
+    """The image-to-image trainer's options (docs/image-to-image.md), no defaults of their own:
+    a new run takes Pix2PixConfig's, a resumed one its config.json's."""
+    for option in reversed((
+            click.option("--upsample", type=click.Choice(["basic", "bilinear"]), default=None,
+                         help="Image-to-image: the generator's up-sampling, official --upsample "
+                              "(basic = transposed conv) [default: basic]."),
+            click.option("--lr-decay-steps", type=click.IntRange(min=0), default=None,
+                         help="Image-to-image: the last N steps decay the learning rate linearly "
+                              "to 0 (official --niter_decay) [default: 0]."),
+            click.option("--ms-warmup", type=click.IntRange(min=0), default=None,
+                         help="Image-to-image: steps trained with the mode-seeking weight at 0 "
+                              "[default: 0]."),
+            click.option("--ms-ramp", type=click.IntRange(min=0), default=None,
+                         help="Image-to-image: then steps over which the weight rises linearly "
+                              "to --ms-weight [default: 0]."),
+            click.option("--ms-eps", type=FiniteFloat(min=0, min_open=True), default=None,
+                         help="Image-to-image: eps of the term 1 / (lz + eps) [default: 1e-05, "
+                              "the official]."),
+            click.option("--ms-cap", type=FiniteFloat(min=0, min_open=True), default=None,
+                         help="Image-to-image: count lz only up to this (DSGAN's tau) "
+                              "[default: none]."),
+            click.option("--d-width", type=FiniteFloat(min=1 / 128, max=16), default=None,
+                         help="Image-to-image: the discriminator's channel multiplier "
+                              "[default: --width]."))):
+        f = option(f)
+    return f
 
 
 @click.command()
@@ -48,6 +80,7 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
               help="ring/grid (and stacked): PacGAN's packing, D sees this many samples concatenated.")
 @click.option("--trials", type=click.IntRange(min=1), default=10, show_default=True,
               help="ring/grid: independent trials trained together as one batched model.")
+@paired_options
 @loop_options
 @device_option
 @quiet_option
@@ -55,7 +88,7 @@ _CONFIG_OPTIONS = ("dataset", "data_root", "ms_weight", "steps", "epochs", "batc
 @click.pass_context
 def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, width,
           subset_per_class, seed, checkpoint_every, resume, model, pack, trials, device, quiet,
-          as_json, **loop):
+          as_json, **more):
     """Train the conditional DCGAN (--ms-weight 0) or its MSGAN twin into the run folder OUT.
 
     With --dataset fashion-mnist-edges or paired-folder: pix2pix with noise (--ms-weight 0) or
@@ -73,6 +106,12 @@ def train(ctx, dataset, out, data_root, ms_weight, steps, epochs, batch_size, wi
         raise click.UsageError("give --steps or --epochs, not both")
     check_writable(out, "--out", folder=True)
     config_from_run, new_config, run_training = _trainer(out if resume else None, dataset, model)
+    given.update({name: more[name] for name in _PAIRED_OPTIONS if more.get(name) is not None})
+    known = {f.name for f in dataclasses.fields(new_config)}
+    stray = [name for name in _PAIRED_OPTIONS if name in given and name not in known]
+    if stray:
+        raise click.UsageError(f"--{stray[0].replace('_', '-')} is an option of the image-to-image "
+                               "trainer (--dataset fashion-mnist-edges or paired-folder)")
     if resume:
         config = config_from_run(out)
         if "steps" in given or "epochs" in given:

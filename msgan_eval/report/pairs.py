@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -31,6 +31,15 @@ def _strip(paths: Sequence[Path]) -> np.ndarray:
     return strip
 
 
+def _arm_label(row_label: str, judged: Optional[dict]) -> str:
+    if not judged:
+        return html.escape(row_label)
+    d = judged.get("degenerate_fraction")
+    degenerate = "n/a" if d is None else f"{100 * d:.1f}%"
+    return (f"{html.escape(row_label)}<br><small>keeps the item: "
+            f"{100 * judged['class_agreement']:.1f}%<br>blank/noise: {degenerate}</small>")
+
+
 def input_labels(inputs_dir: Path) -> Dict[str, str]:
     """Input name -> its label (the item's class), from the ``sample.json`` that ``msgan-eval
     sample`` writes beside ``inputs/``; empty when there is none (then rows show the name only)."""
@@ -42,11 +51,14 @@ def input_labels(inputs_dir: Path) -> Dict[str, str]:
 
 
 def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], names: Sequence[str],
-               per_row: int = 8) -> str:
+               per_row: int = 8, judges: Optional[Dict[str, dict]] = None) -> str:
     """A table: one block per input, headed by its name and label; ``samples`` maps a row label to
-    its samples folder (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...}."""
+    its samples folder (``<folder>/<name>/*.png``), e.g. {"baseline": ..., "MSGAN": ...};
+    ``judges`` maps a row label to its arm's ``class_agreement`` and ``degenerate_fraction``
+    (shown beside each row and above the table)."""
     from msgan_eval.names import path_component
 
+    judges = judges or {}
     rows: List[str] = []
     labels = input_labels(inputs_dir)
     for name in names:
@@ -60,8 +72,13 @@ def pairs_html(inputs_dir: Path, targets_dir: Path, samples: Dict[str, Path], na
                     f"</td><td rowspan='{len(samples)}'>"
                     f"{_img(decode_image(targets_dir / f'{name}.png'), 'target')}</td>") if first else ""
             rows.append(f"<tr>{f'<td rowspan={len(samples)}>{label}</td>' if first else ''}{lead}"
-                        f"<td>{html.escape(row_label)}</td><td>{_img(_strip(files), row_label)}</td></tr>")
+                        f"<td>{_arm_label(row_label, judges.get(row_label))}</td>"
+                        f"<td>{_img(_strip(files), row_label)}</td></tr>")
             first = False
-    return ("<h2>Inputs, targets and samples</h2><table><tr><th>input (label)</th><th>input</th>"
+    summary = "".join(f"<li>{_arm_label(k, v).replace('<br>', ', ')}</li>" for k, v in judges.items())
+    return ("<h2>Inputs, targets and samples</h2>"
+            + (f"<p>Per arm, over all its samples (the bundled classifier names the input's class; "
+               f"inspect's blank / saturated / noise flags):</p><ul>{summary}</ul>" if judges else "")
+            + "<table><tr><th>input (label)</th><th>input</th>"
             "<th>target</th><th>run</th><th>samples (different z)</th></tr>" + "".join(rows)
             + "</table>")

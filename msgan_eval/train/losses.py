@@ -1,7 +1,7 @@
 """GAN losses of the official MSGAN DCGAN code (HelenMao/MSGAN, ``DCGAN-Mode-Seeking/model.py``)."""
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -10,13 +10,16 @@ from msgan_eval import defaults
 
 
 def mode_seeking_loss(fake1: torch.Tensor, fake2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor,
-                      eps: float = defaults.MS_EPS) -> torch.Tensor:
+                      eps: float = defaults.MS_EPS, cap: Optional[float] = None) -> torch.Tensor:
     """``1 / (mean|fake2 - fake1| / mean|z2 - z1| + eps)``, means over the whole batch.
 
     The MSGAN regulariser (``update_G`` in the official code): minimising it pushes apart the
-    images generated from two latent codes of the same condition.
+    images generated from two latent codes of the same condition. ``cap`` (not in MSGAN) is
+    DSGAN's tau (Yang et al. 2019, ``min(lz, tau)``): beyond it the term stops pushing.
     """
     lz = torch.mean(torch.abs(fake2 - fake1)) / torch.mean(torch.abs(z2 - z1))
+    if cap is not None:
+        lz = torch.clamp(lz, max=cap)
     return 1 / (lz + eps)
 
 

@@ -32,7 +32,7 @@ from .data import batch_to_tensor
 from .losses import mode_seeking_loss
 from .paired_data import PairedData, load_paired_data, paired_summary
 from .pix2pix_models import MultiScaleDiscriminator, UnetGenerator, init_weights
-from .trainer import Dist, Gan, Task, train
+from .trainer import Dist, Gan, Task, steps_per_epoch, train
 
 
 @dataclass
@@ -52,6 +52,13 @@ class Pix2PixConfig:
     beta1: float = defaults.P2P_BETAS[0]
     beta2: float = defaults.P2P_BETAS[1]
     lambda_l1: float = defaults.P2P_LAMBDA_L1
+    upsample: str = "basic"                # official --upsample: basic (transposed conv) | bilinear
+    lr_decay_steps: int = 0                # official --niter_decay, in steps: the last N decay to 0
+    ms_warmup: int = 0                     # steps with the mode-seeking weight at 0 ...
+    ms_ramp: int = 0                       # ... then steps over which it rises linearly to ms_weight
+    ms_eps: float = defaults.MS_EPS        # official eps = 1e-5 (pix2pix_model.py l.132)
+    ms_cap: Optional[float] = None         # DSGAN-style tau: lz counts only up to tau
+    d_width: Optional[float] = None        # discriminator's width multiplier (default: width)
     task: str = TASK_NAME
 
 
@@ -61,16 +68,17 @@ def lsgan_loss(preds: List[torch.Tensor], real: bool) -> torch.Tensor:
     return sum(F.mse_loss(p, torch.full_like(p, target)) for p in preds)
 
 
-def generator_loss(D, real_a, real_b, fake1, fake2, z1, z2, ms_weight: float, lambda_l1: float):
+def generator_loss(D, real_a, real_b, fake1, fake2, z1, z2, ms_weight: float, lambda_l1: float,
+                   ms_eps: float = defaults.MS_EPS, ms_cap: Optional[float] = None):
     """(total, gan, l1, ms) of ``backward_G``; with ``ms_weight == 0`` ms is only logged."""
     gan = (lsgan_loss(D(torch.cat([real_a, fake1], 1)), True)
            + lsgan_loss(D(torch.cat([real_a, fake2], 1)), True))
     l1 = F.l1_loss(fake1, real_b) * lambda_l1
     if ms_weight == 0:
         with torch.no_grad():
-            ms = mode_seeking_loss(fake1, fake2, z1, z2)
+            ms = mode_seeking_loss(fake1, fake2, z1, z2, ms_eps, ms_cap)
         return gan + l1, gan, l1, ms
-    ms = mode_seeking_loss(fake1, fake2, z1, z2)
+    ms = mode_seeking_loss(fake1, fake2, z1, z2, ms_eps, ms_cap)
     return gan + l1 + ms_weight * ms, gan, l1, ms
 
 
@@ -93,7 +101,8 @@ def _set_requires_grad(module: torch.nn.Module, flag: bool) -> None:
 
 
 def train_step(gan: Gan, real_a: torch.Tensor, real_b: torch.Tensor, z1: torch.Tensor,
-               z2: torch.Tensor, ms_weight: float, lambda_l1: float) -> Dict[str, float]:
+               z2: torch.Tensor, ms_weight: float, lambda_l1: float,
+               ms_eps: float = defaults.MS_EPS, ms_cap: Optional[float] = None) -> Dict[str, float]:
     """forward, update_G, update_D of the official model."""
     fake = gan.G(torch.cat([real_a, real_a]), torch.cat([z1, z2]))
     fake1, fake2 = torch.split(fake, real_a.shape[0])
@@ -104,7 +113,7 @@ def train_step(gan: Gan, real_a: torch.Tensor, real_b: torch.Tensor, z1: torch.T
         _set_requires_grad(gan.D, False)
     gan.opt_g.zero_grad()
     loss_g, loss_gan, loss_l1, loss_ms = generator_loss(gan.D, real_a, real_b, fake1, fake2, z1,
-                                                        z2, ms_weight, lambda_l1)
+                                                        z2, ms_weight, lambda_l1, ms_eps, ms_cap)
     loss_g.backward()
     gan.opt_g.step()
     if freeze:
@@ -121,8 +130,9 @@ def build_pix2pix(config: Pix2PixConfig, input_nc: int, output_nc: int, image_si
                   device: torch.device) -> Gan:
     """Seeded, xavier(0.02)-initialised G and D with the official Adam settings."""
     torch.manual_seed(config.seed)
-    G = UnetGenerator(input_nc, output_nc, image_size, config.width, config.z_dim)
-    D = MultiScaleDiscriminator(input_nc + output_nc, image_size, config.width)
+    G = UnetGenerator(input_nc, output_nc, image_size, config.width, config.z_dim, config.upsample)
+    D = MultiScaleDiscriminator(input_nc + output_nc, image_size,
+                                config.width if config.d_width is None else config.d_width)
     init_weights(G)
     init_weights(D)
     G, D = G.to(device), D.to(device)
@@ -142,11 +152,46 @@ def describe_run(config: Pix2PixConfig, data: PairedData, per_epoch: int, world_
             "world_size": world_size, "steps_per_epoch": per_epoch, "total_steps": int(total)}
 
 
+def ms_weight_at(config: Pix2PixConfig, step: int) -> float:
+    """The mode-seeking weight of step ``step`` (0-based): 0 during the warm-up, then a linear
+    ramp over ``ms_ramp`` steps up to ``ms_weight`` (the official code: ``ms_weight`` throughout)."""
+    if step < config.ms_warmup:
+        return 0.0
+    if step < config.ms_warmup + config.ms_ramp:
+        return config.ms_weight * (step - config.ms_warmup + 1) / config.ms_ramp
+    return config.ms_weight
+
+
+def lr_factor(step: int, total: int, decay_steps: int) -> float:
+    """Official ``lambda_rule`` (networks.py l.46-49, ``--lr_policy lambda``) counted in steps:
+    1 until the last ``decay_steps`` steps, then linearly down to 1 / (decay_steps + 1)."""
+    if decay_steps <= 0:
+        return 1.0
+    return 1.0 - max(0, step - (total - decay_steps)) / float(decay_steps + 1)
+
+
+def _steps_done(opt: torch.optim.Optimizer) -> int:
+    """Updates this optimiser has made (Adam counts them per parameter; 0 before the first).
+    A resumed run restores the optimiser, so the schedules below continue where they stopped."""
+    for state in opt.state.values():
+        return int(state["step"])
+    return 0
+
+
 def _make_step(gan: Gan, data: PairedData, config: Pix2PixConfig, dist: Dist) -> Callable:
+    total = config.steps if config.steps is not None else \
+        config.epochs * steps_per_epoch(len(data), config.batch_size, dist.world_size)
+
     def step(idx: np.ndarray, z1: torch.Tensor, z2: torch.Tensor) -> Dict[str, float]:
+        t = _steps_done(gan.opt_g)
+        lr = config.lr * lr_factor(t, total, config.lr_decay_steps)
+        for opt in (gan.opt_g, gan.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
         real_a = batch_to_tensor(data.inputs[idx]).to(dist.device)
         real_b = batch_to_tensor(data.targets[idx]).to(dist.device)
-        return train_step(gan, real_a, real_b, z1, z2, config.ms_weight, config.lambda_l1)
+        return train_step(gan, real_a, real_b, z1, z2, ms_weight_at(config, t), config.lambda_l1,
+                          config.ms_eps, config.ms_cap)
     return step
 
 

@@ -10,7 +10,9 @@ Scaled to small images:
   (for 64 px and up the blocks are exactly the official ones);
 - the discriminator has ``n_layers=2`` below 64 px (the official ``basic_128_multi``; with 3 layers
   its half-scale copy would shrink a 16x16 input to nothing) and 3 from 64 px (``basic_256_multi``);
-- ``width`` scales ``ngf`` and ``ndf`` (1.0 = the official 64).
+- ``width`` scales ``ngf`` and ``ndf`` (1.0 = the official 64);
+- ``upsample`` is the official ``--upsample`` option: 'basic' (transposed convolution, the default
+  of MSGAN's ``base_options.py`` l.46) or 'bilinear' (resize then convolution).
 """
 from __future__ import annotations
 
@@ -48,9 +50,18 @@ def _norm(channels: int) -> nn.Module:
     return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
 
 
-def _up(cin: int, cout: int) -> nn.Module:
-    # Official upsampleLayer(upsample='basic').
-    return nn.ConvTranspose2d(cin, cout, kernel_size=4, stride=2, padding=1)
+UPSAMPLE_MODES = ("basic", "bilinear")   # official --upsample choices
+
+
+def _up(cin: int, cout: int, upsample: str = "basic") -> List[nn.Module]:
+    """Official ``upsampleLayer`` (networks.py l.429-441): 'basic' is a 4x4 stride-2 transposed
+    convolution (checkerboard-prone), 'bilinear' a bilinear x2 resize, reflection pad, 3x3 conv."""
+    if upsample == "basic":
+        return [nn.ConvTranspose2d(cin, cout, kernel_size=4, stride=2, padding=1)]
+    if upsample == "bilinear":
+        return [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, kernel_size=3, stride=1, padding=0)]
+    raise ValueError(f"upsample {upsample!r}: use one of {', '.join(UPSAMPLE_MODES)}")
 
 
 class UnetBlockWithZ(nn.Module):
@@ -58,19 +69,19 @@ class UnetBlockWithZ(nn.Module):
 
     def __init__(self, input_nc: int, outer_nc: int, inner_nc: int, nz: int,
                  submodule: Optional["UnetBlockWithZ"] = None, outermost: bool = False,
-                 innermost: bool = False):
+                 innermost: bool = False, upsample: str = "basic"):
         super().__init__()
         self.outermost, self.innermost, self.nz = outermost, innermost, nz
         downconv = nn.Conv2d(input_nc + nz, inner_nc, kernel_size=4, stride=2, padding=1)
         if outermost:
             down = [downconv]
-            up = [nn.ReLU(), _up(inner_nc * 2, outer_nc), nn.Tanh()]
+            up = [nn.ReLU(), *_up(inner_nc * 2, outer_nc, upsample), nn.Tanh()]
         elif innermost:
             down = [nn.LeakyReLU(0.2), downconv]
-            up = [nn.ReLU(), _up(inner_nc, outer_nc), _norm(outer_nc)]
+            up = [nn.ReLU(), *_up(inner_nc, outer_nc, upsample), _norm(outer_nc)]
         else:
             down = [nn.LeakyReLU(0.2), downconv, _norm(inner_nc)]
-            up = [nn.ReLU(), _up(inner_nc * 2, outer_nc), _norm(outer_nc)]
+            up = [nn.ReLU(), *_up(inner_nc * 2, outer_nc, upsample), _norm(outer_nc)]
         self.down = nn.Sequential(*down)
         self.submodule = submodule
         self.up = nn.Sequential(*up)
@@ -93,7 +104,7 @@ class UnetGenerator(nn.Module):
     """``G_Unet_add_all``: G(input image, z) -> output image in [-1, 1]."""
 
     def __init__(self, input_nc: int, output_nc: int, image_size: int = 32, width: float = 1.0,
-                 nz: int = defaults.P2P_NZ):
+                 nz: int = defaults.P2P_NZ, upsample: str = "basic"):
         super().__init__()
         ngf, levels = filters(width), unet_levels(image_size)
         self.nz, self.image_size = nz, image_size
@@ -101,8 +112,9 @@ class UnetGenerator(nn.Module):
         block = None
         for i in range(levels - 1, 0, -1):
             block = UnetBlockWithZ(ngf * mult[i - 1], ngf * mult[i - 1], ngf * mult[i], nz, block,
-                                   innermost=block is None)
-        self.model = UnetBlockWithZ(input_nc, output_nc, ngf, nz, block, outermost=True)
+                                   innermost=block is None, upsample=upsample)
+        self.model = UnetBlockWithZ(input_nc, output_nc, ngf, nz, block, outermost=True,
+                                    upsample=upsample)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.model(x, z)
