@@ -41,6 +41,7 @@ from PIL import Image
 from . import defaults
 from .errors import UserError, first_line
 from .fileio import atomic_path
+from .metrics.lpips import name_bytes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 ARRAY_EXTENSIONS = (".npy", ".npz")
@@ -129,6 +130,37 @@ class ImageSet:
             h.update(f"{ref.condition}\t{ref.name}\t{seen_files[ref.path]}\n"
                      .encode("utf-8", "surrogateescape"))
         return h.hexdigest()
+
+
+class InMemoryImageSet(ImageSet):
+    """An ImageSet of RGB uint8 arrays held in memory (no files behind it).
+
+    Its fingerprint hashes the pixels and conditions, so caches keyed by it stay correct.
+    """
+
+    def __init__(self, source: Path, refs: List[ImageRef], images: List[np.ndarray]):
+        super().__init__(source, refs, [img.shape[:2] for img in images], [])
+        self.images = images
+
+    def read(self, i: int) -> np.ndarray:
+        return self.images[i]
+
+    def subset(self, indices: Sequence[int]) -> "InMemoryImageSet":
+        idx = list(indices)
+        out = InMemoryImageSet(self.source, [self.refs[i] for i in idx], [self.images[i] for i in idx])
+        out._fingerprint = self.fingerprint() if len(idx) == len(self.refs) else None
+        return out
+
+    def fingerprint(self, with_mtime: bool = True) -> str:
+        cached = getattr(self, "_fingerprint", None)
+        if cached:
+            return cached
+        h = hashlib.sha256(b"in-memory 1\n")
+        for ref, img in zip(self.refs, self.images):
+            h.update(name_bytes(f"{ref.condition}\t{ref.name}\t{img.shape}\n"))
+            h.update(np.ascontiguousarray(img).tobytes())
+        self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
 
 SKIP_HINT = ", or pass --skip-bad to skip it"

@@ -25,7 +25,6 @@ files. Bad input raises :class:`~msgan_eval.errors.ParameterError` (a ``ValueErr
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any, List, Mapping, Sequence, Tuple, Union
@@ -33,42 +32,18 @@ from typing import Any, List, Mapping, Sequence, Tuple, Union
 import numpy as np
 
 from msgan_eval.errors import ParameterError, ParameterTypeError
-from msgan_eval.images import ROOT_CONDITION, ImageRef, ImageSet, check_image_path, is_stats_file, scan_images
-from msgan_eval.metrics.lpips import name_bytes
+from msgan_eval.images import (
+    ROOT_CONDITION,
+    ImageRef,
+    ImageSet,
+    InMemoryImageSet,
+    check_image_path,
+    is_stats_file,
+    scan_images,
+)
 
 ImagesLike = Union[str, "os.PathLike[str]", ImageSet, np.ndarray, Any, Mapping[Any, Any]]
 IN_MEMORY = Path("<in-memory>")
-
-
-class InMemoryImageSet(ImageSet):
-    """An ImageSet of RGB uint8 arrays held in memory (no files behind it).
-
-    Its fingerprint hashes the pixels and conditions, so caches keyed by it stay correct.
-    """
-
-    def __init__(self, source: Path, refs: List[ImageRef], images: List[np.ndarray]):
-        super().__init__(source, refs, [img.shape[:2] for img in images], [])
-        self.images = images
-
-    def read(self, i: int) -> np.ndarray:
-        return self.images[i]
-
-    def subset(self, indices: Sequence[int]) -> "InMemoryImageSet":
-        idx = list(indices)
-        out = InMemoryImageSet(self.source, [self.refs[i] for i in idx], [self.images[i] for i in idx])
-        out._fingerprint = self.fingerprint() if len(idx) == len(self.refs) else None
-        return out
-
-    def fingerprint(self, with_mtime: bool = True) -> str:
-        cached = getattr(self, "_fingerprint", None)
-        if cached:
-            return cached
-        h = hashlib.sha256(b"in-memory 1\n")
-        for ref, img in zip(self.refs, self.images):
-            h.update(name_bytes(f"{ref.condition}\t{ref.name}\t{img.shape}\n"))
-            h.update(np.ascontiguousarray(img).tobytes())
-        self._fingerprint = h.hexdigest()
-        return self._fingerprint
 
 
 def _is_tensor(x) -> bool:

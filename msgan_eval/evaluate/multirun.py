@@ -73,7 +73,7 @@ def _identity(images: ImageSet) -> str:
     PNGs can share names and sizes."""
     import hashlib
 
-    from .inputs import InMemoryImageSet
+    from msgan_eval.images import InMemoryImageSet
 
     if isinstance(images, InMemoryImageSet):
         return images.fingerprint()
