@@ -68,3 +68,38 @@ def test_unpaired_demo_reports_both_arms_and_the_counted_diversity(tmp_path, wei
     assert "counted diversity" in (out / "report.md").read_text()
     # the reference is the tinted domain: colour images, one folder per class
     assert len(list((out / "reference").iterdir())) == 10
+
+
+class _StopAfterSampling(Exception):
+    pass
+
+
+@pytest.mark.parametrize("module, sampler, trainer", [
+    ("msgan_eval.demos.unpaired", "sample_drit_run", "train_arms"),
+    ("msgan_eval.demos.text_to_image", "sample_stackgan_run", "_train_arms")])
+def test_each_seed_samples_with_its_own_noise(tmp_path, monkeypatch, module, sampler, trainer):
+    # issue #21's protocol, as in the image-to-image demo: both arms of one seed share the noise,
+    # each seed draws its own
+    import importlib
+
+    mod = importlib.import_module(module)
+    seeds = []
+
+    def record(*args, seed, **kwargs):
+        seeds.append(seed)
+        if len(seeds) == 4:
+            raise _StopAfterSampling
+        return None
+
+    sampler_module = ("msgan_eval.train.drit_sampler" if sampler == "sample_drit_run"
+                      else "msgan_eval.train.stackgan_sampler")
+    monkeypatch.setattr(importlib.import_module(sampler_module), sampler, record)
+    monkeypatch.setattr(mod, sampler, record, raising=False)
+    monkeypatch.setattr(mod, trainer, lambda *a, **k: {})
+    monkeypatch.setattr(mod, "preflight_weights", lambda *a, **k: None)
+    config_class = mod.UnpairedDemoConfig if "unpaired" in module else mod.TextDemoConfig
+    run = (mod.train_sample_compare_unpaired if "unpaired" in module
+           else mod.train_sample_compare_text)
+    with pytest.raises(_StopAfterSampling):
+        run(tmp_path, config_class(seed=7, seeds=2), quiet=True, log=lambda m: None, command=[])
+    assert seeds == [7, 7, 8, 8]

@@ -125,7 +125,7 @@ def train_sample_compare_text(out: Path, config: TextDemoConfig, *, quiet: bool,
             folders[arm].append(sample_stackgan_run(out / "runs" / run, out / "samples" / run,
                                                     captions=config.captions,
                                                     per_caption=config.per_caption,
-                                                    seed=config.seed, device=config.device,
+                                                    seed=seed, device=config.device,
                                                     quiet=quiet))
     log(f"demo: writing {config.ref_per_class} held-out tinted test items per class as the reference")
     ref = write_captioned_reference(out / "reference", config.ref_per_class, config.seed,

@@ -130,7 +130,7 @@ def train_sample_compare_unpaired(out: Path, config: UnpairedDemoConfig, *, quie
                 f"times with {run}")
             folders[arm].append(sample_drit_run(out / "runs" / run, out / "samples" / run,
                                                 inputs=config.inputs, per_input=config.per_input,
-                                                seed=config.seed, device=config.device,
+                                                seed=seed, device=config.device,
                                                 quiet=quiet))
     log(f"demo: writing {config.ref_per_class} held-out tinted test items per class as the reference")
     ref = write_tinted_reference(out / "reference", config.ref_per_class, config.seed, config.data_root)
