@@ -206,6 +206,30 @@ def test_statistics_of_other_weights_are_refused_alike(tmp_path, fid_sets, rando
         msgan_eval.fid(tmp_path / "mine.npz", tmp_path / "other.npz", dims=64)
 
 
+
+def test_fid_looks_at_each_argument_once(tmp_path, monkeypatch):
+    """Issue #27 item 7: ``fid`` classified each argument three times (the statistics check, the
+    weights step, the dispatch), opening every ``.npz`` each time; now once, in ``take_inputs``."""
+    from msgan_eval.evaluate import inputs
+    from msgan_eval.features.stats_cache import FidStats, save_fid_stats
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        x = rng.normal(size=(200, 64))
+        save_fid_stats(tmp_path / f"{name}.npz", FidStats(x.mean(0), np.cov(x, rowvar=False), 200, 64, None))
+    opened = []
+
+    def counted(path):
+        opened.append(Path(path).name)
+        return inputs_is_stats_file(path)
+
+    inputs_is_stats_file = inputs.is_stats_file
+    monkeypatch.setattr(inputs, "is_stats_file", counted)
+    result = msgan_eval.fid(tmp_path / "a.npz", tmp_path / "b.npz", dims=64)
+    assert opened == ["a.npz", "b.npz"]
+    assert result.inputs == [str(tmp_path / "a.npz"), str(tmp_path / "b.npz")] and result.fid > 0
+
+
 # ---- LPIPS -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

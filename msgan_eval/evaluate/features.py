@@ -243,15 +243,17 @@ def feature_source(features: str = defaults.FEATURES, *, preset: Optional[str] =
 
 def set_statistics(image_set, *, weights: ResolvedWeights, dims: int, device: str,
                     batch_size: int, num_workers: int, use_cache: bool, quiet: bool, preset,
-                    features: str):
+                    features: str, rows: Optional[np.ndarray] = None):
     """(mu, sigma) of one set in its feature space (Inception and the DINOv2 / CLIP towers
-    streamed and cached; VGG16 fc2 from its feature rows)."""
+    streamed and cached; VGG16 fc2 from its feature rows). ``rows``: Inception features of the
+    set already extracted (``FeatureSource.of``), used instead of another network pass."""
     kw = dict(weights=weights, device=device, batch_size=batch_size, num_workers=num_workers,
               quiet=quiet)
     if features == "inception":
         from msgan_eval.features.extract import image_set_statistics
 
-        return image_set_statistics(image_set, dims=dims, use_cache=use_cache, preset=preset, **kw)
+        return image_set_statistics(image_set, dims=dims, use_cache=use_cache, preset=preset,
+                                    rows=rows, **kw)
     if features != "vgg16-fc2":
         from msgan_eval.features.embed import embedding_statistics
 

@@ -24,7 +24,7 @@ from msgan_eval.features.stats_cache import should_cache
 from msgan_eval.validate import loader_numbers
 from msgan_eval.weights import ResolvedWeights
 
-from .inputs import ImagesLike, as_image_set, check_output, check_paths, describe, is_stats_path
+from .inputs import ImagesLike, Input, check_output, take_inputs
 
 
 @dataclass
@@ -85,11 +85,11 @@ class FidStats(_StoredStats):
                 "skipped": self.skipped, "processes": self.processes}
 
 
-def resolve_weights_for(inputs: Sequence[ImagesLike], inception_weights, device: str,
+def resolve_weights_for(inputs: Sequence[Input], inception_weights, device: str,
                         features: str = defaults.FEATURES, feature_weights=None):
     """The network's weights, resolved before any long work, or None when every input is a
     statistics file (then no network runs). The device is checked first: it is cheaper."""
-    if all(is_stats_path(x) for x in inputs):
+    if all(x.is_stats for x in inputs):
         return None
     from msgan_eval.device import resolve_device
 
@@ -190,17 +190,17 @@ def _agree(stats: Sequence[_StoredStats], params: Sequence[str]) -> None:
                              "under the other's {preset}", pa, pb, "preset")
 
 
-def _image_statistics(x: ImagesLike, *, param: str, weights: ResolvedWeights, dims: int,
-                      device: str, batch_size: int, num_workers: int, use_cache: bool,
-                      skip_bad: bool, quiet: bool, preset, features: str = defaults.FEATURES) -> FidStats:
+def _image_statistics(x: Input, *, weights: ResolvedWeights, dims: int, device: str,
+                      batch_size: int, num_workers: int, use_cache: bool, skip_bad: bool,
+                      quiet: bool, preset, features: str = defaults.FEATURES) -> FidStats:
     from .features import set_statistics
 
-    image_set = as_image_set(x, param=param, skip_bad=skip_bad, quiet=quiet)
+    image_set = x.images(skip_bad=skip_bad, quiet=quiet)
     s = set_statistics(image_set, weights=weights, dims=dims, device=device,
                         batch_size=batch_size, num_workers=num_workers, use_cache=use_cache,
                         quiet=quiet, preset=preset, features=features)
-    return FidStats(s.mu, s.sigma, s.n, s.dims, s.weights_sha256, describe(x), s.cached, preset,
-                    features, weights=weights.as_dict(), input=describe(x),
+    return FidStats(s.mu, s.sigma, s.n, s.dims, s.weights_sha256, x.name, s.cached, preset,
+                    features, weights=weights.as_dict(), input=x.name,
                     skipped=len(image_set.skipped), processes=distributed.world_size(),
                     skipped_files=list(image_set.skipped))
 
@@ -245,15 +245,15 @@ def statistics(x: ImagesLike, *, out: "str | os.PathLike[str] | None" = None,
         raise ParameterError(f"{{out}} {os.fspath(out)}: must end with .npz (pytorch-fid only "
                              "reads .npz statistics)", "out")
     check_output(out, "out")          # before the extraction, not after it
-    check_paths(x)
-    weights = resolve_weights_for([x], inception_weights, device, features, feature_weights)
+    [given] = take_inputs(x=x)
+    weights = resolve_weights_for([given], inception_weights, device, features, feature_weights)
     if weights is None:
         s = load_statistics(x, param="x", dims=dims, preset=preset, features=features)
         stats = FidStats(s.mu, s.sigma, s.n, s.dims, s.weights_sha256, s.source, s.cached,
-                         s.preset or preset, features, input=describe(x),
+                         s.preset or preset, features, input=given.name,
                          processes=distributed.world_size())
     else:
-        stats = _image_statistics(x, param="x", weights=weights, dims=dims, device=device,
+        stats = _image_statistics(given, weights=weights, dims=dims, device=device,
                                   batch_size=batch_size, num_workers=num_workers,
                                   use_cache=use_cache, skip_bad=skip_bad, quiet=quiet,
                                   preset=preset, features=features)
@@ -333,38 +333,36 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
         >>> msgan_eval.fid("real/", "fake/").fid                     # doctest: +SKIP
         12.3
     """
-    params = ("a", "b")
     features, preset, dims = feature_space(features, preset, dims)
     check_inception_weights_used(features, inception_weights)
     batch_size, num_workers = loader_numbers(batch_size, num_workers)
     check_settings(use_cache)
-    check_paths(a, b)                 # both inputs before either is read
+    inputs = take_inputs(a=a, b=b)    # both checked before either is read; looked at once
     if skip_missing and not per_class:
         raise ParameterError("{skip_missing} applies to {per_class} only (it leaves out classes "
                              "one side lacks); add {per_class} or drop {skip_missing}",
                              "skip_missing", "per_class")
     if per_class:
-        return _fid_per_class(a, b, dims=dims, device=device, batch_size=batch_size,
+        return _fid_per_class(inputs, dims=dims, device=device, batch_size=batch_size,
                               num_workers=num_workers, inception_weights=inception_weights,
                               skip_bad=skip_bad, skip_missing=skip_missing, quiet=quiet,
                               preset=preset, features=features, feature_weights=feature_weights)
-    for param, x in zip(params, (a, b)):      # a statistics file of another space: say so first
-        if is_stats_path(x):
-            load_statistics(x, param=param, dims=dims, preset=preset, features=features)
-    weights = resolve_weights_for([a, b], inception_weights, device, features, feature_weights)
+    for x in inputs:                  # a statistics file of another space: say so first
+        if x.is_stats:
+            load_statistics(x.value, param=x.param, dims=dims, preset=preset, features=features)
+    weights = resolve_weights_for(inputs, inception_weights, device, features, feature_weights)
     stats = []
-    for param, x in zip(params, (a, b)):
-        if is_stats_path(x):
-            stats.append(load_statistics(x, param=param, dims=dims, weights=weights,
+    for x in inputs:
+        if x.is_stats:
+            stats.append(load_statistics(x.value, param=x.param, dims=dims, weights=weights,
                                          preset=preset, features=features))
         else:
-            cache = use_cache and should_cache(param == "a", cache_generated=cache_generated)
-            stats.append(_image_statistics(x, param=param, weights=weights, dims=dims,
-                                           device=device, batch_size=batch_size,
-                                           num_workers=num_workers, use_cache=cache,
-                                           skip_bad=skip_bad, quiet=quiet, preset=preset,
-                                           features=features))
-    _agree(stats, params)
+            cache = use_cache and should_cache(x.param == "a", cache_generated=cache_generated)
+            stats.append(_image_statistics(x, weights=weights, dims=dims, device=device,
+                                           batch_size=batch_size, num_workers=num_workers,
+                                           use_cache=cache, skip_bad=skip_bad, quiet=quiet,
+                                           preset=preset, features=features))
+    _agree(stats, [x.param for x in inputs])
     value, notes = frechet_with_notes(*stats)
     notes += [f"{s.source}: records no FID preset (a file of pytorch-fid or an older msgan-eval: "
               f"pytorch-fid's preprocessing); this run uses {preset}"
@@ -375,7 +373,7 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
     sha = weights.sha256 if weights else next((s.weights_sha256 for s in stats if s.weights_sha256), None)
     return FidResult(fid=value, n=[s.n for s in stats], dims=dims, weights_sha256=sha,
                      weights=weights.as_dict() if weights else None,
-                     inputs=[describe(x) for x in (a, b)], cached=[s.cached for s in stats],
+                     inputs=[x.name for x in inputs], cached=[s.cached for s in stats],
                      skipped=[getattr(s, "skipped", 0) for s in stats], device=device,
                      batch_size=batch_size, num_workers=num_workers,
                      processes=distributed.world_size(), warnings=notes, preset=preset,
@@ -383,7 +381,7 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
                      skipped_files=[f for s in stats for f in getattr(s, "skipped_files", [])])
 
 
-def _fid_per_class(a: ImagesLike, b: ImagesLike, *, dims: int, device: str, batch_size: int,
+def _fid_per_class(inputs: Sequence[Input], *, dims: int, device: str, batch_size: int,
                    num_workers: int, inception_weights, skip_bad: bool, skip_missing: bool,
                    quiet: bool, preset, features: str, feature_weights) -> FidResult:
     """``fid(per_class=True)``: one feature extraction per set gives the pooled FID and each class's."""
@@ -392,22 +390,22 @@ def _fid_per_class(a: ImagesLike, b: ImagesLike, *, dims: int, device: str, batc
     from .features import FeatureSource
     from .per_class import pair_conditions, per_class_fid
 
-    for param, x in (("a", a), ("b", b)):
-        if is_stats_path(x):
-            raise ParameterError(f"{{{param}}} {x} is a statistics file; {{per_class}} needs images "
-                                 "(class sub-folders) on both sides", param, "per_class")
-    sets = [as_image_set(x, param=p, skip_bad=skip_bad, quiet=quiet) for p, x in (("a", a), ("b", b))]
+    for x in inputs:
+        if x.is_stats:
+            raise ParameterError(f"{{{x.param}}} {x.name} is a statistics file; {{per_class}} needs "
+                                 "images (class sub-folders) on both sides", x.param, "per_class")
+    sets = [x.images(skip_bad=skip_bad, quiet=quiet) for x in inputs]
     pairing = pair_conditions(*sets, skip_missing=skip_missing)     # inputs before weights
-    weights = resolve_weights_for([a, b], inception_weights, device, features, feature_weights)
+    weights = resolve_weights_for(inputs, inception_weights, device, features, feature_weights)
     source = FeatureSource(features, weights, device, batch_size, num_workers, preset, dims)
     feats = [source.of(s, quiet=quiet) for s in sets]
     stats = [_StoredStats(*feature_statistics(np.asarray(f, dtype=np.float64)), len(f), dims,
-                          weights.sha256, describe(x), False, preset, features)
-             for f, x in zip(feats, (a, b))]
+                          weights.sha256, x.name, False, preset, features)
+             for f, x in zip(feats, inputs)]
     value, notes = frechet_with_notes(*stats)
     per, class_notes = per_class_fid(sets[0], feats[0], sets[1], feats[1], pairing.shared)
     return FidResult(fid=value, n=[len(s) for s in sets], dims=dims, weights_sha256=weights.sha256,
-                     weights=weights.as_dict(), inputs=[describe(x) for x in (a, b)],
+                     weights=weights.as_dict(), inputs=[x.name for x in inputs],
                      cached=[False, False], skipped=[len(s.skipped) for s in sets], device=device,
                      batch_size=batch_size, num_workers=num_workers,
                      processes=distributed.world_size(), warnings=notes + class_notes,

@@ -26,6 +26,7 @@ files. Bad input raises :class:`~msgan_eval.errors.ParameterError` (a ``ValueErr
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Mapping, Sequence, Tuple, Union
 
@@ -164,6 +165,35 @@ def check_paths(*inputs: ImagesLike) -> None:
     for x in inputs:
         if x is not None and is_path(x):
             check_image_path(x)
+
+
+@dataclass(frozen=True)
+class Input:
+    """One argument of an evaluation function, looked at once: the parameter it came as, the
+    value, how results name it and whether it is a FID statistics ``.npz`` rather than images.
+    ``images()`` is the one step from the argument to its :class:`ImageSet`."""
+
+    param: str
+    value: Any
+    name: str
+    is_stats: bool
+
+    def images(self, *, skip_bad: bool = False, quiet: bool = True) -> ImageSet:
+        return as_image_set(self.value, param=self.param, skip_bad=skip_bad, quiet=quiet)
+
+
+def take_inputs(**named: ImagesLike) -> List[Input]:
+    """The named arguments as :class:`Input` s, in order, every path checked (``check_paths``)
+    before any is classified or read; statistics files are recognised here, once each.
+
+    Example:
+        >>> import numpy as np
+        >>> [x] = take_inputs(b=np.zeros((2, 8, 8), np.uint8))
+        >>> x.param, x.name, x.is_stats, len(x.images())
+        ('b', '<in-memory>', False, 2)
+    """
+    check_paths(*named.values())
+    return [Input(param, x, describe(x), is_stats_path(x)) for param, x in named.items()]
 
 
 def describe(x: ImagesLike) -> str:

@@ -109,10 +109,16 @@ def image_set_statistics(image_set: ImageSet, *, weights: ResolvedWeights,
                          batch_size: int = defaults.BATCH_SIZE,
                          num_workers: int = defaults.NUM_WORKERS, quiet: bool = True,
                          use_cache: bool = True, fast: bool = True,
-                         preset: str = defaults.FID_PRESET) -> FidStats:
+                         preset: str = defaults.FID_PRESET,
+                         rows: "np.ndarray | None" = None) -> FidStats:
     """The preset's (mu, sigma) of ``image_set``, streamed; cached unless ``use_cache=False``.
 
-    Under torchrun every rank must call this with the same set; each extracts its shard.
+    ``rows``: the set's (N, dims) features when a caller already holds them (``compare``'s
+    memo, which its realism gate and KID/PRDC read too): the statistics are taken from them
+    instead of a second pass of the network over the same images.
+
+    Under torchrun every rank must call this with the same set; each extracts its shard (or
+    holds every row: ``rows`` are gathered).
     """
     if len(image_set) < 2:
         raise UserError(f"{image_set.source}: FID statistics need at least 2 images, "
@@ -126,6 +132,28 @@ def image_set_statistics(image_set: ImageSet, *, weights: ResolvedWeights,
     if cached is not None:
         return cached
 
+    if rows is not None:
+        if rows.shape != (len(image_set), dims):
+            raise ValueError(f"rows of shape {rows.shape} for {len(image_set)} images of {dims} dims")
+        running = RunningStats(dims)
+        running.update(rows)
+    else:
+        running = _reduce(_streamed(image_set, weights, dims, device, batch_size, num_workers,
+                                    quiet, fast, preset))
+    stats = FidStats(running.mu, running.sigma, running.n, dims, weights.sha256, source,
+                     preset=preset)
+    if not (np.isfinite(stats.mu).all() and np.isfinite(stats.sigma).all()):
+        raise UserError(f"{image_set.source}: Inception features contain NaN or infinity; the "
+                        f"weights {weights.path} are damaged (re-create or re-download them)")
+    if use_cache and distributed.is_main_process():
+        stats_cache.write_cached_stats(key, stats)
+    return stats
+
+
+def _streamed(image_set: ImageSet, weights: ResolvedWeights, dims: int, device: str,
+              batch_size: int, num_workers: int, quiet: bool, fast: bool,
+              preset: str) -> RunningStats:
+    """This rank's shard of ``image_set`` through the network, summed batch by batch."""
     dev = distributed.local_device(resolve_device(device))
     model = inception_for(weights, dims, dev, fast, preset)
     mine = image_set.subset(distributed.shard(range(len(image_set))))
@@ -135,15 +163,7 @@ def image_set_statistics(image_set: ImageSet, *, weights: ResolvedWeights,
                                       quiet=quiet or not distributed.is_main_process(),
                                       desc=f"inception {image_set.source.name}", preset=preset):
         running.update(feats)
-    running = _reduce(running)
-    stats = FidStats(running.mu, running.sigma, running.n, dims, weights.sha256, source,
-                     preset=preset)
-    if not (np.isfinite(stats.mu).all() and np.isfinite(stats.sigma).all()):
-        raise UserError(f"{image_set.source}: Inception features contain NaN or infinity; the "
-                        f"weights {weights.path} are damaged (re-create or re-download them)")
-    if use_cache and distributed.is_main_process():
-        stats_cache.write_cached_stats(key, stats)
-    return stats
+    return running
 
 
 def extract_inception_features(image_set: ImageSet, *, weights: ResolvedWeights,

@@ -1,0 +1,69 @@
+"""compare passes the reference through the network once.
+
+FID's reference statistics used to be streamed by their own network pass, and the realism gate,
+the degenerate flags, KID and PRDC then extracted the reference's rows again (about 30 s of the
+image-to-image demo's 412 s). When one of those families runs, the statistics now come from the
+memoised rows; the FID is pytorch-fid's Fréchet distance of the same features either way.
+"""
+import numpy as np
+import pytest
+from pytorch_fid.fid_score import calculate_frechet_distance
+
+import msgan_eval
+from msgan_eval.evaluate.features import clear_memo
+
+from conftest import write_random_pngs
+
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
+              pytest.mark.filterwarnings("ignore:Matrix is singular")]
+
+
+@pytest.fixture
+def counted_images(monkeypatch):
+    """source folder name -> images that went through the Inception, per call."""
+    import msgan_eval.features.extract as extract
+
+    seen = {}
+    real = extract.iter_feature_batches
+
+    def counting(image_set, model, **kw):
+        seen[image_set.source.name] = seen.get(image_set.source.name, 0) + len(image_set)
+        return real(image_set, model, **kw)
+
+    monkeypatch.setattr(extract, "iter_feature_batches", counting)
+    clear_memo()
+    yield seen
+    clear_memo()
+
+
+@pytest.mark.parametrize("metrics", [("fid", "degenerate"), ("fid", "kid")])
+def test_reference_is_extracted_once(tmp_path, random_weights, counted_images, metrics):
+    ref = write_random_pngs(tmp_path / "ref", 50, size=(16, 16), seed=1)
+    base = write_random_pngs(tmp_path / "base", 6, size=(16, 16), seed=2)
+    cand = write_random_pngs(tmp_path / "cand", 6, size=(16, 16), seed=3)
+    result = msgan_eval.compare(base, cand, ref, metrics=metrics, bootstrap=10,
+                                inception_weights=str(random_weights))
+    assert counted_images == {"ref": 50, "base": 6, "cand": 6}
+    # pytorch-fid's distance of the same features (1e-4: 50 and 6 images in 2048 dimensions make
+    # both covariances rank-deficient, and scipy's sqrtm is then good to about 1e-6)
+    from msgan_eval.features.extract import extract_inception_features
+    from msgan_eval.weights import INCEPTION, ResolvedWeights, file_sha256
+
+    weights = ResolvedWeights(INCEPTION, random_weights, "explicit", file_sha256(random_weights))
+    feats = {name: extract_inception_features(msgan_eval.scan_images(tmp_path / name), weights=weights)
+             for name in ("ref", "cand")}
+    stats = [(f.mean(0), np.cov(f, rowvar=False)) for f in feats.values()]
+    expected = calculate_frechet_distance(*stats[1], *stats[0])
+    assert result.runs["candidate"]["fid"]["value"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_fid_alone_streams_the_reference(tmp_path, random_weights, counted_images):
+    """No other family reads the rows: the statistics are streamed (memory stays O(d^2))."""
+    import msgan_eval.evaluate.features as features
+
+    ref = write_random_pngs(tmp_path / "ref", 20, size=(16, 16), seed=1)
+    run = write_random_pngs(tmp_path / "run", 6, size=(16, 16), seed=2)
+    msgan_eval.compare(run, run, ref, metrics=("fid",), bootstrap=10,
+                       inception_weights=str(random_weights))
+    assert counted_images == {"ref": 20, "run": 6}
+    assert not any(key[0] == msgan_eval.scan_images(ref).fingerprint() for key in features._MEMO)
