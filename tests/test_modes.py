@@ -137,3 +137,4 @@ def test_stacked_cli_with_the_bundled_classifier_is_pacgans_count_of_its_labels(
     assert "classifier fashion-mnist, per-channel test error 9.86%" in text
     missing = run("modes", "stacked", path, "--classifier", tmp_path / "nope.pt")
     assert missing.exit_code == 3 and "nope.pt" in missing.stderr
+    assert "error: --classifier " in missing.stderr, missing.stderr      # the option, not "classifier"

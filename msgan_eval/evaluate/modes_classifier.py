@@ -8,6 +8,8 @@ from typing import Callable, Tuple
 
 import numpy as np
 
+from msgan_eval.errors import ParameterError, WeightsUnavailable
+
 DEFAULT_CLASSIFIER = "fashion-mnist"
 
 
@@ -17,7 +19,16 @@ def load_labeller(classifier: "str | os.PathLike[str] | None", device: str = "au
     from msgan_eval.device import resolve_device
     from msgan_eval.features.classifier import load_classifier
 
-    clf = load_classifier(classifier or DEFAULT_CLASSIFIER, device=resolve_device(device))
+    try:
+        clf = load_classifier(classifier or DEFAULT_CLASSIFIER, device=resolve_device(device))
+    except WeightsUnavailable as exc:
+        if classifier is None:
+            raise
+        # Name the option the user gave (the CLI renders {classifier} as --classifier), keeping
+        # the missing-weights exit code 3.
+        err = ParameterError("{classifier} " + str(exc).removeprefix("classifier "), "classifier")
+        err.exit_code = exc.exit_code
+        raise err from None
     accuracy = clf.info.get("test_accuracy")
     info = {**clf.info, "test_error": None if accuracy is None else 1.0 - float(accuracy)}
 
