@@ -22,20 +22,28 @@ DEMO_ENTRIES = frozenset({"runs", "samples", "reference", "report.json", "report
 
 
 @dataclass
-class DemoConfig:
-    steps: int = defaults.DEMO_STEPS
-    width: float = defaults.DEMO_WIDTH
-    per_class: int = defaults.DEMO_PER_CLASS
+class DemoEvaluation:
+    """What every image demo shares: its seeds and data, and how its arms are compared (the
+    reference's size, NDB bins, bootstrap, weights, device). Each task's config adds its
+    training and sampling fields (``demo --task``: one keyword per option)."""
+
     ref_per_class: int = defaults.DEMO_REF_PER_CLASS
     ndb_bins: int = defaults.DEMO_NDB_BINS
     bootstrap: int = defaults.BOOTSTRAP
     seed: int = defaults.SEED
+    seeds: int = defaults.DEMO_SEEDS
     data_root: Optional[str] = None
     inception_weights: Optional[str] = None
     lpips_backbone: Optional[str] = None
     dims: int = defaults.FID_DIMS
     device: str = defaults.DEVICE
-    seeds: int = defaults.DEMO_SEEDS
+
+
+@dataclass
+class DemoConfig(DemoEvaluation):
+    steps: int = defaults.DEMO_STEPS
+    width: float = defaults.DEMO_WIDTH
+    per_class: int = defaults.DEMO_PER_CLASS
 
 
 def arm_name(arm: str, seed: int, seeds: int) -> str:

@@ -18,29 +18,27 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from . import defaults
-from .demo import arm_name, compare_arms, preflight_weights, torch_threads, write_demo_reference
+from .demo import (
+    DemoEvaluation,
+    arm_name,
+    compare_arms,
+    preflight_weights,
+    torch_threads,
+    write_demo_reference,
+)
 from .demo_judges import judge_arms, judges_note
 
 SHOWN_INPUTS = 10     # inputs shown in the HTML report with their samples (one per class)
 
 
 @dataclass
-class PairsDemoConfig:
+class PairsDemoConfig(DemoEvaluation):
+    ref_per_class: int = defaults.P2P_DEMO_REF_PER_CLASS
     steps: int = defaults.P2P_DEMO_STEPS
     width: float = defaults.P2P_DEMO_WIDTH
     batch_size: int = defaults.P2P_BATCH_SIZE
     inputs: int = defaults.P2P_INPUTS
     per_input: int = defaults.P2P_PER_INPUT
-    ref_per_class: int = defaults.P2P_DEMO_REF_PER_CLASS
-    ndb_bins: int = defaults.DEMO_NDB_BINS
-    bootstrap: int = defaults.BOOTSTRAP
-    seed: int = defaults.SEED
-    seeds: int = defaults.DEMO_SEEDS
-    data_root: Optional[str] = None
-    inception_weights: Optional[str] = None
-    lpips_backbone: Optional[str] = None
-    dims: int = defaults.FID_DIMS
-    device: str = defaults.DEVICE
     # The MSGAN arm's term and both arms' training schedule (docs/image-to-image.md: the ablation)
     ms_weight: float = defaults.P2P_DEMO_MS_WEIGHT
     ms_eps: float = defaults.P2P_DEMO_MS_EPS

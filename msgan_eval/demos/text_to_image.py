@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from msgan_eval import defaults
-from msgan_eval.demo import arm_name, compare_arms, preflight_weights
+from msgan_eval.demo import DemoEvaluation, arm_name, compare_arms, preflight_weights
 
 from .arms import effective_workers, strip_img, timed, total_seconds, train_all
 
@@ -33,22 +33,13 @@ LABELS = {"baseline": "StackGAN++", "msgan": "StackGAN++ + MS"}
 
 
 @dataclass
-class TextDemoConfig:
+class TextDemoConfig(DemoEvaluation):
+    ref_per_class: int = defaults.P2P_DEMO_REF_PER_CLASS
     steps: int = defaults.STACKGAN_DEMO_STEPS
     width: float = defaults.STACKGAN_DEMO_WIDTH
     batch_size: int = defaults.STACKGAN_DEMO_BATCH_SIZE
     per_caption: int = defaults.P2P_PER_INPUT
     captions: Optional[int] = None      # the first N canonical captions; None: all 70
-    ref_per_class: int = defaults.P2P_DEMO_REF_PER_CLASS
-    ndb_bins: int = defaults.DEMO_NDB_BINS
-    bootstrap: int = defaults.BOOTSTRAP
-    seed: int = defaults.SEED
-    seeds: int = defaults.DEMO_SEEDS
-    data_root: Optional[str] = None
-    inception_weights: Optional[str] = None
-    lpips_backbone: Optional[str] = None
-    dims: int = defaults.FID_DIMS
-    device: str = defaults.DEVICE
     workers: int = 2
 
 

@@ -16,12 +16,12 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 import numpy as np
 
 from msgan_eval import defaults
-from msgan_eval.demo import arm_name, compare_arms, preflight_weights
+from msgan_eval.demo import DemoEvaluation, arm_name, compare_arms, preflight_weights
 from msgan_eval.train.drit_sampler import sample_drit_run
 
 from .arms import effective_workers, strip_img, timed, total_seconds
@@ -32,22 +32,13 @@ LABELS = {"baseline": "DRIT", "msgan": "DRIT + MS"}
 
 
 @dataclass
-class UnpairedDemoConfig:
+class UnpairedDemoConfig(DemoEvaluation):
+    ref_per_class: int = defaults.P2P_DEMO_REF_PER_CLASS
     steps: int = defaults.DRIT_DEMO_STEPS
     width: float = defaults.DRIT_DEMO_WIDTH
     batch_size: int = defaults.DRIT_DEMO_BATCH_SIZE
     inputs: int = defaults.P2P_INPUTS
     per_input: int = defaults.P2P_PER_INPUT
-    ref_per_class: int = defaults.P2P_DEMO_REF_PER_CLASS
-    ndb_bins: int = defaults.DEMO_NDB_BINS
-    bootstrap: int = defaults.BOOTSTRAP
-    seed: int = defaults.SEED
-    seeds: int = defaults.DEMO_SEEDS
-    data_root: Optional[str] = None
-    inception_weights: Optional[str] = None
-    lpips_backbone: Optional[str] = None
-    dims: int = defaults.FID_DIMS
-    device: str = defaults.DEVICE
     lr: float = defaults.DRIT_DEMO_LR
     workers: int = 2               # arms trained at the same time, one process each
 
