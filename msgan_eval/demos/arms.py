@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import importlib
 import time
-from typing import Dict, List, Tuple
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
 
 Job = Tuple[str, object, object, str, bool]     # ("module:function", config, run dir, device, quiet)
 
@@ -64,6 +65,37 @@ def timed(fn, *args):
     result = fn(*args)
     return result, {"wall": round(time.perf_counter() - t0, 1),
                     "cpu": round(time.process_time() - c0, 1)}
+
+
+def sample_arms(out: Path, config, arms, sample_run: Callable[[Path, Path, int], Path],
+                what: str, log: Callable[[str], None]) -> Dict[str, List[Path]]:
+    """{arm: its sample folders, one per seed}: each seed's run of each arm sampled by
+    ``sample_run(run dir, sample dir, seed)`` with that seed's noise (both arms of a seed share it)."""
+    from msgan_eval.demo import arm_name
+
+    folders: Dict[str, List[Path]] = {arm: [] for arm, _ in arms}
+    for seed in range(config.seed, config.seed + config.seeds):
+        for arm, _ in arms:
+            run = arm_name(arm, seed, config.seeds)
+            log(f"demo: {what} with {run}")
+            folders[arm].append(sample_run(out / "runs" / run, out / "samples" / run, seed))
+    return folders
+
+
+def compare_samples(folders: Dict[str, List[Path]], ref: Path, config, *, quiet: bool,
+                    log: Callable[[str], None], command: List[str]):
+    """((report, runs), seconds): ``compare`` of every arm's samples against ``ref`` with the
+    demo's evaluation settings (:class:`msgan_eval.demo.DemoEvaluation`), seeds pooled."""
+    from msgan_eval.demo import compare_arms
+    from msgan_eval.report.compare import CompareConfig
+
+    compare_config = CompareConfig(bootstrap=config.bootstrap, seed=config.seed,
+                                   ndb_bins=config.ndb_bins, device=config.device, dims=config.dims,
+                                   inception_weights=config.inception_weights,
+                                   lpips_backbone=config.lpips_backbone)
+    samples = {arm: [f / "samples" for f in fs] for arm, fs in folders.items()}
+    return timed(lambda: compare_arms(samples, ref, compare_config, quiet=quiet, log=log,
+                                      command=command))
 
 
 def strip_img(paths, alt: str, zoom: int = 2) -> str:

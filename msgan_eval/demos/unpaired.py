@@ -21,10 +21,10 @@ from typing import Callable, Dict, List
 import numpy as np
 
 from msgan_eval import defaults
-from msgan_eval.demo import DemoEvaluation, arm_name, compare_arms, preflight_weights
+from msgan_eval.demo import DemoEvaluation, arm_name, preflight_weights
 from msgan_eval.train.drit_sampler import sample_drit_run
 
-from .arms import effective_workers, strip_img, timed, total_seconds
+from .arms import compare_samples, effective_workers, sample_arms, strip_img, total_seconds
 
 SHOWN_INPUTS = 6      # inputs shown in the HTML report with their translations
 ARMS = (("baseline", 0.0), ("msgan", 1.0))
@@ -108,30 +108,19 @@ def hue_note(hues: dict) -> str:
 def train_sample_compare_unpaired(out: Path, config: UnpairedDemoConfig, *, quiet: bool,
                                   log: Callable[[str], None], command: List[str]) -> tuple:
     """The demo's work, written into ``out``: (report, the ImageSets shown, the HTML rows)."""
-    from msgan_eval.report.compare import CompareConfig
-
     t0, c0 = time.perf_counter(), time.process_time()
     preflight_weights(config.inception_weights, config.lpips_backbone, log)
     seconds = train_arms(out, config, quiet, log)
-    folders: Dict[str, list] = {"baseline": [], "msgan": []}
-    for seed in range(config.seed, config.seed + config.seeds):
-        for arm, _ in ARMS:
-            run = arm_name(arm, seed, config.seeds)
-            log(f"demo: translating each of {config.inputs} grey test items {config.per_input} "
-                f"times with {run}")
-            folders[arm].append(sample_drit_run(out / "runs" / run, out / "samples" / run,
-                                                inputs=config.inputs, per_input=config.per_input,
-                                                seed=seed, device=config.device,
-                                                quiet=quiet))
+    folders = sample_arms(
+        out, config, ARMS,
+        lambda run, dest, seed: sample_drit_run(run, dest, inputs=config.inputs,
+                                                per_input=config.per_input, seed=seed,
+                                                device=config.device, quiet=quiet),
+        f"translating each of {config.inputs} grey test items {config.per_input} times", log)
     log(f"demo: writing {config.ref_per_class} held-out tinted test items per class as the reference")
     ref = write_tinted_reference(out / "reference", config.ref_per_class, config.seed, config.data_root)
-    compare_config = CompareConfig(bootstrap=config.bootstrap, seed=config.seed,
-                                   ndb_bins=config.ndb_bins, device=config.device, dims=config.dims,
-                                   inception_weights=config.inception_weights,
-                                   lpips_backbone=config.lpips_backbone)
-    samples = {arm: [f / "samples" for f in fs] for arm, fs in folders.items()}
-    (report, runs), seconds["compare"] = timed(
-        lambda: compare_arms(samples, ref, compare_config, quiet=quiet, log=log, command=command))
+    (report, runs), seconds["compare"] = compare_samples(folders, ref, config, quiet=quiet, log=log,
+                                                         command=command)
     seconds["total"] = total_seconds(t0, c0, {k: v for k, v in seconds.items() if k != "compare"},
                                      config.workers)
     hues = hue_details(folders, config.per_input)
