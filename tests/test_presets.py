@@ -6,6 +6,7 @@ handed to each peer in its own file format (tests/_peer_fixtures.py). clean-fid 
 preprocessing and feature code on a transcribed stand-in for NVIDIA's TorchScript network.
 """
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -80,12 +81,47 @@ def test_torch_fidelity_preset_equals_torch_fidelity(folders, converted, tmp_pat
                                          ("legacy_tensorflow", "clean-fid-legacy-tensorflow")])
 def test_clean_fid_presets_equal_clean_fid(folders, converted, standin, monkeypatch, mode, preset,
                                            one_torch_thread):
+    """clean-fid's ``compute_fid`` is ``compare_folders``: its ``get_folder_features`` (its resize,
+    its network call) on each folder, ``np.mean`` / ``np.cov``, and its ``frechet_distance``. Its
+    own calls are made here, and the number is taken from their results. The distance is
+    computed with ours, checked against clean-fid's in the next test: clean-fid's is
+    ``scipy.linalg.sqrtm`` of a 2048 x 2048 matrix, three quarters of this test's time before."""
     cleanfid = pytest.importorskip("cleanfid.fid")
+    from cleanfid.features import build_feature_extractor
+
+    from msgan_eval.evaluate.features import inception_features
+    from msgan_eval.metrics.fid import frechet_distance
+
     use_standin_in_cleanfid(monkeypatch, standin)
-    theirs = cleanfid.compute_fid(str(folders[0]), str(folders[1]), mode=mode, batch_size=1,
-                                  device=torch.device("cpu"), num_workers=0, verbose=False,
-                                  use_dataparallel=False)
-    assert ours(folders, preset, converted).fid == pytest.approx(theirs, rel=REL)
+    model = build_feature_extractor(mode, torch.device("cpu"), use_dataparallel=False)
+    theirs = [cleanfid.get_folder_features(str(f), model, num_workers=0, batch_size=1,
+                                           device=torch.device("cpu"), mode=mode, verbose=False)
+              for f in folders]
+    mine = [inception_features(msgan_eval.scan_images(f), weights=resolved(converted), dims=2048,
+                               preset=preset) for f in folders]
+    for a, b in zip(mine, theirs):            # image by image, in clean-fid's (sorted) file order
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-4)
+    stats = [(f.mean(axis=0), np.cov(f, rowvar=False)) for f in theirs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")       # 12 images in 2048 dimensions: rank-deficient
+        expected = frechet_distance(*stats[0], *stats[1])
+    assert ours(folders, preset, converted).fid == pytest.approx(expected, rel=REL)
+
+
+def test_frechet_distance_equals_clean_fids():
+    """clean-fid's own ``frechet_distance`` (scipy's sqrtm) against ours, on full-rank 256-d
+    statistics and on rank-deficient ones (the case of the small folders above)."""
+    cleanfid = pytest.importorskip("cleanfid.fid")
+    from msgan_eval.metrics.fid import frechet_distance
+
+    rng = np.random.default_rng(0)
+    for n in (1000, 100):
+        x, y = rng.normal(size=(n, 256)), rng.normal(0.3, 1.2, size=(n, 256))
+        a, b = (x.mean(0), np.cov(x, rowvar=False)), (y.mean(0), np.cov(y, rowvar=False))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert frechet_distance(*a, *b) == pytest.approx(cleanfid.frechet_distance(*a, *b),
+                                                             rel=1e-6)
 
 
 def test_presets_differ_on_the_same_images(folders, converted, one_torch_thread):
