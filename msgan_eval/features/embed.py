@@ -115,14 +115,9 @@ def embedding_statistics(image_set: ImageSet, name: str, *, weights: ResolvedWei
                                  batch_size=batch_size, num_workers=num_workers,
                                  quiet=quiet or not distributed.is_main_process()):
         running.update(feats)
-    from .extract import _reduce
+    from .extract import _reduce, checked_and_cached
 
     running = _reduce(running)
     stats = FidStats(running.mu, running.sigma, running.n, dims, weights.sha256, source,
                      preset=preset, features=name)
-    if not (np.isfinite(stats.mu).all() and np.isfinite(stats.sigma).all()):
-        raise UserError(f"{image_set.source}: {name} features contain NaN or infinity; the "
-                        f"weights {weights.path} are damaged (re-create or re-download them)")
-    if use_cache and distributed.is_main_process():
-        stats_cache.write_cached_stats(key, stats)
-    return stats
+    return checked_and_cached(stats, key if use_cache else None, image_set, name, weights)

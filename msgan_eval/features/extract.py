@@ -142,10 +142,17 @@ def image_set_statistics(image_set: ImageSet, *, weights: ResolvedWeights,
                                     quiet, fast, preset))
     stats = FidStats(running.mu, running.sigma, running.n, dims, weights.sha256, source,
                      preset=preset)
+    return checked_and_cached(stats, key if use_cache else None, image_set, "Inception", weights)
+
+
+def checked_and_cached(stats: FidStats, key, image_set: ImageSet, network: str,
+                       weights: ResolvedWeights) -> FidStats:
+    """``stats`` refused when not finite (damaged weights), else written to the statistics
+    cache under ``key`` (None: not cached) by the main process."""
     if not (np.isfinite(stats.mu).all() and np.isfinite(stats.sigma).all()):
-        raise UserError(f"{image_set.source}: Inception features contain NaN or infinity; the "
+        raise UserError(f"{image_set.source}: {network} features contain NaN or infinity; the "
                         f"weights {weights.path} are damaged (re-create or re-download them)")
-    if use_cache and distributed.is_main_process():
+    if key is not None and distributed.is_main_process():
         stats_cache.write_cached_stats(key, stats)
     return stats
 
