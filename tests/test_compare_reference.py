@@ -61,3 +61,14 @@ def test_fid_alone_streams_the_reference(tmp_path, random_weights, counted_image
                        inception_weights=str(random_weights))
     assert counted_images == {"ref": 20, "run": 6}
     assert not any(key[0] == msgan_eval.scan_images(ref).fingerprint() for key in features._MEMO)
+
+
+def test_runs_over_seeds_are_extracted_once_each(tmp_path, random_weights, counted_images):
+    """Three runs per arm and the reference are 7 sets: with a memo of 4 sets the realism gate
+    re-extracted every run FID had (the memo now keeps more sets while they are small)."""
+    ref = write_random_pngs(tmp_path / "ref", 50, size=(16, 16), seed=1)
+    runs = {arm: [write_random_pngs(tmp_path / f"{arm}{k}", 4, size=(16, 16), seed=10 * i + k)
+                  for k in range(3)] for i, arm in enumerate(("base", "cand"))}
+    msgan_eval.compare(runs["base"], runs["cand"], ref, metrics=("fid", "degenerate"),
+                       bootstrap=10, inception_weights=str(random_weights))
+    assert counted_images == {"ref": 50, **{f"{arm}{k}": 4 for arm in runs for k in range(3)}}

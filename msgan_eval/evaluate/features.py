@@ -22,6 +22,20 @@ from msgan_eval.weights import ResolvedWeights
 
 _MEMO: "OrderedDict[Tuple, np.ndarray]" = OrderedDict()
 _MEMO_SETS = 4          # a comparison reads at most baseline, candidate and reference
+# ... and more sets while they are small: compare over seeds (3 runs per arm and the reference)
+# reads every run once per family, so with 4 sets the realism gate re-extracted every run that
+# FID had (one Inception pass per run: 8 minutes of the 3-seed text-to-image demo).
+_MEMO_BYTES = 1 << 30
+
+
+def _remember(key: Tuple, feats: np.ndarray) -> np.ndarray:
+    """Keep ``feats`` (read-only: shared between metrics) and forget the least recently used
+    sets beyond ``_MEMO_SETS`` once they hold more than ``_MEMO_BYTES`` together."""
+    feats.setflags(write=False)
+    _MEMO[key] = feats
+    while len(_MEMO) > _MEMO_SETS and sum(f.nbytes for f in _MEMO.values()) > _MEMO_BYTES:
+        _MEMO.popitem(last=False)
+    return feats
 
 
 def inception_features(images: ImageSet, *, weights: ResolvedWeights, dims: int = defaults.FID_DIMS,
@@ -42,11 +56,7 @@ def inception_features(images: ImageSet, *, weights: ResolvedWeights, dims: int 
     feats = extract_inception_features(images, weights=weights, dims=dims, device=device,
                                        batch_size=batch_size, num_workers=num_workers,
                                        quiet=quiet, fast=fast, preset=preset)
-    feats.setflags(write=False)      # shared between metrics: nobody may change it in place
-    _MEMO[key] = feats
-    while len(_MEMO) > _MEMO_SETS:
-        _MEMO.popitem(last=False)
-    return feats
+    return _remember(key, feats)
 
 
 def clear_memo() -> None:
@@ -171,11 +181,7 @@ def embedding_features(images: ImageSet, name: str, *, weights: ResolvedWeights,
         return _MEMO[key]
     feats = extract_embeddings(images, name, weights=weights, preset=preset, device=device,
                                batch_size=batch_size, num_workers=num_workers, quiet=quiet)
-    feats.setflags(write=False)
-    _MEMO[key] = feats
-    while len(_MEMO) > _MEMO_SETS:
-        _MEMO.popitem(last=False)
-    return feats
+    return _remember(key, feats)
 
 
 @dataclass
