@@ -17,7 +17,7 @@ from msgan_eval.features.lpips_net import write_random_backbone
 
 from conftest import write_random_pngs
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "small_inception")
 
 
 def run(*args):

@@ -14,7 +14,7 @@ from msgan_eval.report.schema import validate_report
 
 pytestmark = [
     pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="apt-get install dataset-fashion-mnist"),
-    pytest.mark.usefixtures("one_torch_thread"),
+    pytest.mark.usefixtures("one_torch_thread", "small_inception"),
 ]
 
 

@@ -12,7 +12,7 @@ from msgan_eval.evaluate.features import clear_memo
 
 from conftest import write_random_pngs
 
-pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
+pytestmark = [pytest.mark.usefixtures("one_torch_thread", "small_inception"),
               pytest.mark.filterwarnings("ignore:Matrix is singular")]
 
 

@@ -13,6 +13,7 @@ from msgan_eval.report.schema import validate_report
 from _fid_fixtures import random_fid_inception_state_dict
 
 pytestmark = [
+    pytest.mark.usefixtures("small_inception"),
     pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="apt-get install dataset-fashion-mnist"),
     pytest.mark.filterwarnings("ignore:Matrix is singular"),
 ]

@@ -14,7 +14,7 @@ from _fid_fixtures import random_fid_inception_state_dict
 pytestmark = [
     pytest.mark.skipif(not DEBIAN_FASHION_MNIST.exists(), reason="apt-get install dataset-fashion-mnist"),
     pytest.mark.filterwarnings("ignore:Matrix is singular"),
-    pytest.mark.usefixtures("one_torch_thread"),
+    pytest.mark.usefixtures("one_torch_thread", "small_inception"),
 ]
 
 

@@ -10,8 +10,10 @@ transcripts.
 
 Each page runs in a copy of a tiny sandbox (``_docs_sandbox.py``: real/, generated/, train/, ...)
 with seeded random Inception and AlexNet weights named through the environment variables a user
-would set. Speed is the only concession: ``msgan-eval`` lines run in this process (click's
-CliRunner) instead of paying the interpreter and torch start-up per line.
+would set. Two concessions to speed: ``msgan-eval`` lines run in this process (click's
+CliRunner) instead of paying the interpreter and torch start-up per line, and the random Inception
+reads 75 x 75 inputs instead of 299 x 299 (``small_inception`` in conftest.py: the pages' numbers
+come from random weights and are not checked; what the commands do with them is).
 """
 from __future__ import annotations
 
@@ -128,10 +130,11 @@ def docs_cache(tmp_path_factory):
 
 @pytest.fixture
 def sandbox(tmp_path, monkeypatch, docs_template, docs_cache, random_weights, random_alex,
-            one_torch_thread):
-    """A copy of the template as the working folder, the weights a user would name, and one
-    statistics cache and a larger feature memo shared by the pages: the Inception's cost per image
-    is fixed (every image is resized to 299 x 299), and the pages name the same folders."""
+            one_torch_thread, small_inception):
+    """A copy of the template as the working folder, the weights a user would name, one
+    statistics cache shared by the pages and a larger feature memo within a page; the random
+    Inception reads 75 x 75 inputs (``small_inception``: the pages' numbers are not checked, their
+    commands are)."""
     from msgan_eval.evaluate import features
 
     work = copy_template(docs_template, tmp_path / "work")

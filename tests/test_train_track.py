@@ -21,7 +21,7 @@ from msgan_eval.train.loop import Evaluation, LoopOptions
 from msgan_eval.train.pix2pix import Pix2PixConfig, train_pix2pix
 from msgan_eval.train.trainer import TrainConfig, train
 
-pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
+pytestmark = [pytest.mark.usefixtures("one_torch_thread", "small_inception"),
               pytest.mark.filterwarnings("ignore:Matrix is singular"),
               pytest.mark.filterwarnings("ignore:The `disp` argument:DeprecationWarning")]
 

@@ -283,7 +283,6 @@ def test_timm_towers_of_every_variant_take_the_official_keys():
         assert all(tuple(mapped[k].shape) == tuple(theirs[k].shape) for k in theirs), net.name
 
 
-@pytest.mark.numerics
 def test_compare_runs_cmmd_and_the_feature_space_and_check_gates_on_it(tmp_path, clip_files):
     from click.testing import CliRunner
 
@@ -318,7 +317,6 @@ def test_compare_runs_cmmd_and_the_feature_space_and_check_gates_on_it(tmp_path,
                                      str(expect)]).exit_code == 1
 
 
-@pytest.mark.numerics
 def test_statistics_files_record_the_feature_space_and_round_trip(tmp_path, data, dinov2_file):
     from msgan_eval.features.stats_cache import load_fid_stats
 
