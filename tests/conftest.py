@@ -3,6 +3,7 @@ import importlib.util
 import ipaddress
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ def _share_cores_between_workers() -> None:
 
 
 _share_cores_between_workers()
+tempfile.gettempdir()      # fixed now, before `_isolated` points TMPDIR (children's) into each test
 
 # Every command the suite runs uses the test process's own torch thread count, whatever the load.
 # Without --threads a command follows the load (threads.default_threads), and float32 sums round
@@ -54,6 +56,10 @@ def _isolated(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("MSGAN_EVAL_THREADS", _SUITE_THREADS)
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
     home = tmp_path_factory.mktemp("home")
+    # Child processes' temporary files (torchrun's torchelastic_* folders) under the test's own
+    # folder, not left in /tmp; this process's tempfile.tempdir is fixed at import (above).
+    (home / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(home / "tmp"))
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
     monkeypatch.setenv("MSGAN_EVAL_CACHE", str(home / "msgan-eval"))
     monkeypatch.setenv("MSGAN_EVAL_OFFLINE", "1")

@@ -230,6 +230,33 @@ def test_fid_looks_at_each_argument_once(tmp_path, monkeypatch):
     assert result.inputs == [str(tmp_path / "a.npz"), str(tmp_path / "b.npz")] and result.fid > 0
 
 
+def test_fid_checks_each_covariance_once(tmp_path, fid_sets, random_weights, monkeypatch):
+    """A covariance is checked (symmetric, positive semi-definite: a Cholesky-sized step, two of the
+    four of a 2048-d FID) where it enters: when a statistics file is read or written; not again in
+    the Fréchet distance of statistics the tools computed or read."""
+    from msgan_eval.features import stats_cache
+    from msgan_eval.metrics import fid as fid_maths
+
+    checked = []
+
+    def counted(sigma):
+        checked.append(sigma.shape)
+        return covariance_problem(sigma)
+
+    covariance_problem = fid_maths.covariance_problem
+    monkeypatch.setattr(fid_maths, "covariance_problem", counted)
+    monkeypatch.setattr(stats_cache, "covariance_problem", counted)
+    a, b = (as_folder(tmp_path / k, fid_sets[k]) for k in "ab")
+    kw = dict(dims=64, inception_weights=random_weights)
+    computed = msgan_eval.fid(a, b, use_cache=False, **kw).fid
+    assert checked == []                                  # computed from features: nothing to check
+    msgan_eval.statistics(a, out=tmp_path / "a.npz", use_cache=False, **kw)
+    assert checked == [(64, 64)]                          # written: checked once
+    assert msgan_eval.fid(tmp_path / "a.npz", b, use_cache=False, **kw).fid == \
+        pytest.approx(computed, rel=1e-9)
+    assert checked == [(64, 64)] * 2                      # read: checked once, not again in the FID
+
+
 # ---- LPIPS -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,23 @@ def test_asymmetric_sigma_is_refused_beyond_the_tolerance_only():
         pytest.approx(exact, rel=1e-9)
 
 
+def test_unchecked_covariances_skip_only_the_matrix_checks():
+    """``check_covariances=False`` (the evaluate layer's, for statistics it computed or read through
+    stats_problem): the same value on covariances; symmetry and definiteness are not looked at,
+    shapes and finiteness still are."""
+    s1, s2, mu = _spd(16, 1), _spd(16, 2), np.random.default_rng(3).normal(size=16)
+    assert msgan_eval.frechet_distance(mu, s1, -mu, s2, check_covariances=False) == \
+        msgan_eval.frechet_distance(mu, s1, -mu, s2)
+    negative = -np.eye(16)
+    with pytest.raises(ParameterError, match="negative"):
+        msgan_eval.frechet_distance(np.zeros(16), s1, np.zeros(16), negative)
+    assert np.isfinite(msgan_eval.frechet_distance(np.zeros(16), s1, np.zeros(16), negative,
+                                                   check_covariances=False))
+    for bad in (np.eye(15), np.full((16, 16), np.nan)):
+        with pytest.raises(ParameterError, match="sigma2"):
+            msgan_eval.frechet_distance(np.zeros(16), s1, np.zeros(16), bad, check_covariances=False)
+
+
 @pytest.mark.parametrize("bad, name", [(dict(mu1=np.full(4, np.nan)), "mu1"),
                                        (dict(sigma1=np.eye(5)), "sigma1"),
                                        (dict(mu2=np.zeros(3)), "mu2")])

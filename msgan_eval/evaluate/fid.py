@@ -150,6 +150,12 @@ def load_statistics(path, *, param: str, dims: int,
     if stats.dims != dims:
         raise ParameterError(f"{path}: holds {stats.dims}-d statistics but {{dims}} is {dims}; "
                              f"pass {{dims}} {stats.dims} or re-create the file", "dims")
+    return check_statistics_weights(stats, path, param=param, weights=weights, features=features)
+
+
+def check_statistics_weights(stats: _StoredStats, path, *, param: str,
+                             weights: Optional[ResolvedWeights], features: str) -> _StoredStats:
+    """``stats`` (of the file at ``path``), refused when they record other weights than ``weights``."""
     if weights is not None and stats.weights_sha256 and stats.weights_sha256 != weights.sha256:
         raise ParameterError(
             f"{{{param}}} {path}: computed with {_label(features)} weights sha256 {stats.weights_sha256}, "
@@ -281,7 +287,9 @@ def frechet_with_notes(a, b) -> Tuple[float, List[str]]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            value = frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+            # Statistics reach here computed from finite features or read through stats_problem
+            # (statistics files and the cache): their covariances are checked already.
+            value = frechet_distance(a.mu, a.sigma, b.mu, b.sigma, check_covariances=False)
         except ParameterError as exc:     # name the inputs, not frechet_distance's arguments
             raise UserError(f"FID of {a.source} and {b.source}: {exc}") from None
     for w in caught:
@@ -347,15 +355,15 @@ def fid(a: ImagesLike, b: ImagesLike, *, dims: int = defaults.FID_DIMS,
                               num_workers=num_workers, inception_weights=inception_weights,
                               skip_bad=skip_bad, skip_missing=skip_missing, quiet=quiet,
                               preset=preset, features=features, feature_weights=feature_weights)
-    for x in inputs:                  # a statistics file of another space: say so first
-        if x.is_stats:
-            load_statistics(x.value, param=x.param, dims=dims, preset=preset, features=features)
+    # Statistics files read once, before the weights: a file of another space is said first.
+    loaded = {x.param: load_statistics(x.value, param=x.param, dims=dims, preset=preset,
+                                       features=features) for x in inputs if x.is_stats}
     weights = resolve_weights_for(inputs, inception_weights, device, features, feature_weights)
     stats = []
     for x in inputs:
         if x.is_stats:
-            stats.append(load_statistics(x.value, param=x.param, dims=dims, weights=weights,
-                                         preset=preset, features=features))
+            stats.append(check_statistics_weights(loaded[x.param], x.value, param=x.param,
+                                                  weights=weights, features=features))
         else:
             cache = use_cache and should_cache(x.param == "a", cache_generated=cache_generated)
             stats.append(_image_statistics(x, weights=weights, dims=dims, device=device,

@@ -150,10 +150,13 @@ def _sum_sqrt(eigenvalues: np.ndarray) -> float:
 
 def bootstrap_fid(features: np.ndarray, ref_mu: np.ndarray, ref_sigma: np.ndarray, *,
                   rng: np.random.Generator, n_boot: int = defaults.BOOTSTRAP,
-                  confidence: float = defaults.CONFIDENCE) -> BootstrapEstimate:
-    """FID of ``features`` against fixed reference statistics, with its bootstrap interval."""
+                  confidence: float = defaults.CONFIDENCE,
+                  check_covariances: bool = True) -> BootstrapEstimate:
+    """FID of ``features`` against fixed reference statistics, with its bootstrap interval
+    (``check_covariances``: as :func:`~msgan_eval.metrics.fid.frechet_distance`'s)."""
     mu, sigma = feature_statistics(np.asarray(features, dtype=np.float64))
-    value = frechet_distance(mu, sigma, ref_mu, ref_sigma)   # the number `msgan-eval fid` prints
+    # the number `msgan-eval fid` prints
+    value = frechet_distance(mu, sigma, ref_mu, ref_sigma, check_covariances=check_covariances)
     idx = resample_indices(len(features), n_boot, rng)
     return recentred_interval(value, fid_replicates(features, ref_mu, ref_sigma, idx), confidence,
                               floor=0.0)

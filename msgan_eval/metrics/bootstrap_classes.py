@@ -28,14 +28,17 @@ from .vendi import (
 def bootstrap_per_class_fid(features: np.ndarray, groups: Mapping[str, np.ndarray],
                             ref_stats: Mapping[str, Tuple[np.ndarray, np.ndarray]], *,
                             rng: np.random.Generator, n_boot: int = defaults.BOOTSTRAP,
-                            confidence: float = defaults.CONFIDENCE
+                            confidence: float = defaults.CONFIDENCE,
+                            check_covariances: bool = True
                             ) -> Tuple[BootstrapEstimate, Dict[str, float]]:
-    """(mean per-class FID with its interval, condition -> FID) against fixed reference statistics."""
+    """(mean per-class FID with its interval, condition -> FID) against fixed reference statistics
+    (``check_covariances``: as :func:`~msgan_eval.metrics.fid.frechet_distance`'s)."""
     per, reps = {}, []
     for c in sorted(groups):
         rows = np.asarray(features[groups[c]], dtype=np.float64)
         mu, sigma = ref_stats[c]
-        per[c] = float(frechet_distance(*feature_statistics(rows), mu, sigma))
+        per[c] = float(frechet_distance(*feature_statistics(rows), mu, sigma,
+                                        check_covariances=check_covariances))
         reps.append(fid_replicates(rows, mu, sigma, resample_indices(len(rows), n_boot, rng)))
     value = float(np.mean(list(per.values())))
     return recentred_interval(value, np.mean(reps, axis=0), confidence, floor=0.0), per
