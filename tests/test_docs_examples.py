@@ -247,6 +247,23 @@ def test_ci_runs_the_readme_test_command():
     assert command.group(0) in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 
+def test_ci_numerics_rerun_holds_the_benchmarks_instruction_sets():
+    """.ci/run's AVX2 rerun restricts the same libraries, the same way, as the benchmarks' AVX2
+    child (benchmarks/_cpu.py ISA_ENV): oneDNN and ATen alone left MKL's torch.mm and OpenBLAS's
+    numpy/scipy on AVX-512, so the Fréchet and K-means tests reran unchanged."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_cpu", ROOT / "benchmarks" / "_cpu.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    line = re.search(r'^AVX2_ONLY="([^"]*)"$', ci, re.M)
+    assert line, ".ci/run lost its AVX2_ONLY line"
+    assert dict(kv.split("=", 1) for kv in line.group(1).split()) == bench.ISA_ENV["avx2"]
+    rerun = [ln for ln in ci.splitlines() if "-m numerics" in ln]
+    assert rerun and all(ln.startswith("env $AVX2_ONLY ") for ln in rerun)
+
+
 def test_nav_hook_leaves_out_only_reserved_pages_not_yet_merged(tmp_path):
     """scripts/mkdocs_hooks.py: a reserved page drops out of the nav until its file exists; any
     other missing page stays (so `mkdocs build --strict` reports it)."""

@@ -49,9 +49,9 @@ def test_fid_equals_pytorch_fid_with_random_weights(folders, random_weights, dim
     assert _our_fid(*folders, random_weights, dims) == pytest.approx(expected, rel=1e-4)
 
 
-@pytest.mark.no_avx2_rerun("its network half is the statistics test below (rerun under AVX2); "
-                           "the rest is scipy's sqrtm of 2048 x 2048, which the AVX2 rerun's "
-                           "torch and oneDNN settings do not reach: 20 of its 23 s")
+@pytest.mark.no_avx2_rerun("its network half is the statistics test below, its Fréchet half "
+                           "test_fid_math's (ours against the sqrtm route), both rerun under "
+                           "AVX2; what is left is 20 of its 23 s in scipy's 2048 x 2048 sqrtm")
 def test_fid_equals_pytorch_fid_with_real_converted_weights(folders, converted):
     _put_in_torch_home(converted)
     expected = fid_score.calculate_fid_given_paths([str(p) for p in folders], 50, "cpu", 2048, 0)
