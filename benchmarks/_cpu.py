@@ -2,8 +2,9 @@
 
 Users' CPUs are AVX2-only, AVX-512 or GPUs; the developers' CPU has AVX-512. ``--isa avx2`` holds
 the kernels of a child process to AVX2 before torch loads (oneDNN convolutions, ATen's vectorised
-kernels, MKL's and OpenBLAS's GEMM), so both instruction sets are measured on one machine, in one
-run. The cores stay the same: caches, clocks and the width of the FMA units are this machine's.
+kernels, MKL's and OpenBLAS's GEMM, numpy's SIMD loops), so both instruction sets are measured on
+one machine, in one run. The cores stay the same: caches, clocks and the width of the FMA units
+are this machine's.
 
 Also here: a short fp32 GEMM probe (``torch.mm``, best of a few), the measured peak that Inception
 throughput is compared with, and the FID Inception's FLOPs per image counted from its convolution
@@ -23,9 +24,12 @@ ISA_CHOICES = ("native", "avx2", "both")
 ISA_ENV = {
     "native": {},
     # oneDNN (convolutions), ATen (elementwise, pooling), MKL (torch.mm), OpenBLAS (numpy, scipy:
-    # the Fréchet distance; Haswell is its AVX2 kernel set).
+    # the Fréchet distance; Haswell is its AVX2 kernel set), and numpy's own SIMD loops (exp, log,
+    # sorting: its AVX-512 targets as numpy >= 2.3 names them; an unknown name is only an
+    # ImportWarning, which tests/test_docs_examples.py turns into a failure).
     "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
-             "MKL_ENABLE_INSTRUCTIONS": "AVX2", "OPENBLAS_CORETYPE": "Haswell"},
+             "MKL_ENABLE_INSTRUCTIONS": "AVX2", "OPENBLAS_CORETYPE": "Haswell",
+             "NPY_DISABLE_CPU_FEATURES": "X86_V4,AVX512_ICL,AVX512_SPR"},
 }
 CHILD = "MSGAN_BENCH_ISA"     # set in a child: the instruction set it runs under
 

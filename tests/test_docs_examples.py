@@ -247,21 +247,42 @@ def test_ci_runs_the_readme_test_command():
     assert command.group(0) in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 
-def test_ci_numerics_rerun_holds_the_benchmarks_instruction_sets():
-    """.ci/run's AVX2 rerun restricts the same libraries, the same way, as the benchmarks' AVX2
-    child (benchmarks/_cpu.py ISA_ENV): oneDNN and ATen alone left MKL's torch.mm and OpenBLAS's
-    numpy/scipy on AVX-512, so the Fréchet and K-means tests reran unchanged."""
+def _bench_cpu():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_cpu", ROOT / "benchmarks" / "_cpu.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_ci_numerics_rerun_holds_the_benchmarks_instruction_sets():
+    """.ci/run's AVX2 rerun restricts the same libraries, the same way, as the benchmarks' AVX2
+    child (benchmarks/_cpu.py ISA_ENV): oneDNN and ATen alone left MKL's torch.mm and OpenBLAS's
+    numpy/scipy on AVX-512, so the Fréchet and K-means tests reran unchanged."""
+    bench = _bench_cpu()
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     line = re.search(r'^AVX2_ONLY="([^"]*)"$', ci, re.M)
     assert line, ".ci/run lost its AVX2_ONLY line"
     assert dict(kv.split("=", 1) for kv in line.group(1).split()) == bench.ISA_ENV["avx2"]
     rerun = [ln for ln in ci.splitlines() if "-m numerics" in ln]
     assert rerun and all(ln.startswith("env $AVX2_ONLY ") for ln in rerun)
+
+
+def test_avx2_environment_names_features_the_installed_numpy_knows():
+    """numpy ignores a CPU feature it does not dispatch, with only an ImportWarning (names changed
+    in numpy 2.3: AVX512F/AVX512_SKX became X86_V4): the AVX2 child's numpy must import without
+    one and report its AVX-512 loops off, or the rerun would run them unnoticed."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, **_bench_cpu().ISA_ENV["avx2"]}
+    probe = ("from numpy._core._multiarray_umath import __cpu_features__ as f; "
+             "print(f['X86_V4'], f['AVX512_ICL'], f['AVX512_SPR'])")
+    done = subprocess.run([sys.executable, "-W", "error::ImportWarning", "-c", probe], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "False", "False"]
 
 
 def test_nav_hook_leaves_out_only_reserved_pages_not_yet_merged(tmp_path):
