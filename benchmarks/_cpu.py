@@ -25,7 +25,7 @@ ISA_ENV = {
     "native": {},
     # oneDNN (convolutions), ATen (elementwise, pooling), MKL (torch.mm), OpenBLAS (numpy, scipy:
     # the Fréchet distance; Haswell is its AVX2 kernel set), and numpy's own SIMD loops (exp, log,
-    # sorting: its AVX-512 targets as numpy >= 2.3 names them; an unknown name is only an
+    # sorting: its AVX-512 targets as numpy >= 2.4 names them; an unknown name is only an
     # ImportWarning, which tests/test_docs_examples.py turns into a failure).
     "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
              "MKL_ENABLE_INSTRUCTIONS": "AVX2", "OPENBLAS_CORETYPE": "Haswell",

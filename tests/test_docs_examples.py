@@ -271,7 +271,7 @@ def test_ci_numerics_rerun_holds_the_benchmarks_instruction_sets():
 
 def test_avx2_environment_names_features_the_installed_numpy_knows():
     """numpy ignores a CPU feature it does not dispatch, with only an ImportWarning (names changed
-    in numpy 2.3: AVX512F/AVX512_SKX became X86_V4): the AVX2 child's numpy must import without
+    in numpy 2.4: AVX512F/AVX512_SKX became X86_V4): the AVX2 child's numpy must import without
     one and report its AVX-512 loops off, or the rerun would run them unnoticed."""
     import subprocess
     import sys
