@@ -200,8 +200,8 @@ def write_random_pngs(folder: Path, n: int, size=(32, 32), seed: int = 0, mode: 
 
 # Modules whose tests compare floats against a reference and could depend on the CPU's kernels
 # (AVX-512 vs AVX2 vs AMX): marked `numerics`, and .ci/run runs them a second time with oneDNN,
-# ATen, MKL and OpenBLAS restricted to AVX2, so the developers' CPU is not the only one the suite
-# has seen.
+# ATen, MKL, OpenBLAS and numpy's SIMD loops restricted to AVX2, so the developers' CPU is not the
+# only one the suite has seen.
 NUMERICS_MODULES = ("test_inception.py", "test_fid_math.py", "test_ndb.py", "test_lpips.py",
                     "test_lpips_convert.py")
 

@@ -60,7 +60,6 @@ def test_fid_equals_pytorch_fid_with_real_converted_weights(folders, converted):
     assert _our_fid(*folders, converted, 2048) == pytest.approx(expected, rel=1e-5)
 
 
-
 def test_statistics_equal_pytorch_fids_with_real_converted_weights(folders, converted):
     """Each folder's (mu, sigma) against pytorch-fid's own module on the real weights (2048-d):
     the part of the FID above that runs through torch, so the AVX2 rerun checks it cheaply."""
@@ -73,6 +72,7 @@ def test_statistics_equal_pytorch_fids_with_real_converted_weights(folders, conv
         # the features' own tolerance (fast path: 1e-4); measured 2e-6 on AVX-512 and on AVX2
         np.testing.assert_allclose(ours.mu, mu, rtol=0, atol=1e-4)
         np.testing.assert_allclose(ours.sigma, sigma, rtol=0, atol=1e-4)
+
 
 def test_fast_features_match_pytorch_fid_module(tmp_path, converted, monkeypatch):
     """The fast network vs pytorch-fid's own InceptionV3 and get_activations; 11 images in one

@@ -144,10 +144,11 @@ def _checked_statistics(mu1, sigma1, mu2, sigma2, covariances: bool = True):
     for name, x in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2), ("sigma2", sigma2)):
         if not np.isfinite(x).all():
             raise ParameterError(f"{{{name}}} contains NaN or infinity", name)
-    for name, sigma in (("sigma1", sigma1), ("sigma2", sigma2)) if covariances else ():
-        problem = covariance_problem(sigma)
-        if problem is not None:
-            raise ParameterError(f"{{{name}}} is not a covariance matrix: {problem}", name)
+    if covariances:
+        for name, sigma in (("sigma1", sigma1), ("sigma2", sigma2)):
+            problem = covariance_problem(sigma)
+            if problem is not None:
+                raise ParameterError(f"{{{name}}} is not a covariance matrix: {problem}", name)
     return mu1, sigma1, mu2, sigma2
 
 
